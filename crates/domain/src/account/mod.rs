@@ -1,0 +1,424 @@
+//! Accounts (tenants): the entity, its value types, the commands that change it, and the
+//! [`AccountService`] that enforces their rules.
+
+mod service;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::Snapshot;
+use crate::email::EmailAddress;
+use crate::error::{Collector, FieldError, ValidationErrors};
+use crate::id::{AccountId, UserId};
+
+pub use service::{
+    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError,
+    UpdateAccountError,
+};
+
+/// An account's display name: trimmed, 1–100 characters, no control characters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountName(String);
+
+impl AccountName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("name", "required", "must not be empty"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new("name", "too_long", "must be at most 100 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new("name", "invalid_characters", "must not contain control characters"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AccountName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountName({:?})", self.0)
+    }
+}
+
+/// Defines a closed set of values with a canonical lower-case name each.
+macro_rules! named_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            /// Parses the canonical name; the error names the wire field.
+            pub fn parse(input: &str) -> Result<Self, FieldError> {
+                match input.trim() {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(FieldError::new(
+                        $field,
+                        "unknown_value",
+                        format!("must be one of {}", [$($text),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// What kind of tenant an account is (seeds 003 and 004).
+    AccountType, "type" {
+        Standard => "standard",
+        Enterprise => "enterprise",
+        AdAccount => "ad_account",
+        BusinessManager => "business_manager",
+        Agency => "agency",
+    }
+);
+
+impl AccountType {
+    /// Only containers may have child accounts.
+    pub fn is_container(&self) -> bool {
+        matches!(self, Self::Enterprise | Self::BusinessManager | Self::Agency)
+    }
+}
+
+named_enum!(
+    /// Where an account stands in verification (seed 003, plus `suspended`).
+    AccountStatus, "status" {
+        Unverified => "unverified",
+        Pending => "pending",
+        Verified => "verified",
+        Suspended => "suspended",
+    }
+);
+
+/// Optimistic-concurrency version: 1 on creation, incremented by every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(i64);
+
+impl Version {
+    pub const INITIAL: Version = Version(1);
+
+    pub fn new(value: i64) -> Self {
+        Self(value)
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0
+    }
+
+    pub fn next(&self) -> Self {
+        Self(self.0 + 1)
+    }
+
+    /// The strong entity tag of this version, quotes included.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.0)
+    }
+}
+
+/// A client's precondition on the version it last saw (HTTP `If-Match`, gRPC `etag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IfMatch {
+    /// No precondition, or `*`.
+    #[default]
+    Any,
+    Version(Version),
+    /// A tag this service never issued: matches nothing.
+    Unmatchable,
+}
+
+impl IfMatch {
+    /// Parses an entity-tag list as sent in `If-Match`; weak tags compare by their value.
+    /// Only one tag is meaningful for a single resource; a list matches if any tag does,
+    /// so the first tag naming a version wins.
+    pub fn parse(header: &str) -> Self {
+        let header = header.trim();
+        if header.is_empty() || header == "*" {
+            return Self::Any;
+        }
+        header
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
+            .find_map(|tag| tag.parse::<i64>().ok())
+            .map_or(Self::Unmatchable, |v| Self::Version(Version(v)))
+    }
+
+    pub fn matches(&self, current: Version) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Version(v) => *v == current,
+            Self::Unmatchable => false,
+        }
+    }
+}
+
+/// Per-account settings (seed 004).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    pub abuse_contact_email: Option<EmailAddress>,
+    pub enforce_twofactor: bool,
+}
+
+/// A tenant. Fields are public so stores can rebuild one; every field holds a value type
+/// that was validated when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: AccountName,
+    pub account_type: AccountType,
+    pub status: AccountStatus,
+    /// The owning user; set once users exist.
+    pub owner_id: Option<UserId>,
+    /// Ancestor ids, root first; empty for a top-level account. The parent is the last one.
+    pub hierarchy: Vec<AccountId>,
+    pub settings: AccountSettings,
+    pub version: Version,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// Levels of accounts a tree may have, the top-level account counting as 1 (SPEC §1).
+    pub const MAX_DEPTH: usize = 8;
+
+    pub fn parent_id(&self) -> Option<AccountId> {
+        self.hierarchy.last().copied()
+    }
+
+    /// 1 for a top-level account, one more per ancestor.
+    pub fn depth(&self) -> usize {
+        self.hierarchy.len() + 1
+    }
+
+    /// The audited image of this account.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::default()
+            .with("name", self.name.as_str())
+            .with("type", self.account_type.as_str())
+            .with("status", self.status.as_str())
+            .with("owner_id", self.owner_id.map(|id| id.to_string()))
+            .with("parent_id", self.parent_id().map(|id| id.to_string()))
+            .with("abuse_contact_email", self.settings.abuse_contact_email.as_ref().map(|e| e.to_string()))
+            .with("enforce_twofactor", self.settings.enforce_twofactor)
+    }
+
+    /// This account with `patch` applied; version and timestamps are the caller's business.
+    fn patched(&self, patch: &AccountPatch) -> Account {
+        let mut next = self.clone();
+        if let Some(name) = &patch.name {
+            next.name = name.clone();
+        }
+        if let Some(status) = patch.status {
+            next.status = status;
+        }
+        if let Some(email) = &patch.abuse_contact_email {
+            next.settings.abuse_contact_email = email.clone();
+        }
+        if let Some(enforce) = patch.enforce_twofactor {
+            next.settings.enforce_twofactor = enforce;
+        }
+        next
+    }
+}
+
+/// A validated request to create an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub name: AccountName,
+    pub account_type: AccountType,
+    pub parent_id: Option<AccountId>,
+    pub settings: AccountSettings,
+}
+
+/// Raw create input as both wire adapters receive it.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccountInput {
+    pub name: Option<String>,
+    /// Canonical type name; `None` or empty means `standard`.
+    pub account_type: Option<String>,
+    pub parent_id: Option<String>,
+    pub abuse_contact_email: Option<String>,
+    pub enforce_twofactor: Option<bool>,
+}
+
+impl NewAccountInput {
+    pub fn validate(self) -> Result<NewAccount, ValidationErrors> {
+        let mut errors = Collector::default();
+        let name = errors.take(AccountName::parse(self.name.as_deref().unwrap_or_default()));
+        let account_type = errors.take_opt(non_empty(self.account_type).map(|t| AccountType::parse(&t)));
+        let parent_id = errors.take_opt(non_empty(self.parent_id).map(|id| AccountId::parse(&id, "parent_id")));
+        let abuse = errors.take_opt(non_empty(self.abuse_contact_email).map(|e| parse_abuse_email(&e)));
+        errors.finish()?;
+        Ok(NewAccount {
+            name: name.expect("checked by finish"),
+            account_type: account_type.flatten().unwrap_or(AccountType::Standard),
+            parent_id: parent_id.flatten(),
+            settings: AccountSettings {
+                abuse_contact_email: abuse.flatten(),
+                enforce_twofactor: self.enforce_twofactor.unwrap_or(false),
+            },
+        })
+    }
+}
+
+/// A validated partial update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountPatch {
+    pub name: Option<AccountName>,
+    pub status: Option<AccountStatus>,
+    /// `Some(None)` clears the address.
+    pub abuse_contact_email: Option<Option<EmailAddress>>,
+    pub enforce_twofactor: Option<bool>,
+}
+
+/// Raw update input as both wire adapters receive it.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatchInput {
+    pub name: Option<String>,
+    pub status: Option<String>,
+    /// An empty string clears the address.
+    pub abuse_contact_email: Option<String>,
+    pub enforce_twofactor: Option<bool>,
+}
+
+impl AccountPatchInput {
+    pub fn validate(self) -> Result<AccountPatch, ValidationErrors> {
+        let mut errors = Collector::default();
+        let name = errors.take_opt(self.name.map(|n| AccountName::parse(&n)));
+        let status = errors.take_opt(self.status.map(|s| AccountStatus::parse(&s)));
+        let abuse = errors.take_opt(self.abuse_contact_email.map(|e| {
+            if e.trim().is_empty() { Ok(None) } else { parse_abuse_email(&e).map(Some) }
+        }));
+        errors.finish()?;
+        Ok(AccountPatch {
+            name: name.flatten(),
+            status: status.flatten(),
+            abuse_contact_email: abuse.flatten(),
+            enforce_twofactor: self.enforce_twofactor,
+        })
+    }
+}
+
+fn parse_abuse_email(input: &str) -> Result<EmailAddress, FieldError> {
+    EmailAddress::parse(input).map_err(|e| e.at("settings.abuse_contact_email"))
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str) -> NewAccountInput {
+        NewAccountInput { name: Some(name.to_owned()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_name_is_trimmed() {
+        assert_eq!(AccountName::parse("  Acme  ").unwrap().as_str(), "Acme");
+    }
+
+    #[test]
+    fn create_account_rejects_an_empty_name() {
+        let err = input("   ").validate().unwrap_err();
+        assert_eq!(err.fields()[0], FieldError::new("name", "required", "must not be empty"));
+    }
+
+    #[test]
+    fn create_account_rejects_a_101_character_name_and_accepts_100() {
+        assert_eq!(input(&"é".repeat(101)).validate().unwrap_err().fields()[0].code, "too_long");
+        assert_eq!(input(&"é".repeat(100)).validate().unwrap().name.as_str().chars().count(), 100);
+    }
+
+    #[test]
+    fn create_account_rejects_control_characters_in_a_name() {
+        assert_eq!(input("a\u{0}b").validate().unwrap_err().fields()[0].code, "invalid_characters");
+    }
+
+    #[test]
+    fn create_account_rejects_an_unknown_type_naming_the_field() {
+        let err = NewAccountInput { account_type: Some("galaxy".into()), ..input("Acme") }.validate().unwrap_err();
+        assert_eq!(err.fields()[0].field, "type");
+        assert_eq!(err.fields()[0].code, "unknown_value");
+    }
+
+    #[test]
+    fn create_account_defaults_to_a_standard_account() {
+        let account = input("Acme").validate().unwrap();
+        assert_eq!(account.account_type, AccountType::Standard);
+        assert_eq!(account.settings, AccountSettings::default());
+    }
+
+    #[test]
+    fn create_account_reports_every_bad_field_at_once() {
+        let err = NewAccountInput {
+            name: None,
+            account_type: Some("x".into()),
+            parent_id: Some("nope".into()),
+            abuse_contact_email: Some("nope".into()),
+            enforce_twofactor: None,
+        }
+        .validate()
+        .unwrap_err();
+        for field in ["name", "type", "parent_id", "settings.abuse_contact_email"] {
+            assert!(err.mentions(field), "{field} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn only_enterprise_business_manager_and_agency_are_containers() {
+        let containers: Vec<_> = AccountType::ALL.iter().filter(|t| t.is_container()).collect();
+        assert_eq!(containers, [&AccountType::Enterprise, &AccountType::BusinessManager, &AccountType::Agency]);
+    }
+
+    #[test]
+    fn a_patch_with_an_empty_abuse_email_clears_it() {
+        let patch = AccountPatchInput { abuse_contact_email: Some(String::new()), ..Default::default() };
+        assert_eq!(patch.validate().unwrap().abuse_contact_email, Some(None));
+    }
+
+    #[test]
+    fn a_patch_rejects_an_unknown_status() {
+        let patch = AccountPatchInput { status: Some("gone".into()), ..Default::default() };
+        assert_eq!(patch.validate().unwrap_err().fields()[0].field, "status");
+    }
+
+    #[test]
+    fn if_match_accepts_strong_weak_and_star() {
+        assert_eq!(IfMatch::parse("\"3\""), IfMatch::Version(Version(3)));
+        assert_eq!(IfMatch::parse("W/\"3\""), IfMatch::Version(Version(3)));
+        assert_eq!(IfMatch::parse("*"), IfMatch::Any);
+        assert!(!IfMatch::parse("\"garbage\"").matches(Version(3)));
+        assert!(IfMatch::parse("\"3\"").matches(Version(3)));
+        assert!(!IfMatch::parse("\"2\"").matches(Version(3)));
+    }
+}

@@ -1,0 +1,273 @@
+//! The account service: create, read, list, update and delete accounts, each change
+//! authorized, version-checked where the client asks, and audited in its own transaction.
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use super::{Account, AccountPatch, AccountStatus, IfMatch, NewAccount, Version};
+use crate::audit::Changes;
+use crate::clock::{Clock, IdGenerator};
+use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
+use crate::id::AccountId;
+use crate::page::{Page, PageRequest};
+use crate::ports::{InsertAccountError, Store};
+use crate::principal::{Permission, Principal};
+use crate::services::{AuditEntry, Deps};
+
+/// Why an account could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateAccountError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("permission denied")]
+    Forbidden,
+    #[error("an account of type {0} cannot have child accounts")]
+    ParentNotContainer(super::AccountType),
+    #[error("the account would be more than {} levels deep", Account::MAX_DEPTH)]
+    TooDeep,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Why an account could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GetAccountError {
+    #[error("account not found")]
+    NotFound,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Why accounts could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListAccountsError {
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Why an account could not be updated.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateAccountError {
+    #[error("account not found")]
+    NotFound,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("the account has changed since version {0:?} was read")]
+    VersionMismatch(IfMatch),
+    #[error("the account was changed concurrently; retry")]
+    Conflict,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Why an account could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteAccountError {
+    #[error("account not found")]
+    NotFound,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("the account has changed since version {0:?} was read")]
+    VersionMismatch(IfMatch),
+    #[error("the account was changed concurrently; retry")]
+    Conflict,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl HasErrorKind for CreateAccountError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Invalid(errors) => ErrorKind::Invalid(errors),
+            Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::ParentNotContainer(_) | Self::TooDeep => ErrorKind::FailedPrecondition,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl HasErrorKind for GetAccountError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl HasErrorKind for ListAccountsError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl HasErrorKind for UpdateAccountError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::VersionMismatch(_) => ErrorKind::VersionMismatch,
+            Self::Conflict => ErrorKind::Conflict,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl HasErrorKind for DeleteAccountError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::VersionMismatch(_) => ErrorKind::VersionMismatch,
+            Self::Conflict => ErrorKind::Conflict,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Accounts: the operations of seeds 000, 003 and 004 on the account itself.
+#[derive(Clone)]
+pub struct AccountService {
+    deps: Deps,
+}
+
+impl std::fmt::Debug for AccountService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountService").finish_non_exhaustive()
+    }
+}
+
+impl AccountService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { deps: Deps { store, clock, ids } }
+    }
+
+    /// Creates an account, under `parent_id` when given (which must be a container, and the
+    /// new account may not be deeper than [`Account::MAX_DEPTH`]).
+    #[instrument(skip_all, fields(name = %command.name))]
+    pub async fn create(&self, principal: &Principal, command: NewAccount) -> Result<Account, CreateAccountError> {
+        if !principal.holds(Permission::AccountsWrite) {
+            return Err(CreateAccountError::Forbidden);
+        }
+        let mut tx = self.deps.store.begin().await?;
+        let hierarchy = match command.parent_id {
+            None => Vec::new(),
+            Some(parent_id) => {
+                let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
+                if !parent.account_type.is_container() {
+                    return Err(CreateAccountError::ParentNotContainer(parent.account_type));
+                }
+                if parent.depth() >= Account::MAX_DEPTH {
+                    return Err(CreateAccountError::TooDeep);
+                }
+                let mut hierarchy = parent.hierarchy;
+                hierarchy.push(parent_id);
+                hierarchy
+            }
+        };
+        let now = self.deps.clock.now();
+        let account = Account {
+            id: AccountId::from_uuid(self.deps.ids.next_id()),
+            name: command.name,
+            account_type: command.account_type,
+            status: AccountStatus::Unverified,
+            owner_id: None,
+            hierarchy,
+            settings: command.settings,
+            version: Version::INITIAL,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.insert_account(&account).await.map_err(|e| match e {
+            InsertAccountError::ParentMissing => no_such_parent(account.parent_id().unwrap_or(account.id)),
+            InsertAccountError::Unknown(e) => CreateAccountError::Unknown(e),
+        })?;
+        let entry = AuditEntry::account(&account, "account.create", Changes::created(account.snapshot()));
+        self.deps.record(&mut *tx, principal, entry).await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// Reads one account.
+    #[instrument(skip_all, fields(account_id = %id))]
+    pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
+        if !principal.holds(Permission::AccountsRead) {
+            // A caller without read rights learns nothing, not even that the account exists.
+            return Err(GetAccountError::NotFound);
+        }
+        self.deps.store.get_account(id).await?.ok_or(GetAccountError::NotFound)
+    }
+
+    /// Lists accounts in creation order, one page at a time.
+    #[instrument(skip_all)]
+    pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<Account>, ListAccountsError> {
+        if !principal.holds(Permission::AccountsRead) {
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+        Ok(self.deps.store.list_accounts(page).await?)
+    }
+
+    /// Applies `patch` when `if_match` matches the current version. A patch that changes
+    /// nothing returns the account as it is, without a new version or an audit event.
+    #[instrument(skip_all, fields(account_id = %id))]
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        patch: AccountPatch,
+        if_match: IfMatch,
+    ) -> Result<Account, UpdateAccountError> {
+        let mut tx = self.deps.store.begin().await?;
+        let current = tx.find_account(id).await?.ok_or(UpdateAccountError::NotFound)?;
+        if !principal.holds(Permission::AccountsWrite) {
+            return Err(UpdateAccountError::Forbidden);
+        }
+        if !if_match.matches(current.version) {
+            return Err(UpdateAccountError::VersionMismatch(if_match));
+        }
+        let mut next = current.patched(&patch);
+        let changes = Changes::updated(current.snapshot(), next.snapshot());
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        next.version = current.version.next();
+        next.updated_at = self.deps.clock.now();
+        if !tx.update_account(&next, current.version).await? {
+            return Err(UpdateAccountError::Conflict);
+        }
+        self.deps.record(&mut *tx, principal, AuditEntry::account(&next, "account.update", changes)).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Deletes an account when `if_match` matches; its children become top-level accounts.
+    #[instrument(skip_all, fields(account_id = %id))]
+    pub async fn delete(&self, principal: &Principal, id: AccountId, if_match: IfMatch) -> Result<(), DeleteAccountError> {
+        let mut tx = self.deps.store.begin().await?;
+        let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
+        if !principal.holds(Permission::AccountsWrite) {
+            return Err(DeleteAccountError::Forbidden);
+        }
+        if !if_match.matches(current.version) {
+            return Err(DeleteAccountError::VersionMismatch(if_match));
+        }
+        if !tx.delete_account(id, current.version, self.deps.clock.now()).await? {
+            return Err(DeleteAccountError::Conflict);
+        }
+        let entry = AuditEntry::account(&current, "account.delete", Changes::deleted(current.snapshot()));
+        self.deps.record(&mut *tx, principal, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn no_such_parent(parent_id: AccountId) -> CreateAccountError {
+    CreateAccountError::Invalid(ValidationErrors::single(FieldError::new(
+        "parent_id",
+        "not_found",
+        format!("no account {parent_id} exists"),
+    )))
+}

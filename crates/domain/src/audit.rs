@@ -1,0 +1,204 @@
+//! The append-only audit trail: one [`AuditEvent`] per mutation, written by the service in
+//! the same transaction as the change it records.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::id::{AccountId, AuditEventId};
+use crate::principal::RequestInfo;
+
+/// What kind of caller made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    Token,
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Token => "token",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Self::User),
+            "token" => Some(Self::Token),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A value in a [`Snapshot`]; deliberately small so that the domain stays free of any
+/// serialization crate while adapters can store it as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<AuditValue>),
+}
+
+impl From<&str> for AuditValue {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_owned())
+    }
+}
+
+impl From<String> for AuditValue {
+    fn from(value: String) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<bool> for AuditValue {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+impl From<i64> for AuditValue {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl<T: Into<AuditValue>> From<Option<T>> for AuditValue {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Self::Null, Into::into)
+    }
+}
+
+/// The audited fields of a resource at one moment. Secrets never appear in one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot(BTreeMap<String, AuditValue>);
+
+impl Snapshot {
+    pub fn with(mut self, field: &str, value: impl Into<AuditValue>) -> Self {
+        self.0.insert(field.to_owned(), value.into());
+        self
+    }
+
+    pub fn fields(&self) -> &BTreeMap<String, AuditValue> {
+        &self.0
+    }
+
+    pub fn from_fields(fields: BTreeMap<String, AuditValue>) -> Self {
+        Self(fields)
+    }
+}
+
+/// Before and after images of a change. An update keeps only the fields that changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub before: Option<Snapshot>,
+    pub after: Option<Snapshot>,
+}
+
+impl Changes {
+    pub fn created(after: Snapshot) -> Self {
+        Self { before: None, after: Some(after) }
+    }
+
+    pub fn deleted(before: Snapshot) -> Self {
+        Self { before: Some(before), after: None }
+    }
+
+    /// The fields whose value differs between `before` and `after`, on both sides.
+    pub fn updated(before: Snapshot, after: Snapshot) -> Self {
+        let mut old = BTreeMap::new();
+        let mut new = BTreeMap::new();
+        for (field, value) in after.0 {
+            let previous = before.0.get(&field).cloned().unwrap_or(AuditValue::Null);
+            if previous != value {
+                old.insert(field.clone(), previous);
+                new.insert(field, value);
+            }
+        }
+        Self { before: Some(Snapshot(old)), after: Some(Snapshot(new)) }
+    }
+
+    /// True when an update changed nothing.
+    pub fn is_empty(&self) -> bool {
+        let empty = |s: &Option<Snapshot>| s.as_ref().is_none_or(|s| s.0.is_empty());
+        empty(&self.before) && empty(&self.after)
+    }
+}
+
+/// How an audited action ended. Events are written with the change itself, so every stored
+/// event today records a success; the field exists because the wire format (seed 004) has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    Success,
+    Failure,
+}
+
+impl AuditOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "success" => Some(Self::Success),
+            "failure" => Some(Self::Failure),
+            _ => None,
+        }
+    }
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    /// The account the change concerns; `None` for platform-wide resources.
+    pub account_id: Option<AccountId>,
+    pub actor: Actor,
+    /// Dotted `resource.verb`, e.g. `account.update`.
+    pub action: String,
+    pub outcome: AuditOutcome,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub changes: Changes,
+    pub request: RequestInfo,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_records_only_the_fields_that_changed() {
+        let before = Snapshot::default().with("name", "Old").with("status", "pending");
+        let after = Snapshot::default().with("name", "New").with("status", "pending");
+        let changes = Changes::updated(before, after);
+        assert_eq!(changes.before, Some(Snapshot::default().with("name", "Old")));
+        assert_eq!(changes.after, Some(Snapshot::default().with("name", "New")));
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_is_empty() {
+        let same = Snapshot::default().with("name", "Same");
+        assert!(Changes::updated(same.clone(), same).is_empty());
+        assert!(!Changes::created(Snapshot::default().with("name", "x")).is_empty());
+    }
+}

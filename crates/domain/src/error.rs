@@ -1,0 +1,123 @@
+//! Errors shared by every operation: field-level validation errors and the coarse
+//! [`ErrorKind`] that lets each wire adapter map any operation's error in one place.
+
+use std::fmt;
+
+/// One rejected input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field as the client named it (`name`, `settings.abuse_contact_email`, `page_size`).
+    pub field: String,
+    /// A stable machine-readable code (`too_long`, `required`, `unknown_value`, …).
+    pub code: &'static str,
+    /// A human-readable sentence, lower-case, without a trailing period.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code, message: message.into() }
+    }
+
+    /// The same error reported under another field name (`email` → `settings.abuse_contact_email`).
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = field.into();
+        self
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A non-empty list of field errors: everything wrong with one request, not only the first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn single(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+
+    pub fn fields(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    /// True when some error concerns `field`.
+    pub fn mentions(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+}
+
+impl From<FieldError> for ValidationErrors {
+    fn from(error: FieldError) -> Self {
+        Self::single(error)
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "invalid input: {}", parts.join("; "))
+    }
+}
+
+/// Collects field errors while a command is validated, so a client learns of all of them.
+#[derive(Debug, Default)]
+pub struct Collector(Vec<FieldError>);
+
+impl Collector {
+    /// Keeps the value of `result`, or records its error and yields `None`.
+    pub fn take<T>(&mut self, result: Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(error);
+                None
+            }
+        }
+    }
+
+    /// Like [`Collector::take`] for an optional input.
+    pub fn take_opt<T>(&mut self, result: Option<Result<T, FieldError>>) -> Option<Option<T>> {
+        match result {
+            None => Some(None),
+            Some(r) => self.take(r).map(Some),
+        }
+    }
+
+    /// `Ok(())` when nothing was recorded.
+    pub fn finish(self) -> Result<(), ValidationErrors> {
+        if self.0.is_empty() { Ok(()) } else { Err(ValidationErrors(self.0)) }
+    }
+}
+
+/// What kind of failure an operation's error is, for the wire adapters' status mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind<'a> {
+    /// The input broke a rule: REST 422, gRPC INVALID_ARGUMENT.
+    Invalid(&'a ValidationErrors),
+    /// The resource does not exist or the caller may not know it does: 404 / NOT_FOUND.
+    NotFound,
+    /// A unique value is taken: 409 / ALREADY_EXISTS.
+    AlreadyExists,
+    /// The input is well-formed but the current state refuses it: 422 / FAILED_PRECONDITION.
+    FailedPrecondition,
+    /// The caller's expected version (ETag) is stale: 412 / FAILED_PRECONDITION.
+    VersionMismatch,
+    /// A concurrent change won the race; retrying may succeed: 409 / ABORTED.
+    Conflict,
+    /// Authenticated but lacking a permission: 403 / PERMISSION_DENIED.
+    PermissionDenied,
+    /// No valid credentials: 401 / UNAUTHENTICATED.
+    Unauthenticated,
+    /// A failure of the service itself; its cause is logged, never shown: 500 / INTERNAL.
+    Internal,
+}
+
+/// Implemented by every operation error so adapters map them without knowing each variant.
+pub trait HasErrorKind: std::error::Error {
+    fn kind(&self) -> ErrorKind<'_>;
+}

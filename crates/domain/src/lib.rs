@@ -1,0 +1,32 @@
+//! The accountd domain: entities, value types that are valid by construction, the port
+//! traits storage adapters implement, and the services that hold every rule of the product.
+//!
+//! Nothing here knows about SQL, HTTP or gRPC. Adapters turn wire input into the `*Input`
+//! types of this crate, call `validate()` to get domain commands, and hand those to a service.
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod id;
+pub mod page;
+pub mod ports;
+pub mod principal;
+mod services;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use account::{
+    Account, AccountName, AccountPatch, AccountPatchInput, AccountService, AccountSettings,
+    AccountStatus, AccountType, CreateAccountError, DeleteAccountError, GetAccountError, IfMatch,
+    ListAccountsError, NewAccount, NewAccountInput, UpdateAccountError, Version,
+};
+pub use audit::{Actor, ActorKind, AuditEvent, AuditValue, Changes, Snapshot};
+pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
+pub use email::EmailAddress;
+pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
+pub use id::{AccountId, AuditEventId, UserId};
+pub use page::{Cursor, Page, PageRequest, PageSize};
+pub use principal::{Permission, Principal, RequestInfo};

@@ -1,0 +1,70 @@
+//! Who is calling, and from where. Every service method takes a [`Principal`] first, so
+//! authorization and the audit trail never depend on a caller remembering to pass them.
+
+use std::net::IpAddr;
+
+use crate::audit::{Actor, ActorKind};
+
+/// Facts about the request that the audit trail records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The authenticated caller of a service method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    identity: Identity,
+    request: RequestInfo,
+}
+
+/// The kinds of caller accountd knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Identity {
+    /// accountd itself or an operator at the console: may do everything. The wire adapters
+    /// use it until token authentication exists; it is never derived from a request header.
+    System,
+}
+
+/// The fixed permission catalogue (SPEC §1). Roles are sets of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Permission {
+    AccountsRead,
+    AccountsWrite,
+}
+
+impl Permission {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::AccountsRead => "accounts:read",
+            Self::AccountsWrite => "accounts:write",
+        }
+    }
+}
+
+impl Principal {
+    /// The all-powerful system caller.
+    pub fn system(request: RequestInfo) -> Self {
+        Self { identity: Identity::System, request }
+    }
+
+    pub fn request(&self) -> &RequestInfo {
+        &self.request
+    }
+
+    /// The audit trail's view of this caller.
+    pub fn actor(&self) -> Actor {
+        match self.identity {
+            Identity::System => Actor { kind: ActorKind::System, id: None, email: None },
+        }
+    }
+
+    /// Whether the caller holds `permission` on every account. The system principal does.
+    pub(crate) fn holds(&self, _permission: Permission) -> bool {
+        match self.identity {
+            Identity::System => true,
+        }
+    }
+}

@@ -1,1 +1,48 @@
-//! placeholder
+//! SQLite storage adapter: the embedded default. One file, WAL journal, foreign keys on,
+//! write transactions opened with `BEGIN IMMEDIATE` so concurrent writers queue for the
+//! lock (up to the busy timeout) instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+accountd_sql::impl_store!(
+    store: SqliteStore,
+    transaction: SqliteTransaction,
+    database: sqlx::Sqlite,
+    begin: "BEGIN IMMEDIATE",
+);
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+impl SqliteStore {
+    /// Opens the database at `url` — `sqlite:path`, `sqlite://path` or a bare file path —
+    /// creating the file when it is missing. Does not migrate; see [`SqliteStore::migrate`].
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).with_context(|| format!("parsing database url {url}"))?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the SQLite database {url}"))?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(self.pool()).await.context("migrating the SQLite database")
+    }
+}

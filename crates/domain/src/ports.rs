@@ -92,7 +92,7 @@ pub trait UnitOfWork: Send + Sync {
 
 /// Everything a storage adapter provides, as one object the application picks at run time.
 #[async_trait]
-pub trait Store: UnitOfWork + AccountRepository + AuditRepository {
+pub trait Store: UnitOfWork + AccountRepository + AuditRepository + std::fmt::Debug {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> anyhow::Result<()>;
 }

@@ -1,1 +1,47 @@
-//! placeholder
+//! The REST adapter: an axum router over the domain services. Handlers turn JSON into
+//! domain `*Input` values, call one service method, and turn the result back into JSON;
+//! every error leaves through [`problem::ApiError`] as `application/problem+json`.
+
+mod accounts;
+mod extract;
+mod health;
+mod openapi;
+pub mod problem;
+
+use std::sync::Arc;
+
+use accountd_domain::AccountService;
+use accountd_domain::ports::Store;
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use openapi::ApiDoc;
+
+/// What handlers share: the services, and the store for readiness checks.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub accounts: AccountService,
+    pub store: Arc<dyn Store>,
+}
+
+/// The request-id header: taken from the client when present, generated otherwise, echoed
+/// in the response and recorded in logs and audit events.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole REST API: `/v1/…`, health probes, `/openapi.json` and the docs UI at `/docs`.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new().merge(accounts::routes()).merge(health::routes()).with_state(state);
+    let docs: Router = SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).into();
+    api.merge(docs)
+        .fallback(problem::not_found_fallback)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,313 @@
+//! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
+
+use accountd_domain::{Account, AccountId, AccountPatchInput, IfMatch, NewAccountInput, PageRequest};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{ETAG, IF_MATCH, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::extract::{Body, Caller, Path, Query};
+use crate::openapi::{AccountStatusSchema, AccountTypeSchema};
+use crate::problem::{ApiError, Problem};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts", get(list_accounts).post(create_account))
+        .route("/v1/accounts/{account_id}", get(get_account).patch(update_account).delete(delete_account))
+}
+
+/// An account (tenant).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountBody {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = AccountTypeSchema)]
+    pub account_type: &'static str,
+    #[schema(value_type = AccountStatusSchema)]
+    pub status: &'static str,
+    /// The owning user, once users exist.
+    pub owner_id: Option<String>,
+    /// The parent account, if any: the last entry of `hierarchy`.
+    pub parent_id: Option<String>,
+    /// Ancestor account ids, root first.
+    pub hierarchy: Vec<String>,
+    pub settings: SettingsBody,
+    /// Increments with every change; the `ETag` header carries it quoted.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Account settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsBody {
+    pub abuse_contact_email: Option<String>,
+    pub enforce_twofactor: bool,
+}
+
+impl From<&Account> for AccountBody {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            name: a.name.to_string(),
+            account_type: a.account_type.as_str(),
+            status: a.status.as_str(),
+            owner_id: a.owner_id.map(|id| id.to_string()),
+            parent_id: a.parent_id().map(|id| id.to_string()),
+            hierarchy: a.hierarchy.iter().map(ToString::to_string).collect(),
+            settings: SettingsBody {
+                abuse_contact_email: a.settings.abuse_contact_email.as_ref().map(ToString::to_string),
+                enforce_twofactor: a.settings.enforce_twofactor,
+            },
+            version: a.version.get(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// One page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    pub accounts: Vec<AccountBody>,
+    /// Pass as `page_token` to get the next page; empty when there are no more pages.
+    pub next_page_token: String,
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Accounts per page, 1–1000 (default 50).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 1000)]
+    pub page_size: Option<String>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccountRequest {
+    /// 1–100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// Defaults to `standard`.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<AccountTypeSchema>)]
+    pub account_type: Option<String>,
+    /// Creates the account under this container account (enterprise, business_manager, agency).
+    pub parent_id: Option<String>,
+    pub settings: Option<SettingsRequest>,
+}
+
+/// Settings to set; absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsRequest {
+    /// `null` or an empty string clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub abuse_contact_email: Option<Option<String>>,
+    pub enforce_twofactor: Option<bool>,
+}
+
+/// Changes to an account; absent fields keep their value. The type is fixed at creation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccountRequest {
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    #[schema(value_type = Option<AccountStatusSchema>)]
+    pub status: Option<String>,
+    pub settings: Option<SettingsRequest>,
+}
+
+/// Tells a JSON `null` (clear) from an absent field (keep).
+fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+impl SettingsRequest {
+    /// The wire form of "clear" (`null`) becomes the domain input's empty string.
+    fn abuse_contact_email(&self) -> Option<String> {
+        self.abuse_contact_email.clone().map(Option::unwrap_or_default)
+    }
+}
+
+fn account_id(raw: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(raw, "account_id").map_err(|e| ApiError::invalid(&e.into()))
+}
+
+fn if_match(headers: &HeaderMap) -> IfMatch {
+    match headers.get(IF_MATCH) {
+        None => IfMatch::Any,
+        Some(value) => value.to_str().map_or(IfMatch::Unmatchable, IfMatch::parse),
+    }
+}
+
+/// The account with its `ETag`, and `status`.
+fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(tag) = HeaderValue::from_str(&account.version.etag()) {
+        headers.insert(ETAG, tag);
+    }
+    if location && let Ok(uri) = HeaderValue::from_str(&format!("/v1/accounts/{}", account.id)) {
+        headers.insert(LOCATION, uri);
+    }
+    (status, headers, Json(AccountBody::from(account))).into_response()
+}
+
+/// Lists accounts in creation order.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts",
+    tag = "accounts",
+    params(ListParams),
+    responses(
+        (status = 200, body = AccountList),
+        (status = 422, description = "bad page_size or page_token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<AccountList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let page = state.accounts.list(&caller, page).await?;
+    Ok(Json(AccountList {
+        next_page_token: page.next_page_token(),
+        accounts: page.items.iter().map(AccountBody::from).collect(),
+    }))
+}
+
+/// Reads `page_size` (text in a query string) and `page_token`.
+pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<PageRequest, ApiError> {
+    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                &accountd_domain::FieldError::new("page_size", "not_an_integer", "must be an integer between 1 and 1000")
+                    .into(),
+            )
+        })?),
+    };
+    PageRequest::parse(size, token).map_err(|e| ApiError::invalid(&e))
+}
+
+/// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body = CreateAccountRequest,
+    responses(
+        (status = 201, body = AccountBody, headers(("ETag" = String), ("Location" = String))),
+        (status = 422, description = "invalid input, or a parent that cannot take the account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_account(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<CreateAccountRequest>,
+) -> Result<Response, ApiError> {
+    let settings = body.settings.unwrap_or_default();
+    let command = NewAccountInput {
+        name: body.name,
+        account_type: body.account_type,
+        parent_id: body.parent_id,
+        abuse_contact_email: settings.abuse_contact_email(),
+        enforce_twofactor: settings.enforce_twofactor,
+    }
+    .validate()
+    .map_err(|e| ApiError::invalid(&e))?;
+    let account = state.accounts.create(&caller, command).await?;
+    Ok(with_etag(StatusCode::CREATED, &account, true))
+}
+
+/// Reads an account.
+#[utoipa::path(
+    get,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = String, Path)),
+    responses(
+        (status = 200, body = AccountBody, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_account(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = state.accounts.get(&caller, account_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, &account, false))
+}
+
+/// Changes an account's name, status or settings.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    request_body = UpdateAccountRequest,
+    responses(
+        (status = 200, body = AccountBody, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_account(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<UpdateAccountRequest>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    let settings = body.settings.unwrap_or_default();
+    let patch = AccountPatchInput {
+        name: body.name,
+        status: body.status,
+        abuse_contact_email: settings.abuse_contact_email(),
+        enforce_twofactor: settings.enforce_twofactor,
+    }
+    .validate()
+    .map_err(|e| ApiError::invalid(&e))?;
+    let account = state.accounts.update(&caller, id, patch, if_match(&headers)).await?;
+    Ok(with_etag(StatusCode::OK, &account, false))
+}
+
+/// Deletes an account with its members and credentials; child accounts become top-level.
+/// Its audit events remain.
+#[utoipa::path(
+    delete,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    params(("account_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.delete(&caller, account_id(&id)?, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

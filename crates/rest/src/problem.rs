@@ -1,0 +1,172 @@
+//! RFC 9457 problem details: the one way every REST error leaves the service.
+
+use accountd_domain::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem document (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Identifies the kind of problem, e.g. `urn:accountd:problem:validation-failed`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Present on validation failures: one entry per rejected field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One rejected field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&FieldError> for ProblemField {
+    fn from(e: &FieldError) -> Self {
+        Self { field: e.field.clone(), code: e.code.to_owned(), message: e.message.clone() }
+    }
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<ProblemField>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, slug, title, detail: detail.into(), errors: Vec::new() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// 422 with one field error per rejected field.
+    pub fn invalid(errors: &ValidationErrors) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid input", errors.to_string());
+        e.errors = errors.fields().iter().map(ProblemField::from).collect();
+        e
+    }
+
+    /// 400 for a request that cannot be read at all.
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", "the resource does not exist")
+    }
+
+    /// Maps any operation error by its kind; the cause of an internal error is logged here
+    /// and never shown.
+    pub fn from_domain<E: HasErrorKind>(error: &E) -> Self {
+        let detail = error.to_string();
+        match error.kind() {
+            ErrorKind::Invalid(errors) => Self::invalid(errors),
+            ErrorKind::NotFound => Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
+            ErrorKind::AlreadyExists => Self::new(StatusCode::CONFLICT, "already-exists", "Already exists", detail),
+            ErrorKind::FailedPrecondition => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "failed-precondition", "Refused in the current state", detail)
+            }
+            ErrorKind::VersionMismatch => {
+                Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Version mismatch", detail)
+            }
+            ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "Concurrent modification", detail),
+            ErrorKind::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            ErrorKind::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail),
+            ErrorKind::Internal => {
+                tracing::error!(error = ?anyhow_chain(error), "request failed");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the service failed; it has been logged")
+            }
+        }
+    }
+}
+
+/// The whole source chain of an error, for the log line of an internal failure.
+fn anyhow_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl<E: HasErrorKind> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        Self::from_domain(&error)
+    }
+}
+
+impl ApiError {
+    /// A JSON body axum could not read: 422 naming the field for wrong values, 415 for a
+    /// missing content type, 400 for syntax.
+    pub fn from_json_rejection(rejection: JsonRejection) -> Self {
+        match &rejection {
+            JsonRejection::JsonDataError(e) => {
+                // serde_path_to_error, behind axum's error, knows which field failed.
+                let mut source = std::error::Error::source(e);
+                let mut path_error = None;
+                while let Some(cause) = source {
+                    path_error = cause.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>();
+                    if path_error.is_some() {
+                        break;
+                    }
+                    source = cause.source();
+                }
+                let (field, message) = match path_error {
+                    Some(p) => (p.path().to_string(), p.inner().to_string()),
+                    None => (".".to_owned(), rejection.body_text()),
+                };
+                let field = if field == "." { "body".to_owned() } else { field };
+                Self::invalid(&FieldError::new(field, "invalid_value", message.to_lowercase()).into())
+            }
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "the body must be application/json",
+            ),
+            _ => Self::malformed(rejection.body_text()),
+        }
+    }
+}
+
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            problem_type: format!("urn:accountd:problem:{}", self.slug),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            errors: self.errors,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+/// Unknown paths answer 404 as a problem document too.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::not_found()
+}

@@ -1,0 +1,198 @@
+//! `/v1/accounts` over HTTP.
+
+use accountd_domain::{AccountId, PageRequest};
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::spawn_app;
+
+#[tokio::test]
+async fn an_account_is_created_listed_read_patched_and_deleted() {
+    let app = spawn_app().await;
+    let created = app
+        .post("/v1/accounts", r#"{"name":"  Acme  ","type":"agency","settings":{"abuse_contact_email":"abuse@acme.test"}}"#)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(created.header("location"), format!("/v1/accounts/{id}"));
+    assert_eq!(created.header("etag"), "\"1\"");
+    assert_eq!(created.body["name"], "Acme");
+    assert_eq!(created.body["type"], "agency");
+    assert_eq!(created.body["status"], "unverified");
+    assert_eq!(created.body["hierarchy"], json!([]));
+    assert_eq!(created.body["settings"], json!({"abuse_contact_email": "abuse@acme.test", "enforce_twofactor": false}));
+
+    let list = app.get("/v1/accounts").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.body["accounts"][0]["id"], id.as_str());
+    assert_eq!(list.body["next_page_token"], "");
+
+    let read = app.get(&format!("/v1/accounts/{id}")).await;
+    assert_eq!((read.status, read.header("etag")), (StatusCode::OK, "\"1\""));
+    assert_eq!(read.body, created.body);
+
+    let patched = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/accounts/{id}"),
+            Some(r#"{"name":"Acme Ltd","status":"verified","settings":{"abuse_contact_email":null}}"#),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.header("etag"), "\"2\"");
+    assert_eq!(patched.body["name"], "Acme Ltd");
+    assert_eq!(patched.body["status"], "verified");
+    assert_eq!(patched.body["settings"]["abuse_contact_email"], json!(null));
+
+    let deleted = app.send(Method::DELETE, &format!("/v1/accounts/{id}"), None, &[("if-match", "\"2\"")]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = app.get(&format!("/v1/accounts/{id}")).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.header("content-type"), "application/problem+json");
+    assert_eq!(gone.body["status"], 404);
+}
+
+#[tokio::test]
+async fn a_child_account_shows_its_hierarchy() {
+    let app = spawn_app().await;
+    let parent = app.post("/v1/accounts", r#"{"name":"Agency","type":"agency"}"#).await.body;
+    let body = json!({"name": "Ads", "type": "ad_account", "parent_id": parent["id"]}).to_string();
+    let child = app.post("/v1/accounts", &body).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.text);
+    assert_eq!(child.body["parent_id"], parent["id"]);
+    assert_eq!(child.body["hierarchy"], json!([parent["id"]]));
+    let under_child = json!({"name": "Nope", "parent_id": child.body["id"]}).to_string();
+    let refused = app.post("/v1/accounts", &under_child).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["type"], "urn:accountd:problem:failed-precondition");
+}
+
+#[tokio::test]
+async fn bad_account_input_answers_422_naming_the_field() {
+    let app = spawn_app().await;
+    let long = "x".repeat(101);
+    let cases = [
+        (r#"{"name":""}"#.to_owned(), "name"),
+        (r#"{"name":"   "}"#.to_owned(), "name"),
+        (r#"{}"#.to_owned(), "name"),
+        (format!(r#"{{"name":"{long}"}}"#), "name"),
+        (r#"{"name":"A","type":"galaxy"}"#.to_owned(), "type"),
+        (r#"{"name":"A","parent_id":"not-an-id"}"#.to_owned(), "parent_id"),
+        (format!(r#"{{"name":"A","parent_id":"{}"}}"#, AccountId::from_uuid(uuid_v7())), "parent_id"),
+        (r#"{"name":"A","settings":{"abuse_contact_email":"nope"}}"#.to_owned(), "settings.abuse_contact_email"),
+        (r#"{"name":42}"#.to_owned(), "name"),
+        (r#"{"name":"A","colour":"red"}"#.to_owned(), "colour"),
+    ];
+    for (body, field) in cases {
+        let reply = app.post("/v1/accounts", &body).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", reply.text);
+        assert_eq!(reply.header("content-type"), "application/problem+json");
+        assert_eq!(reply.body["type"], "urn:accountd:problem:validation-failed");
+        assert!(reply.error_fields().contains(&field), "{body}: expected {field} in {}", reply.text);
+    }
+    let page = app.store.list_accounts(PageRequest::first(10)).await.expect("list");
+    assert!(page.items.is_empty(), "no refused request may leave an account behind");
+}
+
+fn uuid_v7() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+#[tokio::test]
+async fn an_unreadable_body_answers_400_and_a_missing_content_type_415() {
+    let app = spawn_app().await;
+    let reply = app.post("/v1/accounts", "{not json").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.body["type"], "urn:accountd:problem:malformed-request");
+    let reply = app.send(Method::POST, "/v1/accounts", None, &[]).await;
+    assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn bad_paging_answers_422_naming_the_field() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("page_size=0", "page_size"),
+        ("page_size=1001", "page_size"),
+        ("page_size=ten", "page_size"),
+        ("page_token=garbage", "page_token"),
+    ] {
+        let reply = app.get(&format!("/v1/accounts?{query}")).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", reply.text);
+        assert_eq!(reply.error_fields(), [field], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_account_id_answers_422_and_an_unknown_one_404() {
+    let app = spawn_app().await;
+    let reply = app.get("/v1/accounts/not-an-id").await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.error_fields(), ["account_id"]);
+    let unknown = AccountId::from_uuid(uuid_v7());
+    for method in [Method::GET, Method::DELETE] {
+        let reply = app.send(method.clone(), &format!("/v1/accounts/{unknown}"), None, &[]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}");
+    }
+    let reply = app.send(Method::PATCH, &format!("/v1/accounts/{unknown}"), Some(r#"{"name":"x"}"#), &[]).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_stale_if_match_answers_412_and_changes_nothing() {
+    let app = spawn_app().await;
+    let id = app.create_account("Original").await["id"].as_str().expect("id").to_owned();
+    let uri = format!("/v1/accounts/{id}");
+    for tag in ["\"7\"", "W/\"2\"", "garbage"] {
+        let reply = app.send(Method::PATCH, &uri, Some(r#"{"name":"Changed"}"#), &[("if-match", tag)]).await;
+        assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{tag}");
+        let reply = app.send(Method::DELETE, &uri, None, &[("if-match", tag)]).await;
+        assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{tag}");
+    }
+    let read = app.get(&uri).await;
+    assert_eq!((read.body["name"].as_str(), read.header("etag")), (Some("Original"), "\"1\""));
+    let weak = app.send(Method::PATCH, &uri, Some(r#"{"name":"Changed"}"#), &[("if-match", "W/\"1\"")]).await;
+    assert_eq!(weak.status, StatusCode::OK, "a weak tag of the current version matches");
+}
+
+#[tokio::test]
+async fn a_hundred_and_twenty_accounts_come_back_as_fifty_fifty_and_twenty() {
+    let app = spawn_app().await;
+    let mut created = Vec::new();
+    for i in 0..120 {
+        created.push(app.create_account(&format!("Account {i}")).await["id"].clone());
+    }
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    let mut token = String::new();
+    loop {
+        let reply = app.get(&format!("/v1/accounts?page_size=50&page_token={token}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let accounts = reply.body["accounts"].as_array().expect("accounts").clone();
+        sizes.push(accounts.len());
+        seen.extend(accounts.into_iter().map(|a| a["id"].clone()));
+        token = reply.body["next_page_token"].as_str().expect("token").to_owned();
+        if token.is_empty() || sizes.len() > 5 {
+            break;
+        }
+    }
+    assert_eq!(sizes, [50, 50, 20]);
+    assert_eq!(seen, created);
+}
+
+#[tokio::test]
+async fn the_request_id_is_echoed_and_audited() {
+    let app = spawn_app().await;
+    let reply = app
+        .send(Method::POST, "/v1/accounts", Some(r#"{"name":"Traced"}"#), &[("x-request-id", "trace-me-1"), ("user-agent", "tests/1")])
+        .await;
+    assert_eq!(reply.header("x-request-id"), "trace-me-1");
+    let id = AccountId::parse(reply.body["id"].as_str().expect("id"), "id").expect("valid id");
+    let events = app.store.list_audit_events(id, PageRequest::first(10)).await.expect("events").items;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].request.request_id.as_deref(), Some("trace-me-1"));
+    assert_eq!(events[0].request.user_agent.as_deref(), Some("tests/1"));
+    let generated = app.get("/v1/accounts").await;
+    assert!(!generated.header("x-request-id").is_empty(), "a request id is generated when absent");
+}

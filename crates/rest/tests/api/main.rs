@@ -1,0 +1,88 @@
+//! REST API tests: the router in-process over a fresh SQLite database per test.
+
+mod accounts;
+mod docs;
+
+use std::sync::Arc;
+
+use accountd_domain::ports::Store;
+use accountd_domain::{AccountService, SystemClock, UuidV7Generator};
+use accountd_rest::{AppState, router};
+use accountd_sqlite::SqliteStore;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+#[derive(Debug)]
+pub struct TestApp {
+    router: Router,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The `field` of each entry of a problem document's `errors`.
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["errors"].as_array().map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect()).unwrap_or_default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
+    store.migrate().await.expect("migrate");
+    let store: Arc<dyn Store> = Arc::new(store);
+    let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
+    TestApp { router: router(AppState { accounts, store: store.clone() }), store, _dir: dir }
+}
+
+impl TestApp {
+    pub async fn send(&self, method: Method, uri: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(json) => request.header("content-type", "application/json").body(Body::from(json.to_owned())),
+            None => request.body(Body::empty()),
+        }
+        .expect("valid request");
+        let response = self.router.clone().oneshot(request).await.expect("infallible router");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body, text }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Method::GET, uri, None, &[]).await
+    }
+
+    pub async fn post(&self, uri: &str, body: &str) -> Reply {
+        self.send(Method::POST, uri, Some(body), &[]).await
+    }
+
+    /// Creates an account and returns its body.
+    pub async fn create_account(&self, name: &str) -> Value {
+        let reply = self.post("/v1/accounts", &serde_json::json!({ "name": name }).to_string()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body
+    }
+}

@@ -121,3 +121,9 @@ pub enum ErrorKind<'a> {
 pub trait HasErrorKind: std::error::Error {
     fn kind(&self) -> ErrorKind<'_>;
 }
+
+impl HasErrorKind for ValidationErrors {
+    fn kind(&self) -> ErrorKind<'_> {
+        ErrorKind::Invalid(self)
+    }
+}

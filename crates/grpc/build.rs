@@ -1,0 +1,22 @@
+//! Compiles `proto/accountd/v1/*.proto` with protox (pure Rust: no system protoc) and keeps
+//! the descriptor set for the reflection service.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root.join("accountd/v1"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "proto") {
+            println!("cargo:rerun-if-changed={}", path.display());
+            files.push(path);
+        }
+    }
+    files.sort();
+    let descriptors = protox::compile(&files, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("accountd_descriptor.bin"), prost::Message::encode_to_vec(&descriptors))?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(descriptors)?;
+    Ok(())
+}

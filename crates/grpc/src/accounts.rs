@@ -1,0 +1,206 @@
+//! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
+
+use accountd_domain::{
+    Account, AccountId, AccountPatchInput, AccountService, AccountStatus, AccountType, IfMatch,
+    NewAccountInput, PageRequest, ValidationErrors,
+};
+use prost_types::Timestamp;
+use tonic::{Request, Response, Status};
+
+use crate::caller::caller;
+use crate::pb;
+use crate::status::to_status;
+
+/// The tonic service over [`AccountService`].
+#[derive(Debug, Clone)]
+pub struct AccountsApi {
+    accounts: AccountService,
+}
+
+impl AccountsApi {
+    pub fn new(accounts: AccountService) -> Self {
+        Self { accounts }
+    }
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
+    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+}
+
+fn proto_type(t: AccountType) -> pb::AccountType {
+    match t {
+        AccountType::Standard => pb::AccountType::Standard,
+        AccountType::Enterprise => pb::AccountType::Enterprise,
+        AccountType::AdAccount => pb::AccountType::AdAccount,
+        AccountType::BusinessManager => pb::AccountType::BusinessManager,
+        AccountType::Agency => pb::AccountType::Agency,
+    }
+}
+
+fn proto_status(s: AccountStatus) -> pb::AccountStatus {
+    match s {
+        AccountStatus::Unverified => pb::AccountStatus::Unverified,
+        AccountStatus::Pending => pb::AccountStatus::Pending,
+        AccountStatus::Verified => pb::AccountStatus::Verified,
+        AccountStatus::Suspended => pb::AccountStatus::Suspended,
+    }
+}
+
+/// The domain's name for a proto `AccountType`; `None` for UNSPECIFIED. An unknown number
+/// becomes a name the domain rejects, so the error comes from the one place that owns it.
+fn type_name(value: i32) -> Option<String> {
+    let name = match pb::AccountType::try_from(value) {
+        Ok(pb::AccountType::Unspecified) => return None,
+        Ok(pb::AccountType::Standard) => AccountType::Standard.as_str(),
+        Ok(pb::AccountType::Enterprise) => AccountType::Enterprise.as_str(),
+        Ok(pb::AccountType::AdAccount) => AccountType::AdAccount.as_str(),
+        Ok(pb::AccountType::BusinessManager) => AccountType::BusinessManager.as_str(),
+        Ok(pb::AccountType::Agency) => AccountType::Agency.as_str(),
+        Err(_) => return Some(format!("#{value}")),
+    };
+    Some(name.to_owned())
+}
+
+/// As [`type_name`], for `AccountStatus`.
+fn status_name(value: i32) -> Option<String> {
+    let name = match pb::AccountStatus::try_from(value) {
+        Ok(pb::AccountStatus::Unspecified) => return None,
+        Ok(pb::AccountStatus::Unverified) => AccountStatus::Unverified.as_str(),
+        Ok(pb::AccountStatus::Pending) => AccountStatus::Pending.as_str(),
+        Ok(pb::AccountStatus::Verified) => AccountStatus::Verified.as_str(),
+        Ok(pb::AccountStatus::Suspended) => AccountStatus::Suspended.as_str(),
+        Err(_) => return Some(format!("#{value}")),
+    };
+    Some(name.to_owned())
+}
+
+impl From<&Account> for pb::Account {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            hierarchy: a.hierarchy.iter().map(ToString::to_string).collect(),
+            name: a.name.to_string(),
+            r#type: proto_type(a.account_type).into(),
+            status: proto_status(a.status).into(),
+            created_at: Some(timestamp(a.created_at)),
+            updated_at: Some(timestamp(a.updated_at)),
+            parent_id: a.parent_id().map(|id| id.to_string()).unwrap_or_default(),
+            owner_id: a.owner_id.map(|id| id.to_string()).unwrap_or_default(),
+            settings: Some(pb::AccountSettings {
+                abuse_contact_email: a.settings.abuse_contact_email.as_ref().map(ToString::to_string).unwrap_or_default(),
+                enforce_twofactor: a.settings.enforce_twofactor,
+            }),
+            version: a.version.get(),
+            etag: a.version.etag(),
+        }
+    }
+}
+
+fn account_id(raw: &str) -> Result<AccountId, Status> {
+    AccountId::parse(raw, "account_id").map_err(|e| to_status(ValidationErrors::from(e)))
+}
+
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+#[tonic::async_trait]
+impl pb::account_service_server::AccountService for AccountsApi {
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let page = PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page = self.accounts.list(&caller, page).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListAccountsResponse {
+            next_page_token: page.next_page_token(),
+            accounts: page.items.iter().map(pb::Account::from).collect(),
+        }))
+    }
+
+    async fn get_account(&self, request: Request<pb::GetAccountRequest>) -> Result<Response<pb::GetAccountResponse>, Status> {
+        let caller = caller(&request);
+        let id = account_id(&request.get_ref().account_id)?;
+        let account = self.accounts.get(&caller, id).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetAccountResponse { account: Some((&account).into()) }))
+    }
+
+    async fn create_account(
+        &self,
+        request: Request<pb::CreateAccountRequest>,
+    ) -> Result<Response<pb::CreateAccountResponse>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let command = NewAccountInput {
+            name: Some(request.name),
+            account_type: type_name(request.r#type),
+            parent_id: non_empty(request.parent_id),
+            abuse_contact_email: request.abuse_contact_email,
+            enforce_twofactor: request.enforce_twofactor,
+        }
+        .validate()
+        .map_err(to_status)?;
+        let account = self.accounts.create(&caller, command).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateAccountResponse { account: Some((&account).into()) }))
+    }
+
+    async fn update_account(
+        &self,
+        request: Request<pb::UpdateAccountRequest>,
+    ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let id = account_id(&request.account_id)?;
+        let patch = AccountPatchInput {
+            name: request.name,
+            status: status_name(request.status),
+            abuse_contact_email: request.abuse_contact_email,
+            enforce_twofactor: request.enforce_twofactor,
+        }
+        .validate()
+        .map_err(to_status)?;
+        let account = self.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        Ok(Response::new(pb::UpdateAccountResponse { account: Some((&account).into()) }))
+    }
+
+    async fn delete_account(
+        &self,
+        request: Request<pb::DeleteAccountRequest>,
+    ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let id = account_id(&request.account_id)?;
+        self.accounts.delete(&caller, id, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeleteAccountResponse {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use accountd_domain::FieldError;
+
+    use super::*;
+
+    #[test]
+    fn every_proto_type_maps_to_a_domain_type_and_back() {
+        for t in AccountType::ALL {
+            let name = type_name(proto_type(*t).into()).expect("specified");
+            assert_eq!(AccountType::parse(&name), Ok(*t));
+        }
+        assert_eq!(type_name(0), None);
+        let unknown = type_name(99).expect("a name the domain rejects");
+        assert_eq!(AccountType::parse(&unknown).unwrap_err().field, "type");
+    }
+
+    #[test]
+    fn every_proto_status_maps_to_a_domain_status_and_back() {
+        for s in AccountStatus::ALL {
+            let name = status_name(proto_status(*s).into()).expect("specified");
+            assert_eq!(AccountStatus::parse(&name), Ok(*s));
+        }
+        let unknown: Result<AccountStatus, FieldError> = AccountStatus::parse(&status_name(42).expect("named"));
+        assert_eq!(unknown.unwrap_err().field, "status");
+    }
+}

@@ -1,0 +1,41 @@
+//! Domain errors as gRPC statuses: one exhaustive match over [`ErrorKind`].
+
+use accountd_domain::{ErrorKind, HasErrorKind};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The status for any operation error; validation errors carry their field violations as
+/// `google.rpc.BadRequest` details. The cause of an internal error is logged, never sent.
+pub fn to_status<E: HasErrorKind>(error: E) -> Status {
+    let message = error.to_string();
+    match error.kind() {
+        ErrorKind::Invalid(errors) => {
+            let mut details = ErrorDetails::new();
+            for field in errors.fields() {
+                details.add_bad_request_violation(field.field.clone(), field.message.clone());
+            }
+            Status::with_error_details(Code::InvalidArgument, message, details)
+        }
+        ErrorKind::NotFound => Status::not_found(message),
+        ErrorKind::AlreadyExists => Status::already_exists(message),
+        ErrorKind::FailedPrecondition | ErrorKind::VersionMismatch => Status::failed_precondition(message),
+        ErrorKind::Conflict => Status::aborted(message),
+        ErrorKind::PermissionDenied => Status::permission_denied(message),
+        ErrorKind::Unauthenticated => Status::unauthenticated(message),
+        ErrorKind::Internal => {
+            tracing::error!(error = %chain(&error), "rpc failed");
+            Status::internal("the service failed; it has been logged")
+        }
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,159 @@
+//! `accountd.v1.AccountService` over a real connection.
+
+use accountd_grpc::pb::{
+    AccountStatus, AccountType, CreateAccountRequest, DeleteAccountRequest, GetAccountRequest, ListAccountsRequest,
+    UpdateAccountRequest,
+};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::spawn_server;
+
+fn create(name: &str) -> CreateAccountRequest {
+    CreateAccountRequest { name: name.into(), ..Default::default() }
+}
+
+/// The fields named by the status's BadRequest details.
+fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status.get_details_bad_request().map(|b| b.field_violations.into_iter().map(|v| v.field).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_account_is_created_listed_read_updated_and_deleted() {
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let created = client
+        .create_account(CreateAccountRequest {
+            name: " Acme ".into(),
+            r#type: AccountType::Agency.into(),
+            abuse_contact_email: Some("abuse@acme.test".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner()
+        .account
+        .expect("account");
+    assert_eq!(created.name, "Acme");
+    assert_eq!(created.r#type(), AccountType::Agency);
+    assert_eq!(created.status(), AccountStatus::Unverified);
+    assert_eq!(created.etag, "\"1\"");
+    assert_eq!(created.settings.as_ref().map(|s| s.abuse_contact_email.as_str()), Some("abuse@acme.test"));
+
+    let list = client.list_accounts(ListAccountsRequest::default()).await.expect("list").into_inner();
+    assert_eq!(list.accounts, vec![created.clone()]);
+    assert_eq!(list.next_page_token, "");
+
+    let read = client.get_account(GetAccountRequest { account_id: created.id.clone() }).await.expect("get").into_inner();
+    assert_eq!(read.account.as_ref(), Some(&created));
+
+    let updated = client
+        .update_account(UpdateAccountRequest {
+            account_id: created.id.clone(),
+            name: Some("Acme Ltd".into()),
+            status: AccountStatus::Verified.into(),
+            abuse_contact_email: Some(String::new()),
+            etag: created.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("update")
+        .into_inner()
+        .account
+        .expect("account");
+    assert_eq!((updated.name.as_str(), updated.status(), updated.version), ("Acme Ltd", AccountStatus::Verified, 2));
+    assert_eq!(updated.settings.as_ref().map(|s| s.abuse_contact_email.as_str()), Some(""));
+
+    let stale = client
+        .delete_account(DeleteAccountRequest { account_id: created.id.clone(), etag: created.etag.clone() })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(stale.code(), Code::FailedPrecondition);
+    client
+        .delete_account(DeleteAccountRequest { account_id: created.id.clone(), etag: updated.etag })
+        .await
+        .expect("delete");
+    let gone = client.get_account(GetAccountRequest { account_id: created.id }).await.expect_err("deleted");
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn bad_input_is_invalid_argument_naming_the_field() {
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let cases = [
+        (create(""), "name"),
+        (create(&"x".repeat(101)), "name"),
+        (CreateAccountRequest { r#type: 99, ..create("A") }, "type"),
+        (CreateAccountRequest { parent_id: "nope".into(), ..create("A") }, "parent_id"),
+        (CreateAccountRequest { abuse_contact_email: Some("nope".into()), ..create("A") }, "settings.abuse_contact_email"),
+    ];
+    for (request, field) in cases {
+        let status = client.create_account(request.clone()).await.expect_err("invalid");
+        assert_eq!(status.code(), Code::InvalidArgument, "{request:?}");
+        assert_eq!(violated_fields(&status), [field], "{request:?}");
+    }
+    for (page_size, page_token, field) in [(Some(0), "", "page_size"), (Some(1001), "", "page_size"), (None, "garbage", "page_token")] {
+        let request = ListAccountsRequest { page_size, page_token: page_token.into() };
+        let status = client.list_accounts(request).await.expect_err("invalid paging");
+        assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec![field.to_owned()]));
+    }
+    let status = client.get_account(GetAccountRequest { account_id: String::new() }).await.expect_err("empty id");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["account_id".to_owned()]));
+}
+
+#[tokio::test]
+async fn a_child_under_a_non_container_is_a_failed_precondition() {
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let plain = client.create_account(create("Plain")).await.expect("create").into_inner().account.expect("account");
+    let status = client
+        .create_account(CreateAccountRequest { parent_id: plain.id, ..create("Child") })
+        .await
+        .expect_err("non-container parent");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn a_hundred_and_twenty_accounts_page_as_fifty_fifty_and_twenty() {
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let mut created = Vec::new();
+    for i in 0..120 {
+        created.push(client.create_account(create(&format!("A{i}"))).await.expect("create").into_inner().account.expect("a").id);
+    }
+    let (mut sizes, mut seen, mut token) = (Vec::new(), Vec::new(), String::new());
+    loop {
+        let page = client
+            .list_accounts(ListAccountsRequest { page_size: Some(50), page_token: token })
+            .await
+            .expect("list")
+            .into_inner();
+        sizes.push(page.accounts.len());
+        seen.extend(page.accounts.into_iter().map(|a| a.id));
+        token = page.next_page_token;
+        if token.is_empty() || sizes.len() > 5 {
+            break;
+        }
+    }
+    assert_eq!(sizes, [50, 50, 20]);
+    assert_eq!(seen, created);
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let server = spawn_server().await;
+    let mut health = HealthClient::new(server.channel.clone());
+    for service in ["", "accountd.v1.AccountService"] {
+        let reply = health.check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner();
+        assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
+    }
+    let descriptors = <prost_types::FileDescriptorSet as prost::Message>::decode(accountd_grpc::pb::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let services: Vec<String> =
+        descriptors.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
+    assert!(services.contains(&"accountd.v1.AccountService".to_owned()), "{services:?}");
+}

@@ -1,1 +1,176 @@
-fn main() {}
+//! accountd's developer workflows, run as `cargo xtask <command>`: the command line, its
+//! dispatch, and the cargo invocations each command is made of.
+
+mod cluster;
+mod postgres;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, ExitStatus};
+
+use anyhow::{Context, Result};
+
+const USAGE: &str = "\
+Usage: cargo xtask <command> [args]
+
+Commands:
+  test [ARGS]  Run every test of the workspace, PostgreSQL ones included. ARGS go to
+               `cargo test` as they are (with -p/--package, only those packages run).
+  ci           `cargo fmt --all -- --check`, then
+               `cargo clippy --workspace --all-targets -- -D warnings`, then `test`;
+               stops at the first failure.
+  help         Print this text.
+
+  `bench` is planned in a later issue.
+
+PostgreSQL for the tests is the first of these that works (they never skip):
+  1. DATABASE_URL, when set and non-empty; its host:port must answer.
+  2. A server on 127.0.0.1:5432, as postgres://postgres@127.0.0.1:5432/postgres.
+  3. A throwaway cluster made with initdb and pg_ctl from PATH or the highest
+     /usr/lib/postgresql/<version>/bin, in target/xtask-pg/<pid> (or /tmp), stopped
+     and removed afterwards. As root, it runs as the `postgres` user via runuser.
+
+Environment:
+  DATABASE_URL                  The server for PostgreSQL tests (way 1 above).
+  XTASK_PG_FORCE_THROWAWAY=1    Skip ways 1 and 2: always start a throwaway cluster.
+  CARGO                         The cargo binary to run (cargo sets it itself).
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next();
+    let rest: Vec<OsString> = args.collect();
+    let name = command.as_ref().map(|c| c.to_string_lossy());
+    let outcome = match name.as_deref() {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("test") => test(&rest),
+        Some("ci") if rest.is_empty() => ci(),
+        Some("ci") => {
+            eprintln!("xtask: `ci` takes no arguments\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        Some(unknown) => {
+            eprintln!("xtask: unknown command `{unknown}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask test`: finds or starts PostgreSQL, then runs `cargo test` against it.
+fn test(extra: &[OsString]) -> Result<ExitCode> {
+    let root = workspace_root()?;
+    // The throwaway cluster, if one is started, lives exactly as long as this binding, so it
+    // is stopped and removed on every way out of this function, failed tests included.
+    let server = postgres::provide(&root)?;
+    eprintln!("xtask: PostgreSQL tests use {}", server.describe());
+    let mut cargo = cargo(&root);
+    cargo.arg("test");
+    if !selects_packages(extra) {
+        cargo.arg("--workspace");
+    }
+    cargo.args(extra).env("DATABASE_URL", server.url());
+    let status = run(&mut cargo, "cargo test")?;
+    drop(server);
+    Ok(exit_code(status))
+}
+
+/// `cargo xtask ci`: formatting, lints, then every test.
+fn ci() -> Result<ExitCode> {
+    let root = workspace_root()?;
+    let steps: [(&str, &[&str]); 2] = [
+        ("cargo fmt --all -- --check", &["fmt", "--all", "--", "--check"]),
+        (
+            "cargo clippy --workspace --all-targets -- -D warnings",
+            &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        ),
+    ];
+    for (name, args) in steps {
+        eprintln!("xtask: {name}");
+        let status = run(cargo(&root).args(args), name)?;
+        if !status.success() {
+            eprintln!("xtask: `{name}` failed");
+            return Ok(exit_code(status));
+        }
+    }
+    eprintln!("xtask: cargo xtask test");
+    test(&[])
+}
+
+/// Whether `cargo test` arguments pick packages themselves; cargo ignores `-p` next to
+/// `--workspace`, so `--workspace` must only be added when they do not.
+fn selects_packages(args: &[OsString]) -> bool {
+    args.iter()
+        .map(|a| a.to_string_lossy())
+        // Arguments after `--` belong to the test binaries, not to cargo.
+        .take_while(|a| a != "--")
+        .any(|a| a == "--package" || a.starts_with("--package=") || a.starts_with("-p"))
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> Result<PathBuf> {
+    // Cargo sets CARGO_MANIFEST_DIR for `cargo run` too; the compile-time value covers
+    // running the binary directly.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .with_context(|| format!("{} has no parent directory", manifest_dir.display()))
+}
+
+/// A cargo command run from the workspace root, with the cargo that runs xtask.
+fn cargo(root: &Path) -> Command {
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut command = Command::new(program);
+    command.current_dir(root);
+    command
+}
+
+/// Runs `command` with inherited stdio and returns its status.
+fn run(command: &mut Command, name: &str) -> Result<ExitStatus> {
+    command.status().with_context(|| format!("could not run `{name}`"))
+}
+
+/// The exit code that passes `status` on; a child killed by a signal counts as a failure.
+fn exit_code(status: ExitStatus) -> ExitCode {
+    match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => u8::try_from(code).ok().filter(|&c| c != 0).map_or(ExitCode::FAILURE, ExitCode::from),
+        None => ExitCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn package_selection_is_recognised_in_every_spelling() {
+        assert!(selects_packages(&args(&["-p", "accountd-postgres"])));
+        assert!(selects_packages(&args(&["-paccountd-sqlite"])));
+        assert!(selects_packages(&args(&["--package", "accountd-sqlite"])));
+        assert!(selects_packages(&args(&["--package=accountd-sqlite"])));
+    }
+
+    #[test]
+    fn other_arguments_keep_the_whole_workspace() {
+        assert!(!selects_packages(&args(&[])));
+        assert!(!selects_packages(&args(&["--release", "conformance"])));
+        assert!(!selects_packages(&args(&["--", "-p"])));
+    }
+}

@@ -1,1 +1,19 @@
-fn main() {}
+//! `accountd`: the account management service, REST and gRPC over SQLite or PostgreSQL.
+
+mod cli;
+mod server;
+mod settings;
+mod telemetry;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    let settings = settings::Settings::load(&cli, std::env::vars())?;
+    telemetry::init(settings.log_format);
+    match cli.command {
+        cli::Command::Serve => server::serve(settings).await,
+        cli::Command::Migrate => server::migrate(settings).await,
+    }
+}

@@ -157,10 +157,8 @@ pub async fn an_update_bumps_the_version_and_records_only_what_changed(store: Ar
     let patch = AccountPatchInput { name: Some("After".into()), status: Some("verified".into()), ..Default::default() }
         .validate()
         .expect("valid");
-    let updated = accounts
-        .update(&caller(), account.id, patch, IfMatch::Version(account.version))
-        .await
-        .expect("update");
+    let updated =
+        accounts.update(&caller(), account.id, patch, IfMatch::Version(account.version)).await.expect("update");
     assert_eq!(updated.version, account.version.next());
     assert_eq!(updated.status, AccountStatus::Verified);
     assert!(updated.updated_at >= account.updated_at);
@@ -247,7 +245,10 @@ pub async fn deleting_a_parent_detaches_its_subtree(store: Arc<dyn Store>) {
 pub async fn a_child_needs_an_existing_container_parent_within_depth_eight(store: Arc<dyn Store>) {
     let accounts = service(&store);
     let standard = create(&store, "Plain", "standard", None).await;
-    let err = accounts.create(&caller(), new_account("Child", "standard", Some(standard.id))).await.expect_err("non-container");
+    let err = accounts
+        .create(&caller(), new_account("Child", "standard", Some(standard.id)))
+        .await
+        .expect_err("non-container");
     assert!(matches!(err, CreateAccountError::ParentNotContainer(AccountType::Standard)), "{err:?}");
     let missing = AccountId::from_uuid(Uuid::now_v7());
     match accounts.create(&caller(), new_account("Orphan", "standard", Some(missing))).await {
@@ -259,7 +260,8 @@ pub async fn a_child_needs_an_existing_container_parent_within_depth_eight(store
         parent = create(&store, &format!("Level {level}"), "enterprise", Some(parent.id)).await;
     }
     assert_eq!(parent.depth(), Account::MAX_DEPTH);
-    let err = accounts.create(&caller(), new_account("Too deep", "standard", Some(parent.id))).await.expect_err("depth 9");
+    let err =
+        accounts.create(&caller(), new_account("Too deep", "standard", Some(parent.id))).await.expect_err("depth 9");
     assert!(matches!(err, CreateAccountError::TooDeep), "{err:?}");
     let page = store.list_accounts(PageRequest::first(1000)).await.expect("list");
     assert_eq!(page.items.len(), 1 + Account::MAX_DEPTH, "refused creations must leave nothing behind");
@@ -368,14 +370,21 @@ pub async fn an_uncommitted_transaction_leaves_nothing(store: Arc<dyn Store>) {
 
 pub async fn audit_events_round_trip_every_field(store: Arc<dyn Store>) {
     let account = fresh_account("Round trip");
-    let when = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("valid date") + Duration::microseconds(678_901);
+    let when =
+        Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().expect("valid date") + Duration::microseconds(678_901);
     let mut event = event_for(&account, AuditEventId::from_uuid(Uuid::now_v7()));
     event.occurred_at = when;
     event.actor.email = Some("ops@example.com".into());
     event.actor.id = Some("operator-1".into());
-    event.request = RequestInfo { ip: Some("2001:db8::1".parse().expect("ip")), user_agent: Some("ua".into()), request_id: Some("r".into()) };
+    event.request = RequestInfo {
+        ip: Some("2001:db8::1".parse().expect("ip")),
+        user_agent: Some("ua".into()),
+        request_id: Some("r".into()),
+    };
     event.changes = Changes::updated(
-        Snapshot::default().with("tags", AuditValue::List(vec!["a".into(), AuditValue::Int(-3)])).with("n", AuditValue::Null),
+        Snapshot::default()
+            .with("tags", AuditValue::List(vec!["a".into(), AuditValue::Int(-3)]))
+            .with("n", AuditValue::Null),
         Snapshot::default().with("tags", AuditValue::List(vec![])).with("n", AuditValue::Bool(false)),
     );
     let mut tx = store.begin().await.expect("begin");

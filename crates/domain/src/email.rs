@@ -29,8 +29,7 @@ impl EmailAddress {
             return Err(invalid("must have a local part of 1 to 64 characters"));
         }
         let local_ok = local.split('.').all(|atom| {
-            !atom.is_empty()
-                && atom.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+            !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
         });
         if !local_ok {
             return Err(invalid("has a local part that is not a dot-atom"));

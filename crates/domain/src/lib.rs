@@ -19,9 +19,9 @@ mod services;
 pub mod conformance;
 
 pub use account::{
-    Account, AccountName, AccountPatch, AccountPatchInput, AccountService, AccountSettings,
-    AccountStatus, AccountType, CreateAccountError, DeleteAccountError, GetAccountError, IfMatch,
-    ListAccountsError, NewAccount, NewAccountInput, UpdateAccountError, Version,
+    Account, AccountName, AccountPatch, AccountPatchInput, AccountService, AccountSettings, AccountStatus, AccountType,
+    CreateAccountError, DeleteAccountError, GetAccountError, IfMatch, ListAccountsError, NewAccount, NewAccountInput,
+    UpdateAccountError, Version,
 };
 pub use audit::{Actor, ActorKind, AuditEvent, AuditValue, Changes, Snapshot};
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};

@@ -40,7 +40,12 @@ impl AuditEntry {
 
 impl Deps {
     /// Appends the audit event for `entry` inside the caller's transaction.
-    pub async fn record(&self, tx: &mut dyn AuditWrites, principal: &Principal, entry: AuditEntry) -> anyhow::Result<()> {
+    pub async fn record(
+        &self,
+        tx: &mut dyn AuditWrites,
+        principal: &Principal,
+        entry: AuditEntry,
+    ) -> anyhow::Result<()> {
         let event = AuditEvent {
             id: AuditEventId::from_uuid(self.ids.next_id()),
             account_id: entry.account_id,

@@ -1,8 +1,8 @@
 //! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountService, AccountStatus, AccountType, IfMatch,
-    NewAccountInput, PageRequest, ValidationErrors,
+    Account, AccountId, AccountPatchInput, AccountService, AccountStatus, AccountType, IfMatch, NewAccountInput,
+    PageRequest, ValidationErrors,
 };
 use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
@@ -87,7 +87,12 @@ impl From<&Account> for pb::Account {
             parent_id: a.parent_id().map(|id| id.to_string()).unwrap_or_default(),
             owner_id: a.owner_id.map(|id| id.to_string()).unwrap_or_default(),
             settings: Some(pb::AccountSettings {
-                abuse_contact_email: a.settings.abuse_contact_email.as_ref().map(ToString::to_string).unwrap_or_default(),
+                abuse_contact_email: a
+                    .settings
+                    .abuse_contact_email
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
                 enforce_twofactor: a.settings.enforce_twofactor,
             }),
             version: a.version.get(),
@@ -112,7 +117,8 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let caller = caller(&request);
         let request = request.into_inner();
-        let page = PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page =
+            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
         let page = self.accounts.list(&caller, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListAccountsResponse {
             next_page_token: page.next_page_token(),
@@ -120,7 +126,10 @@ impl pb::account_service_server::AccountService for AccountsApi {
         }))
     }
 
-    async fn get_account(&self, request: Request<pb::GetAccountRequest>) -> Result<Response<pb::GetAccountResponse>, Status> {
+    async fn get_account(
+        &self,
+        request: Request<pb::GetAccountRequest>,
+    ) -> Result<Response<pb::GetAccountResponse>, Status> {
         let caller = caller(&request);
         let id = account_id(&request.get_ref().account_id)?;
         let account = self.accounts.get(&caller, id).await.map_err(to_status)?;
@@ -161,7 +170,8 @@ impl pb::account_service_server::AccountService for AccountsApi {
         }
         .validate()
         .map_err(to_status)?;
-        let account = self.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        let account =
+            self.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::UpdateAccountResponse { account: Some((&account).into()) }))
     }
 

@@ -196,8 +196,12 @@ pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<Pa
         None => None,
         Some(text) => Some(text.parse::<i64>().map_err(|_| {
             ApiError::invalid(
-                &accountd_domain::FieldError::new("page_size", "not_an_integer", "must be an integer between 1 and 1000")
-                    .into(),
+                &accountd_domain::FieldError::new(
+                    "page_size",
+                    "not_an_integer",
+                    "must be an integer between 1 and 1000",
+                )
+                .into(),
             )
         })?),
     };

@@ -39,7 +39,8 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> 
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await.map_err(ApiError::from_json_rejection)?;
+        let axum::Json(value) =
+            axum::Json::<T>::from_request(req, state).await.map_err(ApiError::from_json_rejection)?;
         Ok(Self(value))
     }
 }

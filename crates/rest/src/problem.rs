@@ -57,7 +57,8 @@ impl ApiError {
 
     /// 422 with one field error per rejected field.
     pub fn invalid(errors: &ValidationErrors) -> Self {
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid input", errors.to_string());
+        let mut e =
+            Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid input", errors.to_string());
         e.errors = errors.fields().iter().map(ProblemField::from).collect();
         e
     }
@@ -79,18 +80,28 @@ impl ApiError {
             ErrorKind::Invalid(errors) => Self::invalid(errors),
             ErrorKind::NotFound => Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
             ErrorKind::AlreadyExists => Self::new(StatusCode::CONFLICT, "already-exists", "Already exists", detail),
-            ErrorKind::FailedPrecondition => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "failed-precondition", "Refused in the current state", detail)
-            }
+            ErrorKind::FailedPrecondition => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "failed-precondition",
+                "Refused in the current state",
+                detail,
+            ),
             ErrorKind::VersionMismatch => {
                 Self::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", "Version mismatch", detail)
             }
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "Concurrent modification", detail),
             ErrorKind::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
-            ErrorKind::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail),
+            ErrorKind::Unauthenticated => {
+                Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
+            }
             ErrorKind::Internal => {
                 tracing::error!(error = ?anyhow_chain(error), "request failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "the service failed; it has been logged")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the service failed; it has been logged",
+                )
             }
         }
     }
@@ -147,7 +158,6 @@ impl ApiError {
         }
     }
 }
-
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

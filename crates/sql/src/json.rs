@@ -49,7 +49,9 @@ fn value_from_json(value: Value) -> anyhow::Result<AuditValue> {
     Ok(match value {
         Value::Null => AuditValue::Null,
         Value::Bool(b) => AuditValue::Bool(b),
-        Value::Number(n) => AuditValue::Int(n.as_i64().ok_or_else(|| anyhow!("stored audit number {n} is not an integer"))?),
+        Value::Number(n) => {
+            AuditValue::Int(n.as_i64().ok_or_else(|| anyhow!("stored audit number {n} is not an integer"))?)
+        }
         Value::String(s) => AuditValue::Text(s),
         Value::Array(items) => AuditValue::List(items.into_iter().map(value_from_json).collect::<anyhow::Result<_>>()?),
         Value::Object(_) => bail!("stored audit value is a nested object"),

@@ -2,11 +2,11 @@
 //! domain rule means the database was changed behind accountd's back: it is an error, never
 //! silently repaired.
 
+use accountd_domain::audit::AuditOutcome;
 use accountd_domain::{
     Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Actor, ActorKind, AuditEvent,
     AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
 };
-use accountd_domain::audit::AuditOutcome;
 use anyhow::{Context, anyhow, ensure};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -113,7 +113,8 @@ impl TryFrom<AuditRow> for AuditEvent {
             id: AuditEventId::from_uuid(row.id),
             account_id: row.account_id.map(AccountId::from_uuid),
             actor: Actor {
-                kind: ActorKind::parse(&row.actor_type).with_context(|| format!("unknown actor type {}", row.actor_type))?,
+                kind: ActorKind::parse(&row.actor_type)
+                    .with_context(|| format!("unknown actor type {}", row.actor_type))?,
                 id: row.actor_id,
                 email: row.actor_email,
             },
@@ -131,4 +132,3 @@ impl TryFrom<AuditRow> for AuditEvent {
         })
     }
 }
-

@@ -13,8 +13,7 @@ use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, UserId};
 
 pub use service::{
-    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError,
-    UpdateAccountError,
+    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError, UpdateAccountError,
 };
 
 /// An account's display name: trimmed, 1–100 characters, no control characters.
@@ -313,9 +312,11 @@ impl AccountPatchInput {
         let mut errors = Collector::default();
         let name = errors.take_opt(self.name.map(|n| AccountName::parse(&n)));
         let status = errors.take_opt(self.status.map(|s| AccountStatus::parse(&s)));
-        let abuse = errors.take_opt(self.abuse_contact_email.map(|e| {
-            if e.trim().is_empty() { Ok(None) } else { parse_abuse_email(&e).map(Some) }
-        }));
+        let abuse =
+            errors.take_opt(
+                self.abuse_contact_email
+                    .map(|e| if e.trim().is_empty() { Ok(None) } else { parse_abuse_email(&e).map(Some) }),
+            );
         errors.finish()?;
         Ok(AccountPatch {
             name: name.flatten(),

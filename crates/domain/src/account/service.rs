@@ -245,7 +245,12 @@ impl AccountService {
 
     /// Deletes an account when `if_match` matches; its children become top-level accounts.
     #[instrument(skip_all, fields(account_id = %id))]
-    pub async fn delete(&self, principal: &Principal, id: AccountId, if_match: IfMatch) -> Result<(), DeleteAccountError> {
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        if_match: IfMatch,
+    ) -> Result<(), DeleteAccountError> {
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
         if !principal.holds(Permission::AccountsWrite) {

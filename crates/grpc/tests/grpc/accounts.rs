@@ -15,7 +15,10 @@ fn create(name: &str) -> CreateAccountRequest {
 
 /// The fields named by the status's BadRequest details.
 fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    status.get_details_bad_request().map(|b| b.field_violations.into_iter().map(|v| v.field).collect()).unwrap_or_default()
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -44,7 +47,8 @@ async fn an_account_is_created_listed_read_updated_and_deleted() {
     assert_eq!(list.accounts, vec![created.clone()]);
     assert_eq!(list.next_page_token, "");
 
-    let read = client.get_account(GetAccountRequest { account_id: created.id.clone() }).await.expect("get").into_inner();
+    let read =
+        client.get_account(GetAccountRequest { account_id: created.id.clone() }).await.expect("get").into_inner();
     assert_eq!(read.account.as_ref(), Some(&created));
 
     let updated = client
@@ -86,14 +90,19 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
         (create(&"x".repeat(101)), "name"),
         (CreateAccountRequest { r#type: 99, ..create("A") }, "type"),
         (CreateAccountRequest { parent_id: "nope".into(), ..create("A") }, "parent_id"),
-        (CreateAccountRequest { abuse_contact_email: Some("nope".into()), ..create("A") }, "settings.abuse_contact_email"),
+        (
+            CreateAccountRequest { abuse_contact_email: Some("nope".into()), ..create("A") },
+            "settings.abuse_contact_email",
+        ),
     ];
     for (request, field) in cases {
         let status = client.create_account(request.clone()).await.expect_err("invalid");
         assert_eq!(status.code(), Code::InvalidArgument, "{request:?}");
         assert_eq!(violated_fields(&status), [field], "{request:?}");
     }
-    for (page_size, page_token, field) in [(Some(0), "", "page_size"), (Some(1001), "", "page_size"), (None, "garbage", "page_token")] {
+    for (page_size, page_token, field) in
+        [(Some(0), "", "page_size"), (Some(1001), "", "page_size"), (None, "garbage", "page_token")]
+    {
         let request = ListAccountsRequest { page_size, page_token: page_token.into() };
         let status = client.list_accounts(request).await.expect_err("invalid paging");
         assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec![field.to_owned()]));
@@ -120,7 +129,9 @@ async fn a_hundred_and_twenty_accounts_page_as_fifty_fifty_and_twenty() {
     let mut client = server.accounts();
     let mut created = Vec::new();
     for i in 0..120 {
-        created.push(client.create_account(create(&format!("A{i}"))).await.expect("create").into_inner().account.expect("a").id);
+        created.push(
+            client.create_account(create(&format!("A{i}"))).await.expect("create").into_inner().account.expect("a").id,
+        );
     }
     let (mut sizes, mut seen, mut token) = (Vec::new(), Vec::new(), String::new());
     loop {
@@ -151,9 +162,13 @@ async fn health_and_reflection_are_served() {
         let reply = health.check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner();
         assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
     }
-    let descriptors = <prost_types::FileDescriptorSet as prost::Message>::decode(accountd_grpc::pb::FILE_DESCRIPTOR_SET)
-        .expect("descriptor set");
-    let services: Vec<String> =
-        descriptors.file.iter().flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name()))).collect();
+    let descriptors =
+        <prost_types::FileDescriptorSet as prost::Message>::decode(accountd_grpc::pb::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+    let services: Vec<String> = descriptors
+        .file
+        .iter()
+        .flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name())))
+        .collect();
     assert!(services.contains(&"accountd.v1.AccountService".to_owned()), "{services:?}");
 }

@@ -10,7 +10,10 @@ use crate::spawn_app;
 async fn an_account_is_created_listed_read_patched_and_deleted() {
     let app = spawn_app().await;
     let created = app
-        .post("/v1/accounts", r#"{"name":"  Acme  ","type":"agency","settings":{"abuse_contact_email":"abuse@acme.test"}}"#)
+        .post(
+            "/v1/accounts",
+            r#"{"name":"  Acme  ","type":"agency","settings":{"abuse_contact_email":"abuse@acme.test"}}"#,
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["id"].as_str().expect("id").to_owned();
@@ -185,7 +188,12 @@ async fn a_hundred_and_twenty_accounts_come_back_as_fifty_fifty_and_twenty() {
 async fn the_request_id_is_echoed_and_audited() {
     let app = spawn_app().await;
     let reply = app
-        .send(Method::POST, "/v1/accounts", Some(r#"{"name":"Traced"}"#), &[("x-request-id", "trace-me-1"), ("user-agent", "tests/1")])
+        .send(
+            Method::POST,
+            "/v1/accounts",
+            Some(r#"{"name":"Traced"}"#),
+            &[("x-request-id", "trace-me-1"), ("user-agent", "tests/1")],
+        )
         .await;
     assert_eq!(reply.header("x-request-id"), "trace-me-1");
     let id = AccountId::parse(reply.body["id"].as_str().expect("id"), "id").expect("valid id");

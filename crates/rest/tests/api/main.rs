@@ -38,7 +38,10 @@ impl Reply {
 
     /// The `field` of each entry of a problem document's `errors`.
     pub fn error_fields(&self) -> Vec<&str> {
-        self.body["errors"].as_array().map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect()).unwrap_or_default()
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default()
     }
 }
 

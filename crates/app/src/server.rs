@@ -1,0 +1,106 @@
+//! Wiring: opens the store the settings name, builds the services once, and serves them
+//! over REST and gRPC until a shutdown signal, draining in-flight requests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use accountd_domain::ports::Store;
+use accountd_domain::{AccountService, SystemClock, UuidV7Generator};
+use accountd_postgres::PgStore;
+use accountd_sqlite::SqliteStore;
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::info;
+
+use crate::settings::Settings;
+
+/// Opens and migrates the database `settings` name.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    if settings.uses_postgres() {
+        let store = PgStore::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        info!(database = "postgres", "database ready");
+        Ok(Arc::new(store))
+    } else {
+        let store = SqliteStore::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        info!(database = "sqlite", url = %settings.database_url, "database ready");
+        Ok(Arc::new(store))
+    }
+}
+
+/// `accountd migrate`.
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    open_store(&settings).await?;
+    info!("migrations applied");
+    Ok(())
+}
+
+/// `accountd serve`.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
+
+    let http =
+        TcpListener::bind(settings.http_addr).await.with_context(|| format!("binding {}", settings.http_addr))?;
+    let grpc =
+        TcpListener::bind(settings.grpc_addr).await.with_context(|| format!("binding {}", settings.grpc_addr))?;
+    info!(http_addr = %http.local_addr()?, grpc_addr = %grpc.local_addr()?, "accountd listening");
+
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutting down: draining in-flight requests");
+        let _ = stop.send(true);
+    });
+
+    let rest = accountd_rest::router(accountd_rest::AppState { accounts: accounts.clone(), store });
+    let rest_server = axum::serve(http, rest.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(wait_for(stopped.clone()));
+
+    let routes = accountd_grpc::routes(accountd_grpc::GrpcState { accounts }).await?;
+    let grpc_server = tonic::transport::Server::builder()
+        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
+
+    let (rest_result, grpc_result) = tokio::join!(rest_server.into_future(), grpc_server);
+    rest_result.context("REST server")?;
+    grpc_result.context("gRPC server")?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,142 @@
+//! Layered settings: defaults < config file < `DATABASE_URL` < `ACCOUNTD_*` < flags.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+use crate::cli::Cli;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything the binary can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub database_url: String,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Resolves the settings from the command line and the environment `env`.
+    pub fn load(cli: &Cli, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let env: HashMap<String, String> = env.into_iter().collect();
+        let accountd_env: HashMap<String, String> =
+            env.iter().filter(|(k, _)| k.starts_with("ACCOUNTD_")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let plain_database_url: HashMap<String, String> = env
+            .get("DATABASE_URL")
+            .filter(|v| !v.is_empty())
+            .map(|v| ("DATABASE_URL".to_owned(), v.clone()))
+            .into_iter()
+            .collect();
+        let mut builder = Config::builder()
+            .set_default("http_addr", "127.0.0.1:8080")?
+            .set_default("grpc_addr", "127.0.0.1:50051")?
+            .set_default("database_url", "sqlite:accountd.db")?
+            .set_default("log_format", "text")?;
+        if let Some(path) = &cli.config {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let settings = builder
+            .add_source(Environment::default().source(Some(plain_database_url.into_iter().collect())))
+            .add_source(
+                Environment::with_prefix("ACCOUNTD")
+                    .prefix_separator("_")
+                    .source(Some(accountd_env.into_iter().collect())),
+            )
+            .set_override_option("http_addr", cli.http_addr.map(|a| a.to_string()))?
+            .set_override_option("grpc_addr", cli.grpc_addr.map(|a| a.to_string()))?
+            .set_override_option("database_url", cli.database_url.clone())?
+            .build()?
+            .try_deserialize::<Settings>()
+            .context("invalid settings")?;
+        Ok(settings)
+    }
+
+    /// True when `database_url` names PostgreSQL.
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use clap::Parser;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("accountd").chain(args.iter().copied()).chain(["serve"]))
+    }
+
+    #[test]
+    fn with_nothing_set_it_serves_sqlite_on_localhost() {
+        let s = Settings::load(&cli(&[]), env(&[])).unwrap();
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(s.database_url, "sqlite:accountd.db");
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert!(!s.uses_postgres());
+    }
+
+    #[test]
+    fn layers_rise_from_file_to_database_url_to_accountd_env_to_flags() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "http_addr = \"127.0.0.1:1001\"\ngrpc_addr = \"127.0.0.1:1002\"\ndatabase_url = \"sqlite:file.db\"\nlog_format = \"json\"").unwrap();
+        let path = file.path().to_str().unwrap().to_owned();
+
+        let from_file = Settings::load(&cli(&["--config", &path]), env(&[])).unwrap();
+        assert_eq!((from_file.http_addr.port(), from_file.database_url.as_str()), (1001, "sqlite:file.db"));
+        assert_eq!(from_file.log_format, LogFormat::Json);
+
+        let plain = Settings::load(&cli(&["--config", &path]), env(&[("DATABASE_URL", "postgres://h/db")])).unwrap();
+        assert_eq!(plain.database_url, "postgres://h/db");
+        assert!(plain.uses_postgres());
+
+        let vars = env(&[
+            ("DATABASE_URL", "postgres://h/db"),
+            ("ACCOUNTD_DATABASE_URL", "sqlite:env.db"),
+            ("ACCOUNTD_HTTP_ADDR", "127.0.0.1:2001"),
+            ("ACCOUNTD_GRPC_ADDR", "127.0.0.1:2002"),
+        ]);
+        let from_env = Settings::load(&cli(&["--config", &path]), vars.clone()).unwrap();
+        assert_eq!(from_env.database_url, "sqlite:env.db");
+        assert_eq!((from_env.http_addr.port(), from_env.grpc_addr.port()), (2001, 2002));
+
+        let flags = cli(&["--config", &path, "--http-addr", "127.0.0.1:3001", "--database-url", "sqlite:flag.db"]);
+        let from_flags = Settings::load(&flags, vars).unwrap();
+        assert_eq!((from_flags.http_addr.port(), from_flags.grpc_addr.port()), (3001, 2002));
+        assert_eq!(from_flags.database_url, "sqlite:flag.db");
+    }
+
+    #[test]
+    fn a_bad_address_or_unknown_key_is_refused() {
+        assert!(
+            Settings::load(&cli(&[]), env(&[("ACCOUNTD_HTTP_ADDR", "nowhere")]))
+                .unwrap_err()
+                .to_string()
+                .contains("invalid settings")
+        );
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "htp_addr = \"127.0.0.1:1\"").unwrap();
+        let err = Settings::load(&cli(&["--config", file.path().to_str().unwrap()]), env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("htp_addr"), "{err:#}");
+    }
+}

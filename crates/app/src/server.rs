@@ -50,6 +50,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     info!(http_addr = %http.local_addr()?, grpc_addr = %grpc.local_addr()?, "accountd listening");
 
     let (stop, stopped) = watch::channel(false);
+    let stopped_for_deadline = stopped.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         info!("shutting down: draining in-flight requests");
@@ -66,12 +67,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
 
-    let (rest_result, grpc_result) = tokio::join!(rest_server.into_future(), grpc_server);
-    rest_result.context("REST server")?;
-    grpc_result.context("gRPC server")?;
-    info!("stopped");
+    let servers = async { tokio::join!(rest_server.into_future(), grpc_server) };
+    // Draining waits for clients to finish; one that keeps its connection open must not keep
+    // the process alive forever.
+    let drain_deadline = async {
+        wait_for(stopped_for_deadline).await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        (rest_result, grpc_result) = servers => {
+            rest_result.context("REST server")?;
+            grpc_result.context("gRPC server")?;
+            info!("stopped");
+        }
+        () = drain_deadline => tracing::warn!(timeout = ?DRAIN_TIMEOUT, "stopped before every connection drained"),
+    }
     Ok(())
 }
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;

@@ -24,6 +24,18 @@ pub fn database_url() -> String {
 /// A new schema, named after a UUIDv7 so its age is readable from its name; returns the
 /// connect options that put it first on the search path.
 pub async fn fresh_schema() -> PgConnectOptions {
+    let (url, schema) = create_schema().await;
+    PgConnectOptions::from_str(&url).expect("valid DATABASE_URL").options([("search_path", schema.as_str())])
+}
+
+/// Like [`fresh_schema`], as a URL another process (the `accountd` binary) can be given.
+pub async fn fresh_schema_url() -> String {
+    let (url, schema) = create_schema().await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{schema}")
+}
+
+async fn create_schema() -> (String, String) {
     let url = database_url();
     let mut admin = PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!(
@@ -37,7 +49,7 @@ pub async fn fresh_schema() -> PgConnectOptions {
         .execute(&mut admin)
         .await
         .expect("create test schema");
-    PgConnectOptions::from_str(&url).expect("valid DATABASE_URL").options([("search_path", schema.as_str())])
+    (url, schema)
 }
 
 /// A migrated store in a fresh schema.

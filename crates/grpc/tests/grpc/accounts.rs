@@ -162,13 +162,21 @@ async fn health_and_reflection_are_served() {
         let reply = health.check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner();
         assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
     }
-    let descriptors =
-        <prost_types::FileDescriptorSet as prost::Message>::decode(accountd_grpc::pb::FILE_DESCRIPTOR_SET)
-            .expect("descriptor set");
-    let services: Vec<String> = descriptors
-        .file
-        .iter()
-        .flat_map(|f| f.service.iter().map(move |s| format!("{}.{}", f.package(), s.name())))
-        .collect();
-    assert!(services.contains(&"accountd.v1.AccountService".to_owned()), "{services:?}");
+    // What `grpcurl -plaintext HOST list` asks.
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let mut reflection = ServerReflectionClient::new(server.channel.clone());
+    let request =
+        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut replies =
+        reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
+    let reply = replies.message().await.expect("reply").expect("one reply");
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("not a service list") };
+    let services: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["accountd.v1.AccountService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
+        assert!(services.contains(&expected.to_owned()), "{expected} missing from {services:?}");
+    }
 }

@@ -15,6 +15,7 @@ use crate::audit::{ActorKind, AuditEvent, AuditOutcome, AuditValue, Changes, Sna
 use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 use crate::email::EmailAddress;
 use crate::id::{AccountId, AuditEventId};
+use crate::idempotency::IdempotencyKey;
 use crate::page::{PageRequest, PageSize};
 use crate::ports::Store;
 use crate::principal::{Principal, RequestInfo};
@@ -40,6 +41,9 @@ macro_rules! store_conformance_tests {
             a_failed_account_insert_leaves_neither_account_nor_event,
             a_failed_audit_append_rolls_back_the_change,
             an_uncommitted_transaction_leaves_nothing,
+            an_idempotency_key_replays_the_first_creation,
+            an_idempotency_key_is_forgotten_after_a_day,
+            concurrent_creations_with_one_idempotency_key_create_one_account,
             audit_events_round_trip_every_field,
             the_store_answers_a_ping
         );
@@ -78,7 +82,7 @@ fn new_account(name: &str, account_type: &str, parent: Option<AccountId>) -> cra
 }
 
 async fn create(store: &Arc<dyn Store>, name: &str, account_type: &str, parent: Option<AccountId>) -> Account {
-    service(store).create(&caller(), new_account(name, account_type, parent)).await.expect("create account")
+    service(store).create(&caller(), new_account(name, account_type, parent), None).await.expect("create account").value
 }
 
 async fn events(store: &Arc<dyn Store>, account: AccountId) -> Vec<AuditEvent> {
@@ -97,7 +101,7 @@ pub async fn an_account_reads_back_exactly_as_created(store: Arc<dyn Store>) {
     }
     .validate()
     .expect("valid");
-    let created = accounts.create(&caller(), command).await.expect("create");
+    let created = accounts.create(&caller(), command, None).await.expect("create").value;
     assert_eq!(created.name.as_str(), "Ünïcödé — Ads 広告");
     assert_eq!(created.status, AccountStatus::Unverified);
     assert_eq!(created.version, Version::INITIAL);
@@ -246,12 +250,12 @@ pub async fn a_child_needs_an_existing_container_parent_within_depth_eight(store
     let accounts = service(&store);
     let standard = create(&store, "Plain", "standard", None).await;
     let err = accounts
-        .create(&caller(), new_account("Child", "standard", Some(standard.id)))
+        .create(&caller(), new_account("Child", "standard", Some(standard.id)), None)
         .await
         .expect_err("non-container");
     assert!(matches!(err, CreateAccountError::ParentNotContainer(AccountType::Standard)), "{err:?}");
     let missing = AccountId::from_uuid(Uuid::now_v7());
-    match accounts.create(&caller(), new_account("Orphan", "standard", Some(missing))).await {
+    match accounts.create(&caller(), new_account("Orphan", "standard", Some(missing)), None).await {
         Err(CreateAccountError::Invalid(errors)) => assert!(errors.mentions("parent_id")),
         other => panic!("expected a parent_id error, got {other:?}"),
     }
@@ -260,8 +264,10 @@ pub async fn a_child_needs_an_existing_container_parent_within_depth_eight(store
         parent = create(&store, &format!("Level {level}"), "enterprise", Some(parent.id)).await;
     }
     assert_eq!(parent.depth(), Account::MAX_DEPTH);
-    let err =
-        accounts.create(&caller(), new_account("Too deep", "standard", Some(parent.id))).await.expect_err("depth 9");
+    let err = accounts
+        .create(&caller(), new_account("Too deep", "standard", Some(parent.id)), None)
+        .await
+        .expect_err("depth 9");
     assert!(matches!(err, CreateAccountError::TooDeep), "{err:?}");
     let page = store.list_accounts(PageRequest::first(1000)).await.expect("list");
     assert_eq!(page.items.len(), 1 + Account::MAX_DEPTH, "refused creations must leave nothing behind");
@@ -306,8 +312,10 @@ pub async fn a_failed_account_insert_leaves_neither_account_nor_event(store: Arc
     let fixed = Uuid::now_v7();
     let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(FixedIds(fixed)));
     // The first creation uses `fixed` for the account and, in another table, for its event.
-    let first = accounts.create(&caller(), new_account("First", "standard", None)).await.expect("first create");
-    let err = accounts.create(&caller(), new_account("Second", "standard", None)).await.expect_err("duplicate id");
+    let first =
+        accounts.create(&caller(), new_account("First", "standard", None), None).await.expect("first create").value;
+    let err =
+        accounts.create(&caller(), new_account("Second", "standard", None), None).await.expect_err("duplicate id");
     assert!(matches!(err, CreateAccountError::Unknown(_)), "{err:?}");
     assert_eq!(store.get_account(first.id).await.expect("get").expect("first exists").name.as_str(), "First");
     assert_eq!(events(&store, first.id).await.len(), 1, "the failed creation must not be audited");
@@ -395,4 +403,69 @@ pub async fn audit_events_round_trip_every_field(store: Arc<dyn Store>) {
 
 pub async fn the_store_answers_a_ping(store: Arc<dyn Store>) {
     store.ping().await.expect("ping");
+}
+
+fn key(text: &str) -> Option<IdempotencyKey> {
+    Some(IdempotencyKey::parse(text).expect("valid key"))
+}
+
+pub async fn an_idempotency_key_replays_the_first_creation(store: Arc<dyn Store>) {
+    let accounts = service(&store);
+    let first = accounts.create(&caller(), new_account("Once", "standard", None), key("k-1")).await.expect("first");
+    assert!(!first.replayed);
+    let again = accounts.create(&caller(), new_account("Once", "standard", None), key("k-1")).await.expect("replay");
+    assert!(again.replayed);
+    assert_eq!(again.value, first.value);
+    let other = accounts.create(&caller(), new_account("Once", "standard", None), key("k-2")).await.expect("other key");
+    assert_ne!(other.value.id, first.value.id, "another key creates another account");
+    let err =
+        accounts.create(&caller(), new_account("Different", "standard", None), key("k-1")).await.expect_err("reuse");
+    assert!(matches!(err, CreateAccountError::IdempotencyKeyReused), "{err:?}");
+    assert_eq!(store.list_accounts(PageRequest::first(10)).await.expect("list").items.len(), 2);
+    assert_eq!(events(&store, first.value.id).await.len(), 1, "a replay is not a new change");
+    accounts.delete(&caller(), first.value.id, IfMatch::Any).await.expect("delete");
+    let err = accounts.create(&caller(), new_account("Once", "standard", None), key("k-1")).await.expect_err("gone");
+    assert!(matches!(err, CreateAccountError::ReplayedAccountGone), "{err:?}");
+}
+
+/// The system clock shifted by a fixed amount, to see what happens a day later.
+struct ShiftedClock(Duration);
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        SystemClock.now() + self.0
+    }
+}
+
+pub async fn an_idempotency_key_is_forgotten_after_a_day(store: Arc<dyn Store>) {
+    let today = service(&store);
+    let tomorrow =
+        AccountService::new(store.clone(), Arc::new(ShiftedClock(Duration::hours(25))), Arc::new(UuidV7Generator));
+    let first = today.create(&caller(), new_account("Daily", "standard", None), key("daily")).await.expect("today");
+    let later =
+        tomorrow.create(&caller(), new_account("Daily", "standard", None), key("daily")).await.expect("tomorrow");
+    assert!(!later.replayed);
+    assert_ne!(later.value.id, first.value.id);
+    let replay =
+        tomorrow.create(&caller(), new_account("Daily", "standard", None), key("daily")).await.expect("replay");
+    assert_eq!((replay.replayed, replay.value.id), (true, later.value.id), "the key now names the newer account");
+}
+
+pub async fn concurrent_creations_with_one_idempotency_key_create_one_account(store: Arc<dyn Store>) {
+    let accounts = service(&store);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move {
+                accounts.create(&caller(), new_account("Racing", "standard", None), key("race")).await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.expect("task").expect("create or replay").value.id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every request must answer with the one account created");
+    assert_eq!(store.list_accounts(PageRequest::first(10)).await.expect("list").items.len(), 1);
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, Version};
 use crate::audit::AuditEvent;
 use crate::id::AccountId;
+use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::page::{Page, PageRequest};
 
 /// Reads of accounts outside a transaction.
@@ -75,10 +76,34 @@ pub trait AuditWrites: Send {
     async fn append_audit_event(&mut self, event: &AuditEvent) -> anyhow::Result<()>;
 }
 
+/// Idempotency records, read and written inside the transaction of the creation they guard.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait IdempotencyWrites: Send {
+    /// The record of `key` in `scope` created at or after `not_before`; `Ok(None)` when there
+    /// is none or only an older one.
+    async fn find_idempotency_record(
+        &mut self,
+        scope: &str,
+        key: &IdempotencyKey,
+        not_before: DateTime<Utc>,
+    ) -> anyhow::Result<Option<IdempotencyRecord>>;
+
+    /// Saves `record`, replacing a record of the same scope and key created before
+    /// `not_before`. MUST return `Ok(false)`, writing nothing, when a newer record exists —
+    /// including one a concurrent transaction committed after this one began — so that of
+    /// two requests with one key exactly one creates the resource.
+    async fn save_idempotency_record(
+        &mut self,
+        record: &IdempotencyRecord,
+        not_before: DateTime<Utc>,
+    ) -> anyhow::Result<bool>;
+}
+
 /// One database transaction. Dropping it without [`Transaction::commit`] rolls back
 /// everything written through it.
 #[async_trait]
-pub trait Transaction: AccountWrites + AuditWrites + Send {
+pub trait Transaction: AccountWrites + AuditWrites + IdempotencyWrites + Send {
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 

@@ -61,6 +61,13 @@ impl Principal {
         }
     }
 
+    /// The namespace of this caller's idempotency keys.
+    pub fn idempotency_scope(&self) -> String {
+        match self.identity {
+            Identity::System => "system".to_owned(),
+        }
+    }
+
     /// Whether the caller holds `permission` on every account. The system principal does.
     pub(crate) fn holds(&self, _permission: Permission) -> bool {
         match self.identity {

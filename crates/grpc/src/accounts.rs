@@ -5,9 +5,10 @@ use accountd_domain::{
     PageRequest, ValidationErrors,
 };
 use prost_types::Timestamp;
+use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
-use crate::caller::caller;
+use crate::caller::{caller, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
@@ -141,6 +142,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         request: Request<pb::CreateAccountRequest>,
     ) -> Result<Response<pb::CreateAccountResponse>, Status> {
         let caller = caller(&request);
+        let key = idempotency_key(&request)?;
         let request = request.into_inner();
         let command = NewAccountInput {
             name: Some(request.name),
@@ -151,8 +153,12 @@ impl pb::account_service_server::AccountService for AccountsApi {
         }
         .validate()
         .map_err(to_status)?;
-        let account = self.accounts.create(&caller, command).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateAccountResponse { account: Some((&account).into()) }))
+        let created = self.accounts.create(&caller, command, key).await.map_err(to_status)?;
+        let mut response = Response::new(pb::CreateAccountResponse { account: Some((&created.value).into()) });
+        if created.replayed {
+            response.metadata_mut().insert("idempotent-replayed", MetadataValue::from_static("true"));
+        }
+        Ok(response)
     }
 
     async fn update_account(

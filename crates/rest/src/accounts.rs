@@ -1,11 +1,11 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
-use accountd_domain::{Account, AccountId, AccountPatchInput, IfMatch, NewAccountInput, PageRequest};
+use accountd_domain::{Account, AccountId, AccountPatchInput, IdempotencyKey, IfMatch, NewAccountInput, PageRequest};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{ETAG, IF_MATCH, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -147,6 +147,16 @@ fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(raw, "account_id").map_err(|e| ApiError::invalid(&e.into()))
 }
 
+/// Sent with a replayed creation's response.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The optional `Idempotency-Key` header of a create.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let text = value.to_str().unwrap_or("\u{fffd}");
+    IdempotencyKey::parse(text).map(Some).map_err(|e| ApiError::invalid(&e.at("Idempotency-Key").into()))
+}
+
 fn if_match(headers: &HeaderMap) -> IfMatch {
     match headers.get(IF_MATCH) {
         None => IfMatch::Any,
@@ -213,15 +223,17 @@ pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<Pa
     post,
     path = "/v1/accounts",
     tag = "accounts",
+    params(("Idempotency-Key" = Option<String>, Header, description = "repeats within 24 hours return the first request's account")),
     request_body = CreateAccountRequest,
     responses(
-        (status = 201, body = AccountBody, headers(("ETag" = String), ("Location" = String))),
+        (status = 201, body = AccountBody, headers(("ETag" = String), ("Location" = String), ("Idempotent-Replayed" = String, description = "true on a replay"))),
         (status = 422, description = "invalid input, or a parent that cannot take the account", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_account(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    headers: HeaderMap,
     Body(body): Body<CreateAccountRequest>,
 ) -> Result<Response, ApiError> {
     let settings = body.settings.unwrap_or_default();
@@ -234,8 +246,12 @@ pub async fn create_account(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let account = state.accounts.create(&caller, command).await?;
-    Ok(with_etag(StatusCode::CREATED, &account, true))
+    let created = state.accounts.create(&caller, command, idempotency_key(&headers)?).await?;
+    let mut response = with_etag(StatusCode::CREATED, &created.value, true);
+    if created.replayed {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
 }
 
 /// Reads an account.

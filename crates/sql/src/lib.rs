@@ -9,7 +9,7 @@ mod json;
 mod rows;
 
 pub use json::{changes_from_json, changes_to_json};
-pub use rows::{AccountRow, AuditRow, path_of, subtree_bounds};
+pub use rows::{AccountRow, AuditRow, IdempotencyRow, path_of, subtree_bounds};
 
 /// Items the expansion of [`impl_store!`] needs, so adapter crates need not name them.
 #[doc(hidden)]
@@ -92,13 +92,15 @@ macro_rules! impl_store {
         const _: () = {
             use $crate::__private::anyhow::{self, Context as _};
             use $crate::__private::domain::ports::{
-                AccountRepository, AccountWrites, AuditRepository, AuditWrites, InsertAccountError, Store,
-                Transaction, UnitOfWork,
+                AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, InsertAccountError,
+                Store, Transaction, UnitOfWork,
             };
+            use $crate::__private::domain::idempotency::{IdempotencyKey, IdempotencyRecord};
             use $crate::__private::domain::{Account, AccountId, AuditEvent, Page, PageRequest, Version};
+            use $crate::__private::chrono::{DateTime, Utc};
             use $crate::__private::sqlx::{self, types::Json};
             use $crate::__private::async_trait;
-            use $crate::{AccountRow, AuditRow};
+            use $crate::{AccountRow, AuditRow, IdempotencyRow};
 
             fn accounts(rows: Vec<AccountRow>, page: PageRequest) -> anyhow::Result<Page<Account>> {
                 let accounts = rows.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
@@ -239,7 +241,7 @@ macro_rules! impl_store {
                     &mut self,
                     id: AccountId,
                     expected: Version,
-                    now: $crate::__private::chrono::DateTime<$crate::__private::chrono::Utc>,
+                    now: DateTime<Utc>,
                 ) -> anyhow::Result<bool> {
                     let path: Option<(String,)> = sqlx::query_as("SELECT path FROM accounts WHERE id = $1 AND version = $2")
                         .bind(id.as_uuid())
@@ -301,6 +303,53 @@ macro_rules! impl_store {
                     .await
                     .context("appending an audit event")?;
                     Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl IdempotencyWrites for $tx {
+                async fn find_idempotency_record(
+                    &mut self,
+                    scope: &str,
+                    key: &IdempotencyKey,
+                    not_before: DateTime<Utc>,
+                ) -> anyhow::Result<Option<IdempotencyRecord>> {
+                    let row: Option<IdempotencyRow> = sqlx::query_as(concat!(
+                        "SELECT scope, key, fingerprint, resource_type, resource_id, created_at FROM idempotency_keys ",
+                        "WHERE scope = $1 AND key = $2 AND created_at >= $3"
+                    ))
+                    .bind(scope)
+                    .bind(key.as_str())
+                    .bind(not_before)
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .context("reading an idempotency record")?;
+                    row.map(IdempotencyRecord::try_from).transpose()
+                }
+
+                async fn save_idempotency_record(
+                    &mut self,
+                    record: &IdempotencyRecord,
+                    not_before: DateTime<Utc>,
+                ) -> anyhow::Result<bool> {
+                    let done = sqlx::query(concat!(
+                        "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_type, resource_id, created_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO UPDATE SET ",
+                        "fingerprint = excluded.fingerprint, resource_type = excluded.resource_type, ",
+                        "resource_id = excluded.resource_id, created_at = excluded.created_at ",
+                        "WHERE idempotency_keys.created_at < $7"
+                    ))
+                    .bind(&record.scope)
+                    .bind(record.key.as_str())
+                    .bind(&record.fingerprint)
+                    .bind(&record.resource_type)
+                    .bind(&record.resource_id)
+                    .bind(record.created_at)
+                    .bind(not_before)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("saving an idempotency record")?;
+                    Ok(done.rows_affected() == 1)
                 }
             }
 

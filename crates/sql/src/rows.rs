@@ -3,6 +3,7 @@
 //! silently repaired.
 
 use accountd_domain::audit::AuditOutcome;
+use accountd_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use accountd_domain::{
     Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Actor, ActorKind, AuditEvent,
     AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
@@ -129,6 +130,32 @@ impl TryFrom<AuditRow> for AuditEvent {
                 request_id: row.request_id,
             },
             occurred_at: row.occurred_at,
+        })
+    }
+}
+
+/// A row of `idempotency_keys`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct IdempotencyRow {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<IdempotencyRow> for IdempotencyRecord {
+    type Error = anyhow::Error;
+
+    fn try_from(row: IdempotencyRow) -> anyhow::Result<Self> {
+        Ok(IdempotencyRecord {
+            scope: row.scope,
+            key: IdempotencyKey::parse(&row.key).map_err(corrupt("idempotency key"))?,
+            fingerprint: row.fingerprint,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            created_at: row.created_at,
         })
     }
 }

@@ -86,7 +86,8 @@ async fn stop(mut running: Running) {
 async fn create_read_update_over_both_apis(running: &Running) -> String {
     let http = reqwest::Client::new();
     let base = format!("http://{}", running.http);
-    let created = http.post(format!("{base}/v1/accounts")).json(&json!({"name": "Survivor"})).send().await.expect("post");
+    let created =
+        http.post(format!("{base}/v1/accounts")).json(&json!({"name": "Survivor"})).send().await.expect("post");
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.expect("json");
     let id = created["id"].as_str().expect("id").to_owned();

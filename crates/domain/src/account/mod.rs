@@ -256,6 +256,13 @@ pub struct NewAccount {
     pub settings: AccountSettings,
 }
 
+impl NewAccount {
+    /// The canonical form of this command, compared when an idempotency key is replayed.
+    pub fn fingerprint(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
 /// Raw create input as both wire adapters receive it.
 #[derive(Debug, Clone, Default)]
 pub struct NewAccountInput {
@@ -312,11 +319,10 @@ impl AccountPatchInput {
         let mut errors = Collector::default();
         let name = errors.take_opt(self.name.map(|n| AccountName::parse(&n)));
         let status = errors.take_opt(self.status.map(|s| AccountStatus::parse(&s)));
-        let abuse =
-            errors.take_opt(
-                self.abuse_contact_email
-                    .map(|e| if e.trim().is_empty() { Ok(None) } else { parse_abuse_email(&e).map(Some) }),
-            );
+        let abuse = errors.take_opt(
+            self.abuse_contact_email
+                .map(|e| if e.trim().is_empty() { Ok(None) } else { parse_abuse_email(&e).map(Some) }),
+        );
         errors.finish()?;
         Ok(AccountPatch {
             name: name.flatten(),

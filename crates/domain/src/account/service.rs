@@ -10,8 +10,9 @@ use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use crate::id::AccountId;
+use crate::idempotency::{Created, IDEMPOTENCY_RETENTION, IdempotencyKey, IdempotencyRecord};
 use crate::page::{Page, PageRequest};
-use crate::ports::{InsertAccountError, Store};
+use crate::ports::{InsertAccountError, Store, Transaction};
 use crate::principal::{Permission, Principal};
 use crate::services::{AuditEntry, Deps};
 
@@ -26,6 +27,10 @@ pub enum CreateAccountError {
     ParentNotContainer(super::AccountType),
     #[error("the account would be more than {} levels deep", Account::MAX_DEPTH)]
     TooDeep,
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the account created with this idempotency key has since been deleted")]
+    ReplayedAccountGone,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -81,7 +86,9 @@ impl HasErrorKind for CreateAccountError {
         match self {
             Self::Invalid(errors) => ErrorKind::Invalid(errors),
             Self::Forbidden => ErrorKind::PermissionDenied,
-            Self::ParentNotContainer(_) | Self::TooDeep => ErrorKind::FailedPrecondition,
+            Self::ParentNotContainer(_) | Self::TooDeep | Self::IdempotencyKeyReused | Self::ReplayedAccountGone => {
+                ErrorKind::FailedPrecondition
+            }
             Self::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -146,13 +153,61 @@ impl AccountService {
     }
 
     /// Creates an account, under `parent_id` when given (which must be a container, and the
-    /// new account may not be deeper than [`Account::MAX_DEPTH`]).
+    /// new account may not be deeper than [`Account::MAX_DEPTH`]). With an idempotency key, a
+    /// repeat of an earlier request returns the account that request created.
     #[instrument(skip_all, fields(name = %command.name))]
-    pub async fn create(&self, principal: &Principal, command: NewAccount) -> Result<Account, CreateAccountError> {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        command: NewAccount,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<Account>, CreateAccountError> {
         if !principal.holds(Permission::AccountsWrite) {
             return Err(CreateAccountError::Forbidden);
         }
-        let mut tx = self.deps.store.begin().await?;
+        // A second attempt happens only when a concurrent request with the same key won the
+        // race; the attempt then finds its record and replays it.
+        for _ in 0..2 {
+            let mut tx = self.deps.store.begin().await?;
+            let idempotency = match &key {
+                None => None,
+                Some(key) => {
+                    let scope = principal.idempotency_scope();
+                    let not_before = self.deps.clock.now() - IDEMPOTENCY_RETENTION;
+                    if let Some(record) = tx.find_idempotency_record(&scope, key, not_before).await? {
+                        drop(tx);
+                        return self.replay(record, &command).await;
+                    }
+                    Some((scope, key, not_before))
+                }
+            };
+            let account = self.insert_new(&mut *tx, principal, &command).await?;
+            if let Some((scope, key, not_before)) = idempotency {
+                let record = IdempotencyRecord {
+                    scope,
+                    key: key.clone(),
+                    fingerprint: command.fingerprint(),
+                    resource_type: "account".into(),
+                    resource_id: account.id.to_string(),
+                    created_at: account.created_at,
+                };
+                if !tx.save_idempotency_record(&record, not_before).await? {
+                    continue;
+                }
+            }
+            tx.commit().await?;
+            return Ok(Created { value: account, replayed: false });
+        }
+        Err(CreateAccountError::Unknown(anyhow::anyhow!("an idempotency record was neither found nor saved")))
+    }
+
+    /// Inserts the account `command` describes, with its audit event, inside `tx`.
+    async fn insert_new(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        command: &NewAccount,
+    ) -> Result<Account, CreateAccountError> {
         let hierarchy = match command.parent_id {
             None => Vec::new(),
             Some(parent_id) => {
@@ -171,12 +226,12 @@ impl AccountService {
         let now = self.deps.clock.now();
         let account = Account {
             id: AccountId::from_uuid(self.deps.ids.next_id()),
-            name: command.name,
+            name: command.name.clone(),
             account_type: command.account_type,
             status: AccountStatus::Unverified,
             owner_id: None,
             hierarchy,
-            settings: command.settings,
+            settings: command.settings.clone(),
             version: Version::INITIAL,
             created_at: now,
             updated_at: now,
@@ -186,9 +241,23 @@ impl AccountService {
             InsertAccountError::Unknown(e) => CreateAccountError::Unknown(e),
         })?;
         let entry = AuditEntry::account(&account, "account.create", Changes::created(account.snapshot()));
-        self.deps.record(&mut *tx, principal, entry).await?;
-        tx.commit().await?;
+        self.deps.record(tx, principal, entry).await?;
         Ok(account)
+    }
+
+    /// The answer to a repeated idempotency key: the account the first request created.
+    async fn replay(
+        &self,
+        record: IdempotencyRecord,
+        command: &NewAccount,
+    ) -> Result<Created<Account>, CreateAccountError> {
+        if record.fingerprint != command.fingerprint() {
+            return Err(CreateAccountError::IdempotencyKeyReused);
+        }
+        let id = AccountId::parse(&record.resource_id, "resource_id")
+            .map_err(|e| anyhow::anyhow!("stored idempotency record names no account: {e}"))?;
+        let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;
+        Ok(Created { value: account, replayed: true })
     }
 
     /// Reads one account.

@@ -169,14 +169,36 @@ async fn health_and_reflection_are_served() {
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
     let mut reflection = ServerReflectionClient::new(server.channel.clone());
-    let request =
-        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
     let mut replies =
         reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
     let reply = replies.message().await.expect("reply").expect("one reply");
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else { panic!("not a service list") };
+    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+        panic!("not a service list")
+    };
     let services: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for expected in ["accountd.v1.AccountService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
         assert!(services.contains(&expected.to_owned()), "{expected} missing from {services:?}");
     }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_in_metadata_makes_a_retried_create_return_the_first_account() {
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let request = |key: &str| {
+        let mut request = tonic::Request::new(create("Once"));
+        request.metadata_mut().insert("idempotency-key", key.parse().expect("ascii"));
+        request
+    };
+    let first = client.create_account(request("grpc-1")).await.expect("first");
+    assert!(first.metadata().get("idempotent-replayed").is_none());
+    let again = client.create_account(request("grpc-1")).await.expect("replay");
+    assert_eq!(again.metadata().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(again.into_inner().account.map(|a| a.id), first.into_inner().account.map(|a| a.id));
+    let status = client.create_account(request("has space")).await.expect_err("bad key");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["idempotency_key".to_owned()]));
 }

@@ -204,3 +204,27 @@ async fn the_request_id_is_echoed_and_audited() {
     let generated = app.get("/v1/accounts").await;
     assert!(!generated.header("x-request-id").is_empty(), "a request id is generated when absent");
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_create_return_the_first_account() {
+    let app = spawn_app().await;
+    let send = |body: &'static str, key: String| {
+        let app = &app;
+        async move { app.send(Method::POST, "/v1/accounts", Some(body), &[("idempotency-key", &key)]).await }
+    };
+    let first = send(r#"{"name":"Once"}"#, "retry-1".into()).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(first.header("idempotent-replayed"), "");
+    let again = send(r#"{"name":"Once"}"#, "retry-1".into()).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.header("idempotent-replayed"), "true");
+    assert_eq!(again.body["id"], first.body["id"]);
+    let reused = send(r#"{"name":"Twice"}"#, "retry-1".into()).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.body["type"], "urn:accountd:problem:failed-precondition");
+    let bad = send(r#"{"name":"Once"}"#, "k".repeat(256)).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.error_fields(), ["Idempotency-Key"]);
+    let page = app.store.list_accounts(PageRequest::first(10)).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+}

@@ -1,0 +1,10 @@
+-- What idempotent creations remember: the first request's fingerprint and the resource it made.
+CREATE TABLE idempotency_keys (
+    scope         text        NOT NULL,
+    key           text        NOT NULL,
+    fingerprint   text        NOT NULL,
+    resource_type text        NOT NULL,
+    resource_id   text        NOT NULL,
+    created_at    timestamptz NOT NULL,
+    CONSTRAINT idempotency_keys_pk PRIMARY KEY (scope, key)
+);

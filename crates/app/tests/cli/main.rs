@@ -51,7 +51,11 @@ fn start(dir: &Path, extra: &[&str]) -> Running {
     loop {
         let line = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => line,
-            Err(_) => panic!("accountd did not start; it said:\n{}", seen.join("\n")),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("accountd did not start; it said:\n{}", seen.join("\n"))
+            }
         };
         if let (Some(http), Some(grpc)) = (field(&line, "http_addr="), field(&line, "grpc_addr=")) {
             // Keep draining stderr so the child never blocks on a full pipe.

@@ -57,13 +57,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
 
-    let rest = accountd_rest::router(accountd_rest::AppState { accounts: accounts.clone(), store });
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let rest = accountd_rest::router(accountd_rest::AppState { accounts: accounts.clone(), store })
+        .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
     let rest_server = axum::serve(http, rest.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(wait_for(stopped.clone()));
 
     let routes = accountd_grpc::routes(accountd_grpc::GrpcState { accounts }).await?;
     let grpc_server = tonic::transport::Server::builder()
         .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        .layer(accountd_grpc::MetricsLayer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
 

@@ -4,10 +4,13 @@
 
 mod accounts;
 mod caller;
+mod metrics;
 pub mod status;
 
 use accountd_domain::AccountService;
 use tonic::service::Routes;
+
+pub use metrics::MetricsLayer;
 
 /// Generated protobuf types and service stubs of package `accountd.v1`.
 pub mod pb {

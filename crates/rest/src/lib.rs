@@ -5,6 +5,7 @@
 mod accounts;
 mod extract;
 mod health;
+mod metrics;
 mod openapi;
 pub mod problem;
 
@@ -34,7 +35,11 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole REST API: `/v1/…`, health probes, `/openapi.json` and the docs UI at `/docs`.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().merge(accounts::routes()).merge(health::routes()).with_state(state);
+    let api = Router::new()
+        .merge(accounts::routes())
+        .merge(health::routes())
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state);
     let docs: Router = SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).into();
     api.merge(docs)
         .fallback(problem::not_found_fallback)

@@ -109,6 +109,9 @@ async fn create_read_update_over_both_apis(running: &Running) -> String {
         .expect("patch");
     assert_eq!(patched.status(), 200);
     assert_eq!(http.get(format!("{base}/readyz")).send().await.expect("readyz").status(), 200);
+    let metrics = http.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"http_requests_total{method="POST",route="/v1/accounts",status="201"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"grpc_requests_total{method="/accountd.v1.AccountService/GetAccount",code="0"} 1"#));
     id
 }
 

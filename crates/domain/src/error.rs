@@ -127,3 +127,15 @@ impl HasErrorKind for ValidationErrors {
         ErrorKind::Invalid(self)
     }
 }
+
+/// `error` and each of its sources, `: `-separated, for the log line of an internal failure.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,5 +1,6 @@
 //! Domain errors as gRPC statuses: one exhaustive match over [`ErrorKind`].
 
+use accountd_domain::error::error_chain;
 use accountd_domain::{ErrorKind, HasErrorKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -23,19 +24,8 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         ErrorKind::PermissionDenied => Status::permission_denied(message),
         ErrorKind::Unauthenticated => Status::unauthenticated(message),
         ErrorKind::Internal => {
-            tracing::error!(error = %chain(&error), "rpc failed");
+            tracing::error!(error = %error_chain(&error), "rpc failed");
             Status::internal("the service failed; it has been logged")
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

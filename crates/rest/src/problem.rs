@@ -1,5 +1,6 @@
 //! RFC 9457 problem details: the one way every REST error leaves the service.
 
+use accountd_domain::error::error_chain;
 use accountd_domain::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -95,7 +96,7 @@ impl ApiError {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
             }
             ErrorKind::Internal => {
-                tracing::error!(error = ?anyhow_chain(error), "request failed");
+                tracing::error!(error = %error_chain(error), "request failed");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -105,18 +106,6 @@ impl ApiError {
             }
         }
     }
-}
-
-/// The whole source chain of an error, for the log line of an internal failure.
-fn anyhow_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl<E: HasErrorKind> From<E> for ApiError {

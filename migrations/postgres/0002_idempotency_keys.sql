@@ -8,3 +8,6 @@ CREATE TABLE idempotency_keys (
     created_at    timestamptz NOT NULL,
     CONSTRAINT idempotency_keys_pk PRIMARY KEY (scope, key)
 );
+
+-- Expired keys are purged by age.
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);

@@ -12,6 +12,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tracing::info;
 
 use crate::settings::Settings;
@@ -57,7 +59,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
 
+    // Buckets make the latency series histograms, which aggregate across instances.
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        .context("metrics buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let rest = accountd_rest::router(accountd_rest::AppState { accounts: accounts.clone(), store })
@@ -66,9 +71,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(wait_for(stopped.clone()));
 
     let routes = accountd_grpc::routes(accountd_grpc::GrpcState { accounts }).await?;
+    let grpc_layers = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
+            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("grpc", path = %request.uri().path(), request_id)
+        }))
+        .layer(accountd_grpc::MetricsLayer);
     let grpc_server = tonic::transport::Server::builder()
-        .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
-        .layer(accountd_grpc::MetricsLayer)
+        .layer(grpc_layers)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
 

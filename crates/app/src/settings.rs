@@ -61,7 +61,20 @@ impl Settings {
             .build()?
             .try_deserialize::<Settings>()
             .context("invalid settings")?;
+        settings.check_database_url()?;
         Ok(settings)
+    }
+
+    /// Refuses a URL that names neither store, so a typo such as `postgres:/host/db` cannot
+    /// silently start an instance on a local SQLite file.
+    fn check_database_url(&self) -> anyhow::Result<()> {
+        let url = self.database_url.as_str();
+        let sqlite = url.starts_with("sqlite:") || (!url.is_empty() && !url.contains(':'));
+        anyhow::ensure!(
+            sqlite || self.uses_postgres(),
+            "invalid settings: database_url must be postgres://…, postgresql://…, sqlite:FILE or a file path, not {url:?}"
+        );
+        Ok(())
     }
 
     /// True when `database_url` names PostgreSQL.
@@ -124,6 +137,17 @@ mod tests {
         let from_flags = Settings::load(&flags, vars).unwrap();
         assert_eq!((from_flags.http_addr.port(), from_flags.grpc_addr.port()), (3001, 2002));
         assert_eq!(from_flags.database_url, "sqlite:flag.db");
+    }
+
+    #[test]
+    fn a_database_url_naming_neither_store_is_refused() {
+        for bad in ["postgres:/h/db", "mysql://h/db", "postgresql+x://h/db", ""] {
+            let err = Settings::load(&cli(&["--database-url", bad]), env(&[])).unwrap_err();
+            assert!(err.to_string().contains("database_url"), "{bad}: {err}");
+        }
+        for good in ["sqlite:a.db", "sqlite://a.db?mode=rwc", "data/accountd.db", "postgresql://h/db"] {
+            assert!(Settings::load(&cli(&["--database-url", good]), env(&[])).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ macro_rules! store_conformance_tests {
             a_version_checked_write_loses_to_a_concurrent_change,
             deleting_an_account_keeps_its_audit_trail,
             deleting_a_parent_detaches_its_subtree,
+            a_child_cannot_be_created_under_a_parent_being_deleted,
+            a_failed_audit_append_rolls_back_an_update_and_a_delete,
             a_child_needs_an_existing_container_parent_within_depth_eight,
             every_mutation_leaves_exactly_one_audit_event,
             a_failed_account_insert_leaves_neither_account_nor_event,
@@ -162,7 +164,7 @@ pub async fn an_update_bumps_the_version_and_records_only_what_changed(store: Ar
         .validate()
         .expect("valid");
     let updated =
-        accounts.update(&caller(), account.id, patch, IfMatch::Version(account.version)).await.expect("update");
+        accounts.update(&caller(), account.id, patch, IfMatch::Versions(vec![account.version])).await.expect("update");
     assert_eq!(updated.version, account.version.next());
     assert_eq!(updated.status, AccountStatus::Verified);
     assert!(updated.updated_at >= account.updated_at);
@@ -183,9 +185,9 @@ pub async fn an_update_with_a_stale_version_changes_nothing(store: Arc<dyn Store
     let accounts = service(&store);
     let account = create(&store, "Original", "standard", None).await;
     let patch = AccountPatchInput { name: Some("Changed".into()), ..Default::default() }.validate().expect("valid");
-    let stale = IfMatch::Version(Version::new(account.version.get() + 7));
+    let stale = IfMatch::Versions(vec![Version::new(account.version.get() + 7)]);
     let err = accounts.update(&caller(), account.id, patch, stale).await.expect_err("stale version");
-    assert!(matches!(err, UpdateAccountError::VersionMismatch(_)), "{err:?}");
+    assert!(matches!(err, UpdateAccountError::VersionMismatch), "{err:?}");
     assert_eq!(accounts.get(&caller(), account.id).await.expect("get"), account);
     assert_eq!(events(&store, account.id).await.len(), 1, "only the creation is audited");
 }
@@ -217,10 +219,10 @@ pub async fn a_version_checked_write_loses_to_a_concurrent_change(store: Arc<dyn
 pub async fn deleting_an_account_keeps_its_audit_trail(store: Arc<dyn Store>) {
     let accounts = service(&store);
     let account = create(&store, "Doomed", "standard", None).await;
-    let stale = IfMatch::Version(Version::new(99));
+    let stale = IfMatch::Versions(vec![Version::new(99)]);
     let err = accounts.delete(&caller(), account.id, stale).await.expect_err("stale delete");
-    assert!(matches!(err, DeleteAccountError::VersionMismatch(_)), "{err:?}");
-    accounts.delete(&caller(), account.id, IfMatch::Version(account.version)).await.expect("delete");
+    assert!(matches!(err, DeleteAccountError::VersionMismatch), "{err:?}");
+    accounts.delete(&caller(), account.id, IfMatch::Versions(vec![account.version])).await.expect("delete");
     assert!(matches!(accounts.get(&caller(), account.id).await, Err(GetAccountError::NotFound)));
     let err = accounts.delete(&caller(), account.id, IfMatch::Any).await.expect_err("second delete");
     assert!(matches!(err, DeleteAccountError::NotFound), "{err:?}");
@@ -244,6 +246,50 @@ pub async fn deleting_a_parent_detaches_its_subtree(store: Arc<dyn Store>) {
     assert_eq!(leaf_now.hierarchy, vec![middle.id]);
     assert!(middle_now.version > middle.version && leaf_now.version > leaf.version, "a new hierarchy is a new version");
     assert_eq!(accounts.get(&caller(), sibling.id).await.expect("sibling"), sibling);
+    for (before, after) in [(&middle, &middle_now), (&leaf, &leaf_now)] {
+        let trail = events(&store, after.id).await;
+        let moved = trail.last().expect("a move event");
+        assert_eq!(moved.action, "account.move");
+        assert_eq!(moved.changes, Changes::updated(before.snapshot(), after.snapshot()));
+    }
+    assert_eq!(events(&store, sibling.id).await.len(), 1, "an unrelated account is not touched");
+}
+
+pub async fn a_child_cannot_be_created_under_a_parent_being_deleted(store: Arc<dyn Store>) {
+    let accounts = service(&store);
+    let parent = create(&store, "Parent", "agency", None).await;
+    let mut tx = store.begin().await.expect("begin");
+    tx.find_account(parent.id).await.expect("lock the parent").expect("exists");
+    let creating = {
+        let accounts = accounts.clone();
+        tokio::spawn(async move {
+            accounts.create(&caller(), new_account("Child", "standard", Some(parent.id)), None).await
+        })
+    };
+    // Give the creation time to reach the lock; the outcome must not depend on it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tx.delete_account(parent.id, parent.version, SystemClock.now()).await.expect("delete").expect("version matched");
+    tx.commit().await.expect("commit");
+    match creating.await.expect("task") {
+        Err(CreateAccountError::Invalid(errors)) => assert!(errors.mentions("parent_id")),
+        other => panic!("a child of a deleted parent must be refused, got {other:?}"),
+    }
+    assert!(store.list_accounts(PageRequest::first(10)).await.expect("list").items.is_empty());
+}
+
+pub async fn a_failed_audit_append_rolls_back_an_update_and_a_delete(store: Arc<dyn Store>) {
+    let account = create(&store, "Kept", "standard", None).await;
+    let taken = events(&store, account.id).await[0].id.as_uuid();
+    // Every id this service generates is the creation event's id: the audit append fails
+    // after the change itself was written.
+    let failing = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(FixedIds(taken)));
+    let patch = AccountPatchInput { name: Some("Changed".into()), ..Default::default() }.validate().expect("valid");
+    let err = failing.update(&caller(), account.id, patch, IfMatch::Any).await.expect_err("audit fails");
+    assert!(matches!(err, UpdateAccountError::Unknown(_)), "{err:?}");
+    let err = failing.delete(&caller(), account.id, IfMatch::Any).await.expect_err("audit fails");
+    assert!(matches!(err, DeleteAccountError::Unknown(_)), "{err:?}");
+    assert_eq!(store.get_account(account.id).await.expect("get"), Some(account.clone()), "nothing changed");
+    assert_eq!(events(&store, account.id).await.len(), 1);
 }
 
 pub async fn a_child_needs_an_existing_container_parent_within_depth_eight(store: Arc<dyn Store>) {

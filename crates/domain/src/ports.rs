@@ -51,7 +51,8 @@ pub enum InsertAccountError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AccountWrites: Send {
-    /// Reads an account inside the transaction; `Ok(None)` when there is none.
+    /// Reads an account inside the transaction and locks it against other writers until the
+    /// transaction ends; `Ok(None)` when there is none.
     async fn find_account(&mut self, id: AccountId) -> anyhow::Result<Option<Account>>;
 
     /// Inserts a new account exactly as given (id, hierarchy, version, timestamps).
@@ -62,10 +63,16 @@ pub trait AccountWrites: Send {
     /// and version: the account is gone or a concurrent writer changed it first.
     async fn update_account(&mut self, account: &Account, expected: Version) -> anyhow::Result<bool>;
 
-    /// Deletes the account whose version is `expected` (`Ok(false)` as for updates) and
-    /// detaches its children: each child subtree becomes top-level, its accounts' hierarchy
-    /// shortened accordingly, their version incremented and `updated_at` set to `now`.
-    async fn delete_account(&mut self, id: AccountId, expected: Version, now: DateTime<Utc>) -> anyhow::Result<bool>;
+    /// Deletes the account whose version is `expected` and detaches its children: each child
+    /// subtree becomes top-level, its accounts' hierarchy shortened accordingly, their version
+    /// incremented and `updated_at` set to `now`. Returns those descendants as they are after
+    /// the change, or `Ok(None)`, changing nothing, when no row has that id and version.
+    async fn delete_account(
+        &mut self,
+        id: AccountId,
+        expected: Version,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Vec<Account>>>;
 }
 
 /// Appending to the audit trail, available only inside a [`Transaction`].
@@ -107,9 +114,9 @@ pub trait Transaction: AccountWrites + AuditWrites + IdempotencyWrites + Send {
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
-/// Starts transactions. Implementations MUST serialize conflicting writers (row locks or a
-/// database-wide write lock) so that reads made inside a transaction stay valid until it ends
-/// or the version-checked write fails.
+/// Starts transactions. Implementations MUST serialize conflicting writers: an account read
+/// with [`AccountWrites::find_account`] stays as read until the transaction ends (a row lock,
+/// or a database-wide write lock), so a parent cannot move or vanish under a new child.
 #[async_trait]
 pub trait UnitOfWork: Send + Sync {
     async fn begin(&self) -> anyhow::Result<Box<dyn Transaction>>;

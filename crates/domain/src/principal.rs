@@ -13,6 +13,28 @@ pub struct RequestInfo {
     pub request_id: Option<String>,
 }
 
+impl RequestInfo {
+    /// Longest user agent kept; the rest is cut off.
+    pub const MAX_USER_AGENT_CHARS: usize = 256;
+    /// Longest request id accepted.
+    pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+    /// Builds the record from what a client sent. Clients control these values and the
+    /// audit trail keeps them forever, so the user agent is cut to a bounded length and a
+    /// request id that is not 1–128 visible ASCII characters is dropped.
+    pub fn from_client(ip: Option<IpAddr>, user_agent: Option<&str>, request_id: Option<&str>) -> Self {
+        Self {
+            ip,
+            user_agent: user_agent.map(|ua| ua.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
+            request_id: request_id
+                .filter(|id| {
+                    !id.is_empty() && id.len() <= Self::MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+                })
+                .map(str::to_owned),
+        }
+    }
+}
+
 /// The authenticated caller of a service method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -72,6 +94,22 @@ impl Principal {
     pub(crate) fn holds(&self, _permission: Permission) -> bool {
         match self.identity {
             Identity::System => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_supplied_request_facts_are_bounded() {
+        let long_agent = "a".repeat(1000);
+        let info = RequestInfo::from_client(None, Some(&long_agent), Some("ok-123"));
+        assert_eq!(info.user_agent.map(|ua| ua.len()), Some(RequestInfo::MAX_USER_AGENT_CHARS));
+        assert_eq!(info.request_id.as_deref(), Some("ok-123"));
+        for bad in ["", "has space", "ünïcode", &"x".repeat(129)] {
+            assert_eq!(RequestInfo::from_client(None, None, Some(bad)).request_id, None, "{bad:?}");
         }
     }
 }

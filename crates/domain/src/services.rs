@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::account::Account;
 use crate::audit::{AuditEvent, AuditOutcome, Changes};
 use crate::clock::{Clock, IdGenerator};
@@ -39,12 +41,14 @@ impl AuditEntry {
 }
 
 impl Deps {
-    /// Appends the audit event for `entry` inside the caller's transaction.
+    /// Appends the audit event for `entry` inside the caller's transaction; `now` is the
+    /// operation's one instant, so the event's time equals the change's timestamps.
     pub async fn record(
         &self,
         tx: &mut dyn AuditWrites,
         principal: &Principal,
         entry: AuditEntry,
+        now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let event = AuditEvent {
             id: AuditEventId::from_uuid(self.ids.next_id()),
@@ -56,7 +60,7 @@ impl Deps {
             resource_id: entry.resource_id,
             changes: entry.changes,
             request: principal.request().clone(),
-            occurred_at: self.clock.now(),
+            occurred_at: now,
         };
         tx.append_audit_event(&event).await
     }

@@ -6,16 +6,16 @@ use tonic::{Request, Status};
 use crate::status::to_status;
 
 /// The principal an RPC acts as. Token authentication arrives with users; until then every
-/// call acts as the system principal. The request id is the client's `x-request-id`, or a
-/// new one, so every audited call can be traced.
+/// call acts as the system principal. The request id is the `x-request-id` the server's
+/// request-id layer set (the client's, when valid), so every audited call can be traced.
 pub fn caller<T>(request: &Request<T>) -> Principal {
     let metadata = request.metadata();
-    let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    Principal::system(RequestInfo {
-        ip: request.remote_addr().map(|addr| addr.ip()),
-        user_agent: text("user-agent"),
-        request_id: text("x-request-id").or_else(|| Some(uuid::Uuid::now_v7().to_string())),
-    })
+    let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok());
+    let mut info =
+        RequestInfo::from_client(request.remote_addr().map(|addr| addr.ip()), text("user-agent"), text("x-request-id"));
+    // The server's request-id layer sets one on every call; this covers a server without it.
+    info.request_id.get_or_insert_with(|| uuid::Uuid::now_v7().to_string());
+    Principal::system(info)
 }
 
 /// The optional `idempotency-key` metadata of a create RPC.

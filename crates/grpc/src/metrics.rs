@@ -54,6 +54,9 @@ where
                 }
                 Err(_) => "transport_error".to_owned(),
             };
+            // An unknown method answers UNIMPLEMENTED (12); its client-chosen path must not
+            // become a label value, or any client could add series without end.
+            let method = if code == "12" { "unmatched".to_owned() } else { method };
             let labels = [("method", method), ("code", code)];
             metrics::counter!("grpc_requests_total", &labels).increment(1);
             metrics::histogram!("grpc_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());

@@ -1,7 +1,8 @@
 //! PostgreSQL storage adapter, for production and for any number of accountd instances
-//! sharing one database. Writes rely on version-checked `UPDATE`s (a stale write affects no
-//! row) and on row locks PostgreSQL takes by itself, under the default READ COMMITTED.
+//! sharing one database. Under the default READ COMMITTED, every account a write transaction
+//! reads is locked `FOR UPDATE`, and every `UPDATE` is version-checked besides.
 
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::str::FromStr;
@@ -16,6 +17,7 @@ accountd_sql::impl_store!(
     transaction: PgTransaction,
     database: sqlx::Postgres,
     begin: "BEGIN",
+    lock: " FOR UPDATE",
 );
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");

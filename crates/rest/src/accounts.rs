@@ -124,11 +124,20 @@ pub struct SettingsRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<AccountStatusSchema>)]
     pub status: Option<String>,
     pub settings: Option<SettingsRequest>,
+}
+
+/// Refuses `null` for a field that can be absent (keep) but not cleared.
+fn not_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must not be null; leave the field out to keep its value"))
 }
 
 /// Tells a JSON `null` (clear) from an absent field (keep).
@@ -160,7 +169,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
 fn if_match(headers: &HeaderMap) -> IfMatch {
     match headers.get(IF_MATCH) {
         None => IfMatch::Any,
-        Some(value) => value.to_str().map_or(IfMatch::Unmatchable, IfMatch::parse),
+        Some(value) => value.to_str().map_or(IfMatch::Versions(Vec::new()), IfMatch::parse),
     }
 }
 

@@ -21,12 +21,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let request = RequestInfo {
-            ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-            user_agent: header(USER_AGENT),
-            request_id: header(REQUEST_ID),
-        };
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let request = RequestInfo::from_client(
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            header(USER_AGENT),
+            header(REQUEST_ID),
+        );
         Ok(Caller(Principal::system(request)))
     }
 }

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let docs: Router = SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).into();
     api.merge(docs)
         .fallback(problem::not_found_fallback)
+        .method_not_allowed_fallback(problem::method_not_allowed_fallback)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -143,6 +143,13 @@ impl ApiError {
                 "Unsupported media type",
                 "the body must be application/json",
             ),
+            // Syntax errors are 400; an oversized body keeps axum's 413.
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+                rejection.body_text().to_lowercase(),
+            ),
             _ => Self::malformed(rejection.body_text()),
         }
     }
@@ -168,4 +175,14 @@ impl IntoResponse for ApiError {
 /// Unknown paths answer 404 as a problem document too.
 pub async fn not_found_fallback() -> ApiError {
     ApiError::not_found()
+}
+
+/// A known path with a method it does not serve answers 405 as a problem document too.
+pub async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        "the resource does not support this method",
+    )
 }

@@ -1,7 +1,8 @@
 //! The SQL that accountd's PostgreSQL and SQLite adapters share.
 //!
 //! Both databases accept the same statements here (`$n` placeholders, `RETURNING`,
-//! `substr`, `||`), and sqlx decodes the same row types from both, so the store is written
+//! `substr`, `ON CONFLICT … DO UPDATE … WHERE`), and sqlx decodes the same row types from
+//! both, so the store is written
 //! once, in [`impl_store!`], and each adapter instantiates it with its own pool type and the
 //! few things that differ: how a write transaction begins and where its migrations live.
 
@@ -26,16 +27,21 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::ForeignKeyViolation))
 }
 
-/// The columns of `accounts` that [`AccountRow`] reads, in a `SELECT … FROM accounts`.
+/// The columns of `accounts` that [`AccountRow`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! account_columns {
+    () => {
+        "id, name, account_type, status, owner_id, path, abuse_contact_email, enforce_twofactor, version, created_at, updated_at"
+    };
+}
+
+/// `SELECT` [`account_columns!`] `FROM accounts`, then the given clauses.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! select_accounts {
     ($($tail:literal)*) => {
-        concat!(
-            "SELECT id, name, account_type, status, owner_id, path, abuse_contact_email, ",
-            "enforce_twofactor, version, created_at, updated_at FROM accounts "
-            $(, $tail)*
-        )
+        concat!("SELECT ", $crate::account_columns!(), " FROM accounts " $(, $tail)*)
     };
 }
 
@@ -55,12 +61,20 @@ macro_rules! select_audit_events {
 /// Defines `$store` (the [`Store`](accountd_domain::ports::Store) over a `sqlx::Pool<$db>`)
 /// and `$tx` (its [`Transaction`](accountd_domain::ports::Transaction)).
 ///
-/// `begin` is the statement that opens a write transaction: SQLite needs `BEGIN IMMEDIATE`
-/// so that two writers queue for the lock instead of failing on upgrade; PostgreSQL's plain
-/// `BEGIN` relies on row-version checks in each `UPDATE`.
+/// `begin` is the statement that opens a write transaction and `lock` the clause that locks a
+/// row read inside one. SQLite: `BEGIN IMMEDIATE` takes the database's write lock up front,
+/// so writers queue instead of failing on upgrade, and no row lock is needed (`""`).
+/// PostgreSQL: `BEGIN` and `" FOR UPDATE"`, so an account read in a transaction (a parent
+/// about to get a child, an account about to change) cannot change under it.
 #[macro_export]
 macro_rules! impl_store {
-    (store: $store:ident, transaction: $tx:ident, database: $db:ty, begin: $begin:literal $(,)?) => {
+    (
+        store: $store:ident,
+        transaction: $tx:ident,
+        database: $db:ty,
+        begin: $begin:literal,
+        lock: $lock:literal $(,)?
+    ) => {
         /// accountd's storage on this database: reads on the pool, writes in transactions.
         #[derive(Clone, Debug)]
         pub struct $store {
@@ -182,7 +196,7 @@ macro_rules! impl_store {
             #[async_trait]
             impl AccountWrites for $tx {
                 async fn find_account(&mut self, id: AccountId) -> anyhow::Result<Option<Account>> {
-                    let row: Option<AccountRow> = sqlx::query_as($crate::select_accounts!("WHERE id = $1"))
+                    let row: Option<AccountRow> = sqlx::query_as($crate::select_accounts!("WHERE id = $1" $lock))
                         .bind(id.as_uuid())
                         .fetch_optional(&mut *self.tx)
                         .await
@@ -242,38 +256,47 @@ macro_rules! impl_store {
                     id: AccountId,
                     expected: Version,
                     now: DateTime<Utc>,
-                ) -> anyhow::Result<bool> {
-                    let path: Option<(String,)> = sqlx::query_as("SELECT path FROM accounts WHERE id = $1 AND version = $2")
-                        .bind(id.as_uuid())
-                        .bind(expected.get())
-                        .fetch_optional(&mut *self.tx)
-                        .await
-                        .context("reading the account to delete")?;
-                    let Some((path,)) = path else { return Ok(false) };
+                ) -> anyhow::Result<Option<Vec<Account>>> {
+                    let path: Option<(String,)> = sqlx::query_as(concat!(
+                        "SELECT path FROM accounts WHERE id = $1 AND version = $2", $lock
+                    ))
+                    .bind(id.as_uuid())
+                    .bind(expected.get())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .context("reading the account to delete")?;
+                    let Some((path,)) = path else { return Ok(None) };
                     let (low, high) = $crate::subtree_bounds(&path);
                     // Every descendant's path starts with "<path>/": cutting that prefix makes
                     // the children top-level and keeps the rest of each subtree intact.
                     let cut = i32::try_from(path.len() + 2).context("account path too long")?;
-                    sqlx::query(concat!(
+                    let detached: Vec<AccountRow> = sqlx::query_as(concat!(
                         "UPDATE accounts SET parent_id = CASE WHEN parent_id = $1 THEN NULL ELSE parent_id END, ",
                         "path = substr(path, $2), version = version + 1, updated_at = $3 ",
-                        "WHERE path >= $4 AND path < $5"
+                        "WHERE path >= $4 AND path < $5 RETURNING ",
+                        $crate::account_columns!()
                     ))
                     .bind(id.as_uuid())
                     .bind(cut)
                     .bind(now)
                     .bind(low)
                     .bind(high)
-                    .execute(&mut *self.tx)
+                    .fetch_all(&mut *self.tx)
                     .await
                     .context("detaching child accounts")?;
                     let done = sqlx::query("DELETE FROM accounts WHERE id = $1 AND version = $2")
                         .bind(id.as_uuid())
                         .bind(expected.get())
                         .execute(&mut *self.tx)
-                        .await
-                        .context("deleting an account")?;
-                    Ok(done.rows_affected() == 1)
+                        .await;
+                    match done {
+                        Ok(done) if done.rows_affected() == 1 => {}
+                        Ok(_) => return Ok(None),
+                        // A child inserted after the detach: the delete lost a race, not a rule.
+                        Err(e) if $crate::is_foreign_key_violation(&e) => return Ok(None),
+                        Err(e) => return Err(anyhow::Error::new(e).context("deleting an account")),
+                    }
+                    detached.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>().map(Some)
                 }
             }
 
@@ -332,6 +355,13 @@ macro_rules! impl_store {
                     record: &IdempotencyRecord,
                     not_before: DateTime<Utc>,
                 ) -> anyhow::Result<bool> {
+                    // Expired keys mean nothing any more; dropping them here keeps the table
+                    // as small as one retention period of creations.
+                    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                        .bind(not_before)
+                        .execute(&mut *self.tx)
+                        .await
+                        .context("purging expired idempotency records")?;
                     let done = sqlx::query(concat!(
                         "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_type, resource_id, created_at) ",
                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO UPDATE SET ",

@@ -14,6 +14,7 @@ accountd_sql::impl_store!(
     transaction: SqliteTransaction,
     database: sqlx::Sqlite,
     begin: "BEGIN IMMEDIATE",
+    lock: "",
 );
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");

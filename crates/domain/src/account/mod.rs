@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::Snapshot;
+use crate::audit::{AuditValue, Snapshot};
 use crate::email::EmailAddress;
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, UserId};
@@ -143,37 +143,37 @@ impl Version {
 }
 
 /// A client's precondition on the version it last saw (HTTP `If-Match`, gRPC `etag`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum IfMatch {
     /// No precondition, or `*`.
     #[default]
     Any,
-    Version(Version),
-    /// A tag this service never issued: matches nothing.
-    Unmatchable,
+    /// The versions whose strong tags were listed; empty when none was one this service
+    /// issues, which matches nothing.
+    Versions(Vec<Version>),
 }
 
 impl IfMatch {
-    /// Parses an entity-tag list as sent in `If-Match`; weak tags compare by their value.
-    /// Only one tag is meaningful for a single resource; a list matches if any tag does,
-    /// so the first tag naming a version wins.
+    /// Parses an entity-tag list as sent in `If-Match`. `If-Match` compares strongly
+    /// (RFC 9110 §13.1.1), so weak tags (`W/"3"`) and tags this service never issues match
+    /// nothing; the list matches when any of its tags does.
     pub fn parse(header: &str) -> Self {
         let header = header.trim();
         if header.is_empty() || header == "*" {
             return Self::Any;
         }
-        header
+        let versions = header
             .split(',')
-            .map(|tag| tag.trim().trim_start_matches("W/").trim_matches('"'))
-            .find_map(|tag| tag.parse::<i64>().ok())
-            .map_or(Self::Unmatchable, |v| Self::Version(Version(v)))
+            .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
+            .map(Version)
+            .collect();
+        Self::Versions(versions)
     }
 
     pub fn matches(&self, current: Version) -> bool {
         match self {
             Self::Any => true,
-            Self::Version(v) => *v == current,
-            Self::Unmatchable => false,
+            Self::Versions(versions) => versions.contains(&current),
         }
     }
 }
@@ -224,6 +224,7 @@ impl Account {
             .with("status", self.status.as_str())
             .with("owner_id", self.owner_id.map(|id| id.to_string()))
             .with("parent_id", self.parent_id().map(|id| id.to_string()))
+            .with("hierarchy", AuditValue::List(self.hierarchy.iter().map(|id| id.to_string().into()).collect()))
             .with("abuse_contact_email", self.settings.abuse_contact_email.as_ref().map(|e| e.to_string()))
             .with("enforce_twofactor", self.settings.enforce_twofactor)
     }
@@ -258,8 +259,18 @@ pub struct NewAccount {
 
 impl NewAccount {
     /// The canonical form of this command, compared when an idempotency key is replayed.
+    /// Explicit and versioned, so it stays stable across releases that change `Debug` output
+    /// or add optional fields (a new field joins with its default omitted).
     pub fn fingerprint(&self) -> String {
-        format!("{self:?}")
+        let field = |value: Option<&str>| value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()));
+        format!(
+            "account/v1|name={}|type={}|parent={}|abuse={}|2fa={}",
+            field(Some(self.name.as_str())),
+            self.account_type.as_str(),
+            field(self.parent_id.map(|id| id.to_string()).as_deref()),
+            field(self.settings.abuse_contact_email.as_ref().map(EmailAddress::as_str)),
+            self.settings.enforce_twofactor,
+        )
     }
 }
 
@@ -420,9 +431,10 @@ mod tests {
     }
 
     #[test]
-    fn if_match_accepts_strong_weak_and_star() {
-        assert_eq!(IfMatch::parse("\"3\""), IfMatch::Version(Version(3)));
-        assert_eq!(IfMatch::parse("W/\"3\""), IfMatch::Version(Version(3)));
+    fn if_match_compares_strong_tags_and_accepts_star_and_lists() {
+        assert_eq!(IfMatch::parse("\"3\""), IfMatch::Versions(vec![Version(3)]));
+        assert!(!IfMatch::parse("W/\"3\"").matches(Version(3)), "weak tags never match strongly");
+        assert!(IfMatch::parse("\"1\", \"3\"").matches(Version(3)), "any listed tag may match");
         assert_eq!(IfMatch::parse("*"), IfMatch::Any);
         assert!(!IfMatch::parse("\"garbage\"").matches(Version(3)));
         assert!(IfMatch::parse("\"3\"").matches(Version(3)));

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::{Account, AccountPatch, AccountStatus, IfMatch, NewAccount, Version};
@@ -58,8 +59,8 @@ pub enum UpdateAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("the account has changed since version {0:?} was read")]
-    VersionMismatch(IfMatch),
+    #[error("the account has changed since the version named by If-Match / etag")]
+    VersionMismatch,
     #[error("the account was changed concurrently; retry")]
     Conflict,
     #[error(transparent)]
@@ -73,8 +74,8 @@ pub enum DeleteAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("the account has changed since version {0:?} was read")]
-    VersionMismatch(IfMatch),
+    #[error("the account has changed since the version named by If-Match / etag")]
+    VersionMismatch,
     #[error("the account was changed concurrently; retry")]
     Conflict,
     #[error(transparent)]
@@ -116,7 +117,7 @@ impl HasErrorKind for UpdateAccountError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
-            Self::VersionMismatch(_) => ErrorKind::VersionMismatch,
+            Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
             Self::Unknown(_) => ErrorKind::Internal,
         }
@@ -128,7 +129,7 @@ impl HasErrorKind for DeleteAccountError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
-            Self::VersionMismatch(_) => ErrorKind::VersionMismatch,
+            Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
             Self::Unknown(_) => ErrorKind::Internal,
         }
@@ -168,12 +169,13 @@ impl AccountService {
         // A second attempt happens only when a concurrent request with the same key won the
         // race; the attempt then finds its record and replays it.
         for _ in 0..2 {
+            let now = self.deps.clock.now();
             let mut tx = self.deps.store.begin().await?;
             let idempotency = match &key {
                 None => None,
                 Some(key) => {
                     let scope = principal.idempotency_scope();
-                    let not_before = self.deps.clock.now() - IDEMPOTENCY_RETENTION;
+                    let not_before = now - IDEMPOTENCY_RETENTION;
                     if let Some(record) = tx.find_idempotency_record(&scope, key, not_before).await? {
                         drop(tx);
                         return self.replay(record, &command).await;
@@ -181,7 +183,7 @@ impl AccountService {
                     Some((scope, key, not_before))
                 }
             };
-            let account = self.insert_new(&mut *tx, principal, &command).await?;
+            let account = self.insert_new(&mut *tx, principal, &command, now).await?;
             if let Some((scope, key, not_before)) = idempotency {
                 let record = IdempotencyRecord {
                     scope,
@@ -207,6 +209,7 @@ impl AccountService {
         tx: &mut dyn Transaction,
         principal: &Principal,
         command: &NewAccount,
+        now: DateTime<Utc>,
     ) -> Result<Account, CreateAccountError> {
         let hierarchy = match command.parent_id {
             None => Vec::new(),
@@ -223,7 +226,6 @@ impl AccountService {
                 hierarchy
             }
         };
-        let now = self.deps.clock.now();
         let account = Account {
             id: AccountId::from_uuid(self.deps.ids.next_id()),
             name: command.name.clone(),
@@ -241,7 +243,7 @@ impl AccountService {
             InsertAccountError::Unknown(e) => CreateAccountError::Unknown(e),
         })?;
         let entry = AuditEntry::account(&account, "account.create", Changes::created(account.snapshot()));
-        self.deps.record(tx, principal, entry).await?;
+        self.deps.record(tx, principal, entry, now).await?;
         Ok(account)
     }
 
@@ -295,24 +297,26 @@ impl AccountService {
             return Err(UpdateAccountError::Forbidden);
         }
         if !if_match.matches(current.version) {
-            return Err(UpdateAccountError::VersionMismatch(if_match));
+            return Err(UpdateAccountError::VersionMismatch);
         }
         let mut next = current.patched(&patch);
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         if changes.is_empty() {
             return Ok(current);
         }
+        let now = self.deps.clock.now();
         next.version = current.version.next();
-        next.updated_at = self.deps.clock.now();
+        next.updated_at = now;
         if !tx.update_account(&next, current.version).await? {
             return Err(UpdateAccountError::Conflict);
         }
-        self.deps.record(&mut *tx, principal, AuditEntry::account(&next, "account.update", changes)).await?;
+        self.deps.record(&mut *tx, principal, AuditEntry::account(&next, "account.update", changes), now).await?;
         tx.commit().await?;
         Ok(next)
     }
 
-    /// Deletes an account when `if_match` matches; its children become top-level accounts.
+    /// Deletes an account when `if_match` matches; its children become top-level accounts,
+    /// each account of their subtrees audited as moved.
     #[instrument(skip_all, fields(account_id = %id))]
     pub async fn delete(
         &self,
@@ -326,13 +330,20 @@ impl AccountService {
             return Err(DeleteAccountError::Forbidden);
         }
         if !if_match.matches(current.version) {
-            return Err(DeleteAccountError::VersionMismatch(if_match));
+            return Err(DeleteAccountError::VersionMismatch);
         }
-        if !tx.delete_account(id, current.version, self.deps.clock.now()).await? {
-            return Err(DeleteAccountError::Conflict);
-        }
+        let now = self.deps.clock.now();
+        let detached = tx.delete_account(id, current.version, now).await?.ok_or(DeleteAccountError::Conflict)?;
         let entry = AuditEntry::account(&current, "account.delete", Changes::deleted(current.snapshot()));
-        self.deps.record(&mut *tx, principal, entry).await?;
+        self.deps.record(&mut *tx, principal, entry, now).await?;
+        // Each account of the subtree moved up: one event per account whose hierarchy changed.
+        for after in detached {
+            let mut before = after.clone();
+            before.hierarchy =
+                current.hierarchy.iter().copied().chain([current.id]).chain(after.hierarchy.iter().copied()).collect();
+            let changes = Changes::updated(before.snapshot(), after.snapshot());
+            self.deps.record(&mut *tx, principal, AuditEntry::account(&after, "account.move", changes), now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

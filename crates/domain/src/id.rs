@@ -70,6 +70,10 @@ define_id!(
     /// Identifies an [`crate::AuditEvent`].
     AuditEventId
 );
+define_id!(
+    /// Identifies an API token (not its secret).
+    TokenId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,9 @@
 //! Nothing here knows about SQL, HTTP or gRPC. Adapters turn wire input into the `*Input`
 //! types of this crate, call `validate()` to get domain commands, and hand those to a service.
 
+#[macro_use]
+mod macros;
+
 pub mod account;
 pub mod audit;
 pub mod clock;
@@ -11,10 +14,18 @@ pub mod email;
 pub mod error;
 pub mod id;
 pub mod idempotency;
+mod identity_error;
+pub mod member;
+mod member_service;
 pub mod page;
+pub mod permission;
 pub mod ports;
 pub mod principal;
 mod services;
+pub mod token;
+mod token_service;
+pub mod user;
+mod user_service;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -28,7 +39,13 @@ pub use audit::{Actor, ActorKind, AuditEvent, AuditValue, Changes, Snapshot};
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
-pub use id::{AccountId, AuditEventId, UserId};
+pub use id::{AccountId, AuditEventId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey};
+pub use identity_error::IdentityError;
+pub use member_service::{MemberRef, MemberService};
 pub use page::{Cursor, Page, PageRequest, PageSize};
-pub use principal::{Permission, Principal, RequestInfo};
+pub use permission::{Permission, PermissionSet, Role};
+pub use principal::{Principal, RequestInfo};
+pub use services::AccessError;
+pub use token_service::{AuthError, Authenticator, IssuedToken, TokenService};
+pub use user_service::{Bootstrapped, MyPermissions, UserService};

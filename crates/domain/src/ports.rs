@@ -10,9 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::account::{Account, Version};
 use crate::audit::AuditEvent;
-use crate::id::AccountId;
+use crate::email::EmailAddress;
+use crate::id::{AccountId, TokenId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
+use crate::member::Member;
 use crate::page::{Page, PageRequest};
+use crate::permission::Role;
+use crate::token::{Token, TokenDigest};
+use crate::user::User;
 
 /// Reads of accounts outside a transaction.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -25,6 +30,96 @@ pub trait AccountRepository: Send + Sync {
     /// `page.after`: at most `page.size` items, and `next` set exactly when more follow.
     /// MUST cost the same however deep the cursor is (keyset, never OFFSET).
     async fn list_accounts(&self, page: PageRequest) -> anyhow::Result<Page<Account>>;
+
+    /// Like [`AccountRepository::list_accounts`], restricted to the accounts where `user` is
+    /// a member (status `member`) of the account itself or of one of its ancestors.
+    async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>>;
+}
+
+/// Reads of users, memberships and tokens outside a transaction.
+#[async_trait]
+pub trait IdentityRepository: Send + Sync {
+    async fn get_user(&self, id: UserId) -> anyhow::Result<Option<User>>;
+
+    /// The user whose email equals `email` ignoring case.
+    async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
+
+    /// Users in id order, paged like accounts.
+    async fn list_users(&self, page: PageRequest) -> anyhow::Result<Page<User>>;
+
+    async fn get_member(&self, account: AccountId, user: UserId) -> anyhow::Result<Option<Member>>;
+
+    /// Members of `account` in user-id order, paged like accounts (the cursor is a user id).
+    async fn list_members(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Member>>;
+
+    /// The roles `user` holds as an accepted member (status `member`) of each of `accounts`
+    /// that it belongs to; accounts it does not belong to are left out. One query.
+    async fn member_roles(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<Vec<(AccountId, Vec<Role>)>>;
+
+    /// Every membership of `user`, invited ones included, in account-id order.
+    async fn memberships_of(&self, user: UserId) -> anyhow::Result<Vec<Member>>;
+
+    /// The token whose secret has `digest`, with its user: one indexed lookup.
+    async fn find_token_by_digest(&self, digest: &TokenDigest) -> anyhow::Result<Option<(Token, User)>>;
+
+    async fn get_token(&self, id: TokenId) -> anyhow::Result<Option<Token>>;
+
+    /// Tokens created under `account` (of `user` only, when given), in id order, paged.
+    async fn list_tokens(
+        &self,
+        account: AccountId,
+        user: Option<UserId>,
+        page: PageRequest,
+    ) -> anyhow::Result<Page<Token>>;
+
+    /// Records that the token was used at `at`. Callers throttle it: it is a write.
+    async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()>;
+}
+
+/// Why a user could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    /// MUST be returned when another user has the same email, ignoring case.
+    #[error("the email address is taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// User, membership and token writes, available only inside a [`Transaction`].
+#[async_trait]
+pub trait IdentityWrites: Send {
+    /// Reads a user inside the transaction and locks it like [`AccountWrites::find_account`].
+    async fn find_user(&mut self, id: UserId) -> anyhow::Result<Option<User>>;
+
+    async fn find_user_by_email(&mut self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
+
+    /// Whether any user holds a root permission.
+    async fn any_root_user(&mut self) -> anyhow::Result<bool>;
+
+    async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError>;
+
+    /// Overwrites the user whose version is `expected`; `Ok(false)` when none matched.
+    async fn update_user(&mut self, user: &User, expected: Version) -> anyhow::Result<bool>;
+
+    async fn find_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<Option<Member>>;
+
+    /// Inserts the membership, or replaces the one of the same account and user.
+    async fn save_member(&mut self, member: &Member) -> anyhow::Result<()>;
+
+    /// `Ok(false)` when there was no such membership.
+    async fn delete_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<bool>;
+
+    async fn find_token(&mut self, id: TokenId) -> anyhow::Result<Option<Token>>;
+
+    /// Inserts a token with the digest of its secret.
+    async fn insert_token(&mut self, token: &Token, digest: &TokenDigest) -> anyhow::Result<()>;
+
+    /// Overwrites the token's mutable fields, and its digest when `digest` is given (a roll:
+    /// the old secret stops matching at commit). `Ok(false)` when there is no such token.
+    async fn update_token(&mut self, token: &Token, digest: Option<&TokenDigest>) -> anyhow::Result<bool>;
+
+    async fn delete_token(&mut self, id: TokenId) -> anyhow::Result<bool>;
 }
 
 /// Reads of the audit trail.
@@ -110,7 +205,7 @@ pub trait IdempotencyWrites: Send {
 /// One database transaction. Dropping it without [`Transaction::commit`] rolls back
 /// everything written through it.
 #[async_trait]
-pub trait Transaction: AccountWrites + AuditWrites + IdempotencyWrites + Send {
+pub trait Transaction: AccountWrites + AuditWrites + IdempotencyWrites + IdentityWrites + Send {
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
@@ -124,7 +219,7 @@ pub trait UnitOfWork: Send + Sync {
 
 /// Everything a storage adapter provides, as one object the application picks at run time.
 #[async_trait]
-pub trait Store: UnitOfWork + AccountRepository + AuditRepository + std::fmt::Debug {
+pub trait Store: UnitOfWork + AccountRepository + AuditRepository + IdentityRepository + std::fmt::Debug {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> anyhow::Result<()>;
 }

@@ -4,6 +4,10 @@
 use std::net::IpAddr;
 
 use crate::audit::{Actor, ActorKind};
+use crate::id::UserId;
+use crate::permission::PermissionSet;
+use crate::token::Token;
+use crate::user::User;
 
 /// Facts about the request that the audit trail records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,25 +49,18 @@ pub struct Principal {
 /// The kinds of caller accountd knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Identity {
-    /// accountd itself or an operator at the console: may do everything. The wire adapters
-    /// use it until token authentication exists; it is never derived from a request header.
+    /// accountd itself or an operator at the console (`accountd bootstrap`): may do
+    /// everything. Never derived from a request.
     System,
+    /// A user acting through one of its tokens.
+    Token(Box<TokenCaller>),
 }
 
-/// The fixed permission catalogue (SPEC §1). Roles are sets of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Permission {
-    AccountsRead,
-    AccountsWrite,
-}
-
-impl Permission {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::AccountsRead => "accounts:read",
-            Self::AccountsWrite => "accounts:write",
-        }
-    }
+/// A verified token and its user, as they were when the request was authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenCaller {
+    pub user: User,
+    pub token: Token,
 }
 
 impl Principal {
@@ -72,28 +69,54 @@ impl Principal {
         Self { identity: Identity::System, request }
     }
 
+    /// A user acting through a verified token; only the authenticator makes one.
+    pub(crate) fn token(user: User, token: Token, request: RequestInfo) -> Self {
+        Self { identity: Identity::Token(Box::new(TokenCaller { user, token })), request }
+    }
+
     pub fn request(&self) -> &RequestInfo {
         &self.request
     }
 
+    /// The calling token and its user; `None` for the system principal.
+    pub fn token_caller(&self) -> Option<&TokenCaller> {
+        match &self.identity {
+            Identity::System => None,
+            Identity::Token(caller) => Some(caller),
+        }
+    }
+
+    /// The calling user's id; `None` for the system principal.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.token_caller().map(|c| c.user.id)
+    }
+
+    /// Platform-wide permissions: all for the system, the user's root permissions narrowed
+    /// by what its token allows on every account otherwise.
+    pub fn root_permissions(&self) -> PermissionSet {
+        match &self.identity {
+            Identity::System => PermissionSet::all(),
+            Identity::Token(c) => c.user.root_permissions.intersection(c.token.platform_grant()),
+        }
+    }
+
     /// The audit trail's view of this caller.
     pub fn actor(&self) -> Actor {
-        match self.identity {
+        match &self.identity {
             Identity::System => Actor { kind: ActorKind::System, id: None, email: None },
+            Identity::Token(c) => Actor {
+                kind: ActorKind::Token,
+                id: Some(c.token.id.to_string()),
+                email: Some(c.user.email.as_str().to_owned()),
+            },
         }
     }
 
     /// The namespace of this caller's idempotency keys.
     pub fn idempotency_scope(&self) -> String {
-        match self.identity {
+        match &self.identity {
             Identity::System => "system".to_owned(),
-        }
-    }
-
-    /// Whether the caller holds `permission` on every account. The system principal does.
-    pub(crate) fn holds(&self, _permission: Permission) -> bool {
-        match self.identity {
-            Identity::System => true,
+            Identity::Token(c) => format!("user:{}", c.user.id),
         }
     }
 }

@@ -8,8 +8,12 @@ use crate::account::Account;
 use crate::audit::{AuditEvent, AuditOutcome, Changes};
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, AuditEventId};
+use crate::member::{Member, MemberStatus};
+use crate::permission::{Permission, PermissionSet, Role};
 use crate::ports::{AuditWrites, Store};
 use crate::principal::Principal;
+use crate::token::Token;
+use crate::user::User;
 
 /// The ports a service needs.
 #[derive(Clone)]
@@ -29,6 +33,30 @@ pub(crate) struct AuditEntry {
 }
 
 impl AuditEntry {
+    pub fn user(user: &User, action: &'static str, changes: Changes) -> Self {
+        Self { account_id: None, action, resource_type: "user", resource_id: user.id.to_string(), changes }
+    }
+
+    pub fn member(member: &Member, action: &'static str, changes: Changes) -> Self {
+        Self {
+            account_id: Some(member.account_id),
+            action,
+            resource_type: "member",
+            resource_id: member.user_id.to_string(),
+            changes,
+        }
+    }
+
+    pub fn token(token: &Token, action: &'static str, changes: Changes) -> Self {
+        Self {
+            account_id: token.account_id,
+            action,
+            resource_type: "token",
+            resource_id: token.id.to_string(),
+            changes,
+        }
+    }
+
     pub fn account(account: &Account, action: &'static str, changes: Changes) -> Self {
         Self {
             account_id: Some(account.id),
@@ -63,5 +91,102 @@ impl Deps {
             occurred_at: now,
         };
         tx.append_audit_event(&event).await
+    }
+}
+
+/// Why a caller may not do something on an account.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The caller holds nothing on the account: it must not learn that the account exists.
+    #[error("not found")]
+    NotFound,
+    /// The caller sees the account but lacks the permission.
+    #[error("permission {0} is required")]
+    Forbidden(Permission),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// What a caller holds, loaded once and asked about any number of accounts.
+#[derive(Debug, Clone)]
+pub(crate) struct Rights {
+    /// Permissions held on every account (the system's, or a root user's).
+    everywhere: PermissionSet,
+    /// Accounts where the user is an accepted member, with the union of its roles there.
+    memberships: Vec<(AccountId, PermissionSet)>,
+    /// The calling token, which narrows everything else.
+    token: Option<Token>,
+}
+
+impl Rights {
+    /// Effective permissions on `account`: the user's root permissions and the roles it holds
+    /// on the account or any ancestor, narrowed by the token's policies.
+    pub fn on(&self, account: &Account) -> PermissionSet {
+        let inherited = self
+            .memberships
+            .iter()
+            .filter(|(id, _)| *id == account.id || account.hierarchy.contains(id))
+            .fold(self.everywhere, |set, (_, roles)| set.union(*roles));
+        match &self.token {
+            None => inherited,
+            Some(token) => inherited.intersection(token.grant_on(account)),
+        }
+    }
+}
+
+impl Deps {
+    /// The caller's rights on `account` and its ancestors only: one indexed query.
+    pub async fn rights_for(&self, principal: &Principal, account: &Account) -> anyhow::Result<Rights> {
+        let mut path = account.hierarchy.clone();
+        path.push(account.id);
+        self.rights(principal, Some(&path)).await
+    }
+
+    /// The caller's rights everywhere it is a member (for listings).
+    pub async fn all_rights(&self, principal: &Principal) -> anyhow::Result<Rights> {
+        self.rights(principal, None).await
+    }
+
+    async fn rights(&self, principal: &Principal, path: Option<&[AccountId]>) -> anyhow::Result<Rights> {
+        let Some(caller) = principal.token_caller() else {
+            return Ok(Rights { everywhere: PermissionSet::all(), memberships: Vec::new(), token: None });
+        };
+        let user = caller.user.id;
+        let memberships: Vec<(AccountId, PermissionSet)> = match path {
+            Some(path) => self
+                .store
+                .member_roles(user, path)
+                .await?
+                .into_iter()
+                .map(|(account, roles)| (account, Role::union_of(&roles)))
+                .collect(),
+            None => self
+                .store
+                .memberships_of(user)
+                .await?
+                .into_iter()
+                .filter(|m| m.status == MemberStatus::Member)
+                .map(|m| (m.account_id, Role::union_of(&m.roles)))
+                .collect(),
+        };
+        Ok(Rights { everywhere: caller.user.root_permissions, memberships, token: Some(caller.token.clone()) })
+    }
+
+    /// Succeeds when the caller holds `permission` on `account`; a caller holding nothing
+    /// there gets [`AccessError::NotFound`], so existence does not leak across tenants.
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        account: &Account,
+        permission: Permission,
+    ) -> Result<(), AccessError> {
+        let held = self.rights_for(principal, account).await?.on(account);
+        if held.contains(permission) {
+            Ok(())
+        } else if held.is_empty() {
+            Err(AccessError::NotFound)
+        } else {
+            Err(AccessError::Forbidden(permission))
+        }
     }
 }

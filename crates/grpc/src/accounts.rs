@@ -148,6 +148,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
             name: Some(request.name),
             account_type: type_name(request.r#type),
             parent_id: non_empty(request.parent_id),
+            owner_id: non_empty(request.user_id),
             abuse_contact_email: request.abuse_contact_email,
             enforce_twofactor: request.enforce_twofactor,
         }

@@ -106,6 +106,8 @@ pub struct CreateAccountRequest {
     pub account_type: Option<String>,
     /// Creates the account under this container account (enterprise, business_manager, agency).
     pub parent_id: Option<String>,
+    /// The owning user; the caller when absent. Naming another user needs a root caller.
+    pub owner_id: Option<String>,
     pub settings: Option<SettingsRequest>,
 }
 
@@ -250,6 +252,7 @@ pub async fn create_account(
         name: body.name,
         account_type: body.account_type,
         parent_id: body.parent_id,
+        owner_id: body.owner_id,
         abuse_contact_email: settings.abuse_contact_email(),
         enforce_twofactor: settings.enforce_twofactor,
     }

@@ -10,7 +10,10 @@ mod json;
 mod rows;
 
 pub use json::{changes_from_json, changes_to_json};
-pub use rows::{AccountRow, AuditRow, IdempotencyRow, path_of, subtree_bounds};
+pub use rows::{
+    AccountRow, AuditRow, IdempotencyRow, MemberRow, TokenRow, TokenUserRow, UserRow, join_names, join_nets,
+    parse_roles, path_of, policies_to_json, subtree_bounds,
+};
 
 /// Items the expansion of [`impl_store!`] needs, so adapter crates need not name them.
 #[doc(hidden)]
@@ -20,6 +23,12 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use chrono;
     pub use sqlx;
+    pub use uuid;
+}
+
+/// True when `err` is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation))
 }
 
 /// True when `err` is a foreign-key violation, which both databases report in kind.
@@ -33,6 +42,34 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 macro_rules! account_columns {
     () => {
         "id, name, account_type, status, owner_id, path, abuse_contact_email, enforce_twofactor, version, created_at, updated_at"
+    };
+}
+
+/// The columns of `users` that [`UserRow`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! user_columns {
+    () => {
+        "id, email, first_name, last_name, status, root_permissions, version, created_at, updated_at"
+    };
+}
+
+/// The columns of `members` that [`MemberRow`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! member_columns {
+    () => {
+        "account_id, user_id, roles, status, invited_by, created_at, updated_at"
+    };
+}
+
+/// The columns of `tokens` that [`TokenRow`] reads, qualified with the alias `t`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! token_columns {
+    () => {
+        "t.id, t.account_id, t.user_id, t.name, t.policies, t.ip_in, t.ip_not_in, t.not_before, t.expires_on, \
+         t.status, t.hint, t.last_used_on, t.created_at, t.updated_at"
     };
 }
 
@@ -106,15 +143,21 @@ macro_rules! impl_store {
         const _: () = {
             use $crate::__private::anyhow::{self, Context as _};
             use $crate::__private::domain::ports::{
-                AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, InsertAccountError,
-                Store, Transaction, UnitOfWork,
+                AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
+                IdentityWrites, InsertAccountError, InsertUserError, Store, Transaction, UnitOfWork,
             };
             use $crate::__private::domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-            use $crate::__private::domain::{Account, AccountId, AuditEvent, Page, PageRequest, Version};
+            use $crate::__private::domain::member::Member;
+            use $crate::__private::domain::token::{Token, TokenDigest};
+            use $crate::__private::domain::user::User;
+            use $crate::__private::domain::{
+                Account, AccountId, AuditEvent, EmailAddress, Page, PageRequest, Role, TokenId, UserId, Version,
+            };
+            use $crate::__private::uuid;
             use $crate::__private::chrono::{DateTime, Utc};
             use $crate::__private::sqlx::{self, types::Json};
             use $crate::__private::async_trait;
-            use $crate::{AccountRow, AuditRow, IdempotencyRow};
+            use $crate::{AccountRow, AuditRow, IdempotencyRow, MemberRow, TokenRow, TokenUserRow, UserRow};
 
             fn accounts(rows: Vec<AccountRow>, page: PageRequest) -> anyhow::Result<Page<Account>> {
                 let accounts = rows.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
@@ -150,6 +193,165 @@ macro_rules! impl_store {
                     }
                     .context("listing accounts")?;
                     accounts(rows, page)
+                }
+
+                async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>> {
+                    // Each membership is one path range (the account and its subtree); the
+                    // union is read in id order from there, however many accounts exist.
+                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                        "SELECT DISTINCT ", $crate::account_columns!(), " FROM accounts WHERE id IN (",
+                        "SELECT a.id FROM members m JOIN accounts ma ON ma.id = m.account_id ",
+                        "JOIN accounts a ON a.path >= ma.path AND a.path < ma.path || '0' ",
+                        "WHERE m.user_id = $1 AND m.status = 'member' AND a.id > $2) ORDER BY id LIMIT $3"
+                    ))
+                    .bind(user.as_uuid())
+                    .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                    .bind(limit(page))
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing a member's accounts")?;
+                    accounts(rows, page)
+                }
+            }
+
+            #[async_trait]
+            impl IdentityRepository for $store {
+                async fn get_user(&self, id: UserId) -> anyhow::Result<Option<User>> {
+                    let row: Option<UserRow> = sqlx::query_as(concat!("SELECT ", $crate::user_columns!(), " FROM users WHERE id = $1"))
+                        .bind(id.as_uuid())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .context("reading a user")?;
+                    row.map(User::try_from).transpose()
+                }
+
+                async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
+                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::user_columns!(), " FROM users WHERE lower(email) = lower($1)"
+                    ))
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .context("finding a user by email")?;
+                    row.map(User::try_from).transpose()
+                }
+
+                async fn list_users(&self, page: PageRequest) -> anyhow::Result<Page<User>> {
+                    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::user_columns!(), " FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+                    ))
+                    .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                    .bind(limit(page))
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing users")?;
+                    let users = rows.into_iter().map(User::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(Page::from_overfetch(users, page.size, |u| u.id.as_uuid()))
+                }
+
+                async fn get_member(&self, account: AccountId, user: UserId) -> anyhow::Result<Option<Member>> {
+                    let row: Option<MemberRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::member_columns!(), " FROM members WHERE account_id = $1 AND user_id = $2"
+                    ))
+                    .bind(account.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .context("reading a member")?;
+                    row.map(Member::try_from).transpose()
+                }
+
+                async fn list_members(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Member>> {
+                    let rows: Vec<MemberRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::member_columns!(), " FROM members WHERE account_id = $1 AND user_id > $2 ",
+                        "ORDER BY user_id LIMIT $3"
+                    ))
+                    .bind(account.as_uuid())
+                    .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                    .bind(limit(page))
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing members")?;
+                    let members = rows.into_iter().map(Member::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(Page::from_overfetch(members, page.size, |m| m.user_id.as_uuid()))
+                }
+
+                async fn member_roles(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<Vec<(AccountId, Vec<Role>)>> {
+                    if accounts.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // Placeholders only: every value is bound.
+                    let placeholders: Vec<String> = (0..accounts.len()).map(|i| format!("${}", i + 2)).collect();
+                    let sql = format!(
+                        "SELECT account_id, roles FROM members WHERE user_id = $1 AND status = 'member' AND account_id IN ({})",
+                        placeholders.join(", ")
+                    );
+                    let mut query = sqlx::query_as::<_, (uuid::Uuid, String)>(sqlx::AssertSqlSafe(sql)).bind(user.as_uuid());
+                    for account in accounts {
+                        query = query.bind(account.as_uuid());
+                    }
+                    let rows = query.fetch_all(&self.pool).await.context("reading a user's roles")?;
+                    rows.into_iter().map(|(a, r)| Ok((AccountId::from_uuid(a), $crate::parse_roles(&r)?))).collect()
+                }
+
+                async fn memberships_of(&self, user: UserId) -> anyhow::Result<Vec<Member>> {
+                    let rows: Vec<MemberRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::member_columns!(), " FROM members WHERE user_id = $1 ORDER BY account_id"
+                    ))
+                    .bind(user.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing a user's memberships")?;
+                    rows.into_iter().map(Member::try_from).collect()
+                }
+
+                async fn find_token_by_digest(&self, digest: &TokenDigest) -> anyhow::Result<Option<(Token, User)>> {
+                    let row: Option<TokenUserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::token_columns!(), ", u.email AS u_email, u.first_name AS u_first_name, ",
+                        "u.last_name AS u_last_name, u.status AS u_status, u.root_permissions AS u_root_permissions, ",
+                        "u.version AS u_version, u.created_at AS u_created_at, u.updated_at AS u_updated_at ",
+                        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1"
+                    ))
+                    .bind(&digest.0[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .context("looking a token up")?;
+                    row.map(<(Token, User)>::try_from).transpose()
+                }
+
+                async fn get_token(&self, id: TokenId) -> anyhow::Result<Option<Token>> {
+                    let row: Option<TokenRow> = sqlx::query_as(concat!("SELECT ", $crate::token_columns!(), " FROM tokens t WHERE t.id = $1"))
+                        .bind(id.as_uuid())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .context("reading a token")?;
+                    row.map(Token::try_from).transpose()
+                }
+
+                async fn list_tokens(&self, account: AccountId, user: Option<UserId>, page: PageRequest) -> anyhow::Result<Page<Token>> {
+                    let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::token_columns!(), " FROM tokens t WHERE t.account_id = $1 AND t.id > $2 ",
+                        "AND ($3 IS NULL OR t.user_id = $3) ORDER BY t.id LIMIT $4"
+                    ))
+                    .bind(account.as_uuid())
+                    .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                    .bind(user.map(|u| u.as_uuid()))
+                    .bind(limit(page))
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing tokens")?;
+                    let tokens = rows.into_iter().map(Token::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(Page::from_overfetch(tokens, page.size, |t| t.id.as_uuid()))
+                }
+
+                async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()> {
+                    sqlx::query("UPDATE tokens SET last_used_on = $2 WHERE id = $1")
+                        .bind(id.as_uuid())
+                        .bind(at)
+                        .execute(&self.pool)
+                        .await
+                        .context("recording token use")?;
+                    Ok(())
                 }
             }
 
@@ -379,6 +581,192 @@ macro_rules! impl_store {
                     .execute(&mut *self.tx)
                     .await
                     .context("saving an idempotency record")?;
+                    Ok(done.rows_affected() == 1)
+                }
+            }
+
+            #[async_trait]
+            impl IdentityWrites for $tx {
+                async fn find_user(&mut self, id: UserId) -> anyhow::Result<Option<User>> {
+                    let row: Option<UserRow> =
+                        sqlx::query_as(concat!("SELECT ", $crate::user_columns!(), " FROM users WHERE id = $1", $lock))
+                            .bind(id.as_uuid())
+                            .fetch_optional(&mut *self.tx)
+                            .await
+                            .context("reading a user")?;
+                    row.map(User::try_from).transpose()
+                }
+
+                async fn find_user_by_email(&mut self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
+                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::user_columns!(), " FROM users WHERE lower(email) = lower($1)"
+                    ))
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .context("finding a user by email")?;
+                    row.map(User::try_from).transpose()
+                }
+
+                async fn any_root_user(&mut self) -> anyhow::Result<bool> {
+                    let row: Option<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE root_permissions <> '' LIMIT 1")
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .context("looking for a root user")?;
+                    Ok(row.is_some())
+                }
+
+                async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError> {
+                    let result = sqlx::query(concat!(
+                        "INSERT INTO users (id, email, first_name, last_name, status, root_permissions, version, ",
+                        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    ))
+                    .bind(user.id.as_uuid())
+                    .bind(user.email.as_str())
+                    .bind(user.first_name.as_ref().map(|n| n.as_str()))
+                    .bind(user.last_name.as_ref().map(|n| n.as_str()))
+                    .bind(user.status.as_str())
+                    .bind($crate::join_names(user.root_permissions.names()))
+                    .bind(user.version.get())
+                    .bind(user.created_at)
+                    .bind(user.updated_at)
+                    .execute(&mut *self.tx)
+                    .await;
+                    match result {
+                        Ok(_) => Ok(()),
+                        // The primary key is a fresh UUIDv7; the only unique value a caller
+                        // can collide on is the email.
+                        Err(e) if $crate::is_unique_violation(&e) => Err(InsertUserError::EmailTaken),
+                        Err(e) => Err(anyhow::Error::new(e).context("inserting a user").into()),
+                    }
+                }
+
+                async fn update_user(&mut self, user: &User, expected: Version) -> anyhow::Result<bool> {
+                    let done = sqlx::query(concat!(
+                        "UPDATE users SET first_name = $2, last_name = $3, status = $4, root_permissions = $5, ",
+                        "version = $6, updated_at = $7 WHERE id = $1 AND version = $8"
+                    ))
+                    .bind(user.id.as_uuid())
+                    .bind(user.first_name.as_ref().map(|n| n.as_str()))
+                    .bind(user.last_name.as_ref().map(|n| n.as_str()))
+                    .bind(user.status.as_str())
+                    .bind($crate::join_names(user.root_permissions.names()))
+                    .bind(user.version.get())
+                    .bind(user.updated_at)
+                    .bind(expected.get())
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("updating a user")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn find_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<Option<Member>> {
+                    let row: Option<MemberRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::member_columns!(), " FROM members WHERE account_id = $1 AND user_id = $2", $lock
+                    ))
+                    .bind(account.as_uuid())
+                    .bind(user.as_uuid())
+                    .fetch_optional(&mut *self.tx)
+                    .await
+                    .context("reading a member")?;
+                    row.map(Member::try_from).transpose()
+                }
+
+                async fn save_member(&mut self, member: &Member) -> anyhow::Result<()> {
+                    sqlx::query(concat!(
+                        "INSERT INTO members (account_id, user_id, roles, status, invited_by, created_at, updated_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, user_id) DO UPDATE SET ",
+                        "roles = excluded.roles, status = excluded.status, updated_at = excluded.updated_at"
+                    ))
+                    .bind(member.account_id.as_uuid())
+                    .bind(member.user_id.as_uuid())
+                    .bind($crate::join_names(member.roles.iter().map(|r| r.as_str())))
+                    .bind(member.status.as_str())
+                    .bind(member.invited_by.map(|u| u.as_uuid()))
+                    .bind(member.created_at)
+                    .bind(member.updated_at)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("saving a member")?;
+                    Ok(())
+                }
+
+                async fn delete_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<bool> {
+                    let done = sqlx::query("DELETE FROM members WHERE account_id = $1 AND user_id = $2")
+                        .bind(account.as_uuid())
+                        .bind(user.as_uuid())
+                        .execute(&mut *self.tx)
+                        .await
+                        .context("deleting a member")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn find_token(&mut self, id: TokenId) -> anyhow::Result<Option<Token>> {
+                    let row: Option<TokenRow> =
+                        sqlx::query_as(concat!("SELECT ", $crate::token_columns!(), " FROM tokens t WHERE t.id = $1", $lock))
+                            .bind(id.as_uuid())
+                            .fetch_optional(&mut *self.tx)
+                            .await
+                            .context("reading a token")?;
+                    row.map(Token::try_from).transpose()
+                }
+
+                async fn insert_token(&mut self, token: &Token, digest: &TokenDigest) -> anyhow::Result<()> {
+                    sqlx::query(concat!(
+                        "INSERT INTO tokens (id, account_id, user_id, name, policies, ip_in, ip_not_in, not_before, ",
+                        "expires_on, status, hint, digest, last_used_on, created_at, updated_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    ))
+                    .bind(token.id.as_uuid())
+                    .bind(token.account_id.map(|a| a.as_uuid()))
+                    .bind(token.user_id.as_uuid())
+                    .bind(token.name.as_str())
+                    .bind(Json($crate::policies_to_json(&token.policies)))
+                    .bind($crate::join_nets(&token.condition.ip_in))
+                    .bind($crate::join_nets(&token.condition.ip_not_in))
+                    .bind(token.not_before)
+                    .bind(token.expires_on)
+                    .bind(token.status.as_str())
+                    .bind(&token.hint)
+                    .bind(&digest.0[..])
+                    .bind(token.last_used_on)
+                    .bind(token.created_at)
+                    .bind(token.updated_at)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("inserting a token")?;
+                    Ok(())
+                }
+
+                async fn update_token(&mut self, token: &Token, digest: Option<&TokenDigest>) -> anyhow::Result<bool> {
+                    let done = sqlx::query(concat!(
+                        "UPDATE tokens SET name = $2, policies = $3, ip_in = $4, ip_not_in = $5, not_before = $6, ",
+                        "expires_on = $7, status = $8, hint = $9, updated_at = $10, digest = COALESCE($11, digest) ",
+                        "WHERE id = $1"
+                    ))
+                    .bind(token.id.as_uuid())
+                    .bind(token.name.as_str())
+                    .bind(Json($crate::policies_to_json(&token.policies)))
+                    .bind($crate::join_nets(&token.condition.ip_in))
+                    .bind($crate::join_nets(&token.condition.ip_not_in))
+                    .bind(token.not_before)
+                    .bind(token.expires_on)
+                    .bind(token.status.as_str())
+                    .bind(&token.hint)
+                    .bind(token.updated_at)
+                    .bind(digest.map(|d| d.0.to_vec()))
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("updating a token")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn delete_token(&mut self, id: TokenId) -> anyhow::Result<bool> {
+                    let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+                        .bind(id.as_uuid())
+                        .execute(&mut *self.tx)
+                        .await
+                        .context("deleting a token")?;
                     Ok(done.rows_affected() == 1)
                 }
             }

@@ -4,12 +4,17 @@
 
 use accountd_domain::audit::AuditOutcome;
 use accountd_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
+use accountd_domain::member::{Member, MemberStatus};
+use accountd_domain::token::{Effect, Policy, Token, TokenCondition, TokenName, TokenStatus};
+use accountd_domain::user::{PersonName, User, UserStatus};
 use accountd_domain::{
     Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Actor, ActorKind, AuditEvent,
     AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
 };
+use accountd_domain::{PermissionSet, Role, TokenId};
 use anyhow::{Context, anyhow, ensure};
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -157,5 +162,205 @@ impl TryFrom<IdempotencyRow> for IdempotencyRecord {
             resource_id: row.resource_id,
             created_at: row.created_at,
         })
+    }
+}
+
+/// A row of `users`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub status: String,
+    pub root_permissions: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Comma-joined names, the stored form of permission and role lists.
+pub fn join_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    names.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn split_names(text: &str) -> Vec<String> {
+    text.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = anyhow::Error;
+
+    fn try_from(row: UserRow) -> anyhow::Result<Self> {
+        let name = |value: Option<String>, field: &'static str| {
+            value.map(|v| PersonName::parse(&v, field)).transpose().map_err(corrupt("user name"))
+        };
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            email: EmailAddress::parse(&row.email).map_err(corrupt("user email"))?,
+            first_name: name(row.first_name, "first_name")?,
+            last_name: name(row.last_name, "last_name")?,
+            status: UserStatus::parse(&row.status).map_err(corrupt("user status"))?,
+            root_permissions: PermissionSet::parse(&split_names(&row.root_permissions), "root_permissions")
+                .map_err(corrupt("root permissions"))?,
+            version: Version::new(row.version),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A row of `members`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    pub account_id: Uuid,
+    pub user_id: Uuid,
+    pub roles: String,
+    pub status: String,
+    pub invited_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn parse_roles(text: &str) -> anyhow::Result<Vec<Role>> {
+    Role::parse_list(&split_names(text)).map_err(corrupt("member roles"))
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = anyhow::Error;
+
+    fn try_from(row: MemberRow) -> anyhow::Result<Self> {
+        Ok(Member {
+            account_id: AccountId::from_uuid(row.account_id),
+            user_id: UserId::from_uuid(row.user_id),
+            roles: parse_roles(&row.roles)?,
+            status: MemberStatus::parse(&row.status).map_err(corrupt("member status"))?,
+            invited_by: row.invited_by.map(UserId::from_uuid),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A row of `tokens`, joined with its user's row (`u_*`) where a lookup needs both.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: Uuid,
+    pub account_id: Option<Uuid>,
+    pub user_id: Uuid,
+    pub name: String,
+    pub policies: Json<serde_json::Value>,
+    pub ip_in: String,
+    pub ip_not_in: String,
+    pub not_before: Option<DateTime<Utc>>,
+    pub expires_on: Option<DateTime<Utc>>,
+    pub status: String,
+    pub hint: String,
+    pub last_used_on: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The JSON form of token policies: `[{"effect", "permission_groups": [..], "resources": [..]}]`.
+pub fn policies_to_json(policies: &[Policy]) -> serde_json::Value {
+    serde_json::Value::Array(
+        policies
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "effect": p.effect.as_str(),
+                    "permission_groups": p.permissions.names(),
+                    "resources": p.resources.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn policies_from_json(value: serde_json::Value) -> anyhow::Result<Vec<Policy>> {
+    let strings = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v[key].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    };
+    value
+        .as_array()
+        .context("stored token policies are not a list")?
+        .iter()
+        .map(|p| {
+            Ok(Policy {
+                effect: Effect::parse(p["effect"].as_str().unwrap_or_default()).map_err(corrupt("policy effect"))?,
+                permissions: PermissionSet::parse(&strings(p, "permission_groups"), "policies")
+                    .map_err(corrupt("policy permissions"))?,
+                resources: strings(p, "resources")
+                    .iter()
+                    .map(|r| AccountId::parse(r, "resources"))
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt("policy resources"))?,
+            })
+        })
+        .collect()
+}
+
+/// The stored form of an IP range list.
+pub fn join_nets(nets: &[IpNet]) -> String {
+    nets.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn split_nets(text: &str) -> anyhow::Result<Vec<IpNet>> {
+    text.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().context("stored IP range")).collect()
+}
+
+impl TryFrom<TokenRow> for Token {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TokenRow) -> anyhow::Result<Self> {
+        Ok(Token {
+            id: TokenId::from_uuid(row.id),
+            account_id: row.account_id.map(AccountId::from_uuid),
+            user_id: UserId::from_uuid(row.user_id),
+            name: TokenName::parse(&row.name).map_err(corrupt("token name"))?,
+            policies: policies_from_json(row.policies.0)?,
+            condition: TokenCondition { ip_in: split_nets(&row.ip_in)?, ip_not_in: split_nets(&row.ip_not_in)? },
+            not_before: row.not_before,
+            expires_on: row.expires_on,
+            status: TokenStatus::parse(&row.status).map_err(corrupt("token status"))?,
+            hint: row.hint,
+            last_used_on: row.last_used_on,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A token row and its user's, from the one-query lookup by digest.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenUserRow {
+    #[sqlx(flatten)]
+    pub token: TokenRow,
+    pub u_email: String,
+    pub u_first_name: Option<String>,
+    pub u_last_name: Option<String>,
+    pub u_status: String,
+    pub u_root_permissions: String,
+    pub u_version: i64,
+    pub u_created_at: DateTime<Utc>,
+    pub u_updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TokenUserRow> for (Token, User) {
+    type Error = anyhow::Error;
+
+    fn try_from(row: TokenUserRow) -> anyhow::Result<Self> {
+        let user = UserRow {
+            id: row.token.user_id,
+            email: row.u_email,
+            first_name: row.u_first_name,
+            last_name: row.u_last_name,
+            status: row.u_status,
+            root_permissions: row.u_root_permissions,
+            version: row.u_version,
+            created_at: row.u_created_at,
+            updated_at: row.u_updated_at,
+        };
+        Ok((Token::try_from(row.token)?, User::try_from(user)?))
     }
 }

@@ -54,41 +54,6 @@ impl fmt::Debug for AccountName {
     }
 }
 
-/// Defines a closed set of values with a canonical lower-case name each.
-macro_rules! named_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
-
-            pub fn as_str(&self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-
-            /// Parses the canonical name; the error names the wire field.
-            pub fn parse(input: &str) -> Result<Self, FieldError> {
-                match input.trim() {
-                    $($text => Ok(Self::$variant),)+
-                    _ => Err(FieldError::new(
-                        $field,
-                        "unknown_value",
-                        format!("must be one of {}", [$($text),+].join(", ")),
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 named_enum!(
     /// What kind of tenant an account is (seeds 003 and 004).
     AccountType, "type" {
@@ -254,6 +219,8 @@ pub struct NewAccount {
     pub name: AccountName,
     pub account_type: AccountType,
     pub parent_id: Option<AccountId>,
+    /// The owner; the creating user when absent. Naming another user needs root.
+    pub owner_id: Option<UserId>,
     pub settings: AccountSettings,
 }
 
@@ -264,10 +231,11 @@ impl NewAccount {
     pub fn fingerprint(&self) -> String {
         let field = |value: Option<&str>| value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()));
         format!(
-            "account/v1|name={}|type={}|parent={}|abuse={}|2fa={}",
+            "account/v1|name={}|type={}|parent={}|owner={}|abuse={}|2fa={}",
             field(Some(self.name.as_str())),
             self.account_type.as_str(),
             field(self.parent_id.map(|id| id.to_string()).as_deref()),
+            field(self.owner_id.map(|id| id.to_string()).as_deref()),
             field(self.settings.abuse_contact_email.as_ref().map(EmailAddress::as_str)),
             self.settings.enforce_twofactor,
         )
@@ -281,6 +249,7 @@ pub struct NewAccountInput {
     /// Canonical type name; `None` or empty means `standard`.
     pub account_type: Option<String>,
     pub parent_id: Option<String>,
+    pub owner_id: Option<String>,
     pub abuse_contact_email: Option<String>,
     pub enforce_twofactor: Option<bool>,
 }
@@ -291,12 +260,14 @@ impl NewAccountInput {
         let name = errors.take(AccountName::parse(self.name.as_deref().unwrap_or_default()));
         let account_type = errors.take_opt(non_empty(self.account_type).map(|t| AccountType::parse(&t)));
         let parent_id = errors.take_opt(non_empty(self.parent_id).map(|id| AccountId::parse(&id, "parent_id")));
+        let owner_id = errors.take_opt(non_empty(self.owner_id).map(|id| UserId::parse(&id, "owner_id")));
         let abuse = errors.take_opt(non_empty(self.abuse_contact_email).map(|e| parse_abuse_email(&e)));
         errors.finish()?;
         Ok(NewAccount {
             name: name.expect("checked by finish"),
             account_type: account_type.flatten().unwrap_or(AccountType::Standard),
             parent_id: parent_id.flatten(),
+            owner_id: owner_id.flatten(),
             settings: AccountSettings {
                 abuse_contact_email: abuse.flatten(),
                 enforce_twofactor: self.enforce_twofactor.unwrap_or(false),
@@ -402,12 +373,13 @@ mod tests {
             name: None,
             account_type: Some("x".into()),
             parent_id: Some("nope".into()),
+            owner_id: Some("nobody".into()),
             abuse_contact_email: Some("nope".into()),
             enforce_twofactor: None,
         }
         .validate()
         .unwrap_err();
-        for field in ["name", "type", "parent_id", "settings.abuse_contact_email"] {
+        for field in ["name", "type", "parent_id", "owner_id", "settings.abuse_contact_email"] {
             assert!(err.mentions(field), "{field} missing from {err}");
         }
     }

@@ -11,10 +11,14 @@ use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use crate::id::AccountId;
+use crate::id::UserId;
 use crate::idempotency::{Created, IDEMPOTENCY_RETENTION, IdempotencyKey, IdempotencyRecord};
+use crate::member::{Member, MemberStatus};
 use crate::page::{Page, PageRequest};
+use crate::permission::{Permission, Role};
 use crate::ports::{InsertAccountError, Store, Transaction};
-use crate::principal::{Permission, Principal};
+use crate::principal::Principal;
+use crate::services::AccessError;
 use crate::services::{AuditEntry, Deps};
 
 /// Why an account could not be created.
@@ -41,6 +45,8 @@ pub enum CreateAccountError {
 pub enum GetAccountError {
     #[error("account not found")]
     NotFound,
+    #[error("permission denied")]
+    Forbidden,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -82,6 +88,24 @@ pub enum DeleteAccountError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// Maps an access decision into each operation's error, keeping "not found" indistinguishable
+/// from a missing account.
+macro_rules! from_access {
+    ($($error:ident),+) => {$(
+        impl From<AccessError> for $error {
+            fn from(e: AccessError) -> Self {
+                match e {
+                    AccessError::NotFound => Self::NotFound,
+                    AccessError::Forbidden(_) => Self::Forbidden,
+                    AccessError::Unknown(e) => Self::Unknown(e),
+                }
+            }
+        }
+    )+};
+}
+
+from_access!(GetAccountError, UpdateAccountError, DeleteAccountError);
+
 impl HasErrorKind for CreateAccountError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
@@ -99,6 +123,7 @@ impl HasErrorKind for GetAccountError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
             Self::NotFound => ErrorKind::NotFound,
+            Self::Forbidden => ErrorKind::PermissionDenied,
             Self::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -163,9 +188,6 @@ impl AccountService {
         command: NewAccount,
         key: Option<IdempotencyKey>,
     ) -> Result<Created<Account>, CreateAccountError> {
-        if !principal.holds(Permission::AccountsWrite) {
-            return Err(CreateAccountError::Forbidden);
-        }
         // A second attempt happens only when a concurrent request with the same key won the
         // race; the attempt then finds its record and replays it.
         for _ in 0..2 {
@@ -212,9 +234,21 @@ impl AccountService {
         now: DateTime<Utc>,
     ) -> Result<Account, CreateAccountError> {
         let hierarchy = match command.parent_id {
-            None => Vec::new(),
+            None => {
+                // A top-level account is a new tenant: only the platform (root) creates one.
+                if !principal.root_permissions().contains(Permission::AccountsWrite) {
+                    return Err(CreateAccountError::Forbidden);
+                }
+                Vec::new()
+            }
             Some(parent_id) => {
                 let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
+                match self.deps.authorize(principal, &parent, Permission::AccountsWrite).await {
+                    Ok(()) => {}
+                    Err(AccessError::NotFound) => return Err(no_such_parent(parent_id)),
+                    Err(AccessError::Forbidden(_)) => return Err(CreateAccountError::Forbidden),
+                    Err(AccessError::Unknown(e)) => return Err(e.into()),
+                }
                 if !parent.account_type.is_container() {
                     return Err(CreateAccountError::ParentNotContainer(parent.account_type));
                 }
@@ -226,12 +260,13 @@ impl AccountService {
                 hierarchy
             }
         };
+        let owner_id = self.owner_for(tx, principal, command.owner_id).await?;
         let account = Account {
             id: AccountId::from_uuid(self.deps.ids.next_id()),
             name: command.name.clone(),
             account_type: command.account_type,
             status: AccountStatus::Unverified,
-            owner_id: None,
+            owner_id,
             hierarchy,
             settings: command.settings.clone(),
             version: Version::INITIAL,
@@ -242,9 +277,43 @@ impl AccountService {
             InsertAccountError::ParentMissing => no_such_parent(account.parent_id().unwrap_or(account.id)),
             InsertAccountError::Unknown(e) => CreateAccountError::Unknown(e),
         })?;
+        if let Some(owner) = owner_id {
+            let member = Member {
+                account_id: account.id,
+                user_id: owner,
+                roles: vec![Role::Owner],
+                status: MemberStatus::Member,
+                invited_by: principal.user_id(),
+                created_at: now,
+                updated_at: now,
+            };
+            tx.save_member(&member).await?;
+        }
         let entry = AuditEntry::account(&account, "account.create", Changes::created(account.snapshot()));
         self.deps.record(tx, principal, entry, now).await?;
         Ok(account)
+    }
+
+    /// The owner of a new account: the named user (root callers only, unless it is the
+    /// caller), else the calling user; the system principal may create ownerless accounts.
+    async fn owner_for(
+        &self,
+        tx: &mut dyn Transaction,
+        principal: &Principal,
+        named: Option<UserId>,
+    ) -> Result<Option<UserId>, CreateAccountError> {
+        let Some(owner) = named else { return Ok(principal.user_id()) };
+        if principal.user_id() != Some(owner) && principal.root_permissions().is_empty() {
+            return Err(CreateAccountError::Forbidden);
+        }
+        match tx.find_user(owner).await? {
+            Some(user) if user.is_active() => Ok(Some(owner)),
+            _ => Err(CreateAccountError::Invalid(ValidationErrors::single(FieldError::new(
+                "owner_id",
+                "not_found",
+                format!("no active user {owner} exists"),
+            )))),
+        }
     }
 
     /// The answer to a repeated idempotency key: the account the first request created.
@@ -265,20 +334,27 @@ impl AccountService {
     /// Reads one account.
     #[instrument(skip_all, fields(account_id = %id))]
     pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
-        if !principal.holds(Permission::AccountsRead) {
-            // A caller without read rights learns nothing, not even that the account exists.
-            return Err(GetAccountError::NotFound);
-        }
-        self.deps.store.get_account(id).await?.ok_or(GetAccountError::NotFound)
+        let account = self.deps.store.get_account(id).await?.ok_or(GetAccountError::NotFound)?;
+        self.deps.authorize(principal, &account, Permission::AccountsRead).await?;
+        Ok(account)
     }
 
     /// Lists accounts in creation order, one page at a time.
     #[instrument(skip_all)]
     pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<Account>, ListAccountsError> {
-        if !principal.holds(Permission::AccountsRead) {
-            return Ok(Page { items: Vec::new(), next: None });
-        }
-        Ok(self.deps.store.list_accounts(page).await?)
+        let rights = self.deps.all_rights(principal).await?;
+        let page = match principal.user_id() {
+            Some(user) if !principal.root_permissions().contains(Permission::AccountsRead) => {
+                self.deps.store.list_accounts_of_member(user, page).await?
+            }
+            _ => self.deps.store.list_accounts(page).await?,
+        };
+        // A token may narrow what its user sees; such a page can come out short, and the
+        // cursor still points past everything examined.
+        Ok(Page {
+            items: page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect(),
+            next: page.next,
+        })
     }
 
     /// Applies `patch` when `if_match` matches the current version. A patch that changes
@@ -293,9 +369,7 @@ impl AccountService {
     ) -> Result<Account, UpdateAccountError> {
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_account(id).await?.ok_or(UpdateAccountError::NotFound)?;
-        if !principal.holds(Permission::AccountsWrite) {
-            return Err(UpdateAccountError::Forbidden);
-        }
+        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
             return Err(UpdateAccountError::VersionMismatch);
         }
@@ -326,9 +400,7 @@ impl AccountService {
     ) -> Result<(), DeleteAccountError> {
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
-        if !principal.holds(Permission::AccountsWrite) {
-            return Err(DeleteAccountError::Forbidden);
-        }
+        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
             return Err(DeleteAccountError::VersionMismatch);
         }

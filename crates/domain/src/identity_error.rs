@@ -1,0 +1,64 @@
+//! The error of the identity services (users, members, tokens). One enum for the three,
+//! rather than one per operation as accounts have: their operations fail in the same few
+//! ways, and the variants say which rule refused.
+
+use crate::error::{ErrorKind, HasErrorKind, ValidationErrors};
+use crate::services::AccessError;
+
+/// Why a user, membership or token operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("not found")]
+    NotFound,
+    #[error("permission denied: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    AlreadyExists(&'static str),
+    #[error("{0}")]
+    FailedPrecondition(&'static str),
+    #[error("the resource has changed since the version named by If-Match / etag")]
+    VersionMismatch,
+    #[error("the resource was changed concurrently; retry")]
+    Conflict,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl IdentityError {
+    pub(crate) fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid(ValidationErrors::single(crate::error::FieldError::new(field, code, message)))
+    }
+}
+
+impl From<AccessError> for IdentityError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::NotFound => Self::NotFound,
+            AccessError::Forbidden(p) => Self::Forbidden(format!("permission {p} is required")),
+            AccessError::Unknown(e) => Self::Unknown(e),
+        }
+    }
+}
+
+impl From<ValidationErrors> for IdentityError {
+    fn from(e: ValidationErrors) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl HasErrorKind for IdentityError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Invalid(errors) => ErrorKind::Invalid(errors),
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Forbidden(_) => ErrorKind::PermissionDenied,
+            Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
+            Self::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            Self::VersionMismatch => ErrorKind::VersionMismatch,
+            Self::Conflict => ErrorKind::Conflict,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Members and roles of an account (seeds 000 and 004), and the caller's answer to an
+//! invitation. The owner is a member with role `owner`; nothing here removes or demotes it.
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use crate::account::Account;
+use crate::audit::Changes;
+use crate::clock::{Clock, IdGenerator};
+use crate::email::EmailAddress;
+use crate::id::{AccountId, UserId};
+use crate::identity_error::IdentityError;
+use crate::member::{Member, MemberStatus};
+use crate::page::{Page, PageRequest};
+use crate::permission::{Permission, Role};
+use crate::ports::Store;
+use crate::principal::Principal;
+use crate::services::{AuditEntry, Deps};
+use crate::user::NewUser;
+use crate::user_service::insert_user;
+
+/// Whom to add: an existing user, or an email address (a new user is created for an
+/// unknown one, invited like the rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    User(UserId),
+    Email(EmailAddress),
+}
+
+/// Memberships and roles.
+#[derive(Clone)]
+pub struct MemberService {
+    deps: Deps,
+}
+
+impl std::fmt::Debug for MemberService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberService").finish_non_exhaustive()
+    }
+}
+
+impl MemberService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { deps: Deps { store, clock, ids } }
+    }
+
+    /// The account, if the caller holds `permission` on it.
+    async fn account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        permission: Permission,
+    ) -> Result<Account, IdentityError> {
+        let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
+        self.deps.authorize(principal, &account, permission).await?;
+        Ok(account)
+    }
+
+    /// Roles may be granted freely except `owner`, which only an ownership transfer moves.
+    fn check_roles(account: &Account, user: UserId, roles: &[Role]) -> Result<(), IdentityError> {
+        let is_owner = account.owner_id == Some(user);
+        match (is_owner, roles.contains(&Role::Owner)) {
+            (true, false) => Err(IdentityError::FailedPrecondition("the owner cannot be demoted")),
+            (false, true) => {
+                Err(IdentityError::FailedPrecondition("the owner role moves only by an ownership transfer"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Member>, IdentityError> {
+        self.account(principal, account, Permission::MembersRead).await?;
+        Ok(self.deps.store.list_members(account, page).await?)
+    }
+
+    pub async fn get(&self, principal: &Principal, account: AccountId, user: UserId) -> Result<Member, IdentityError> {
+        self.account(principal, account, Permission::MembersRead).await?;
+        self.deps.store.get_member(account, user).await?.ok_or(IdentityError::NotFound)
+    }
+
+    /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
+    #[instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn add(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        who: MemberRef,
+        roles: Vec<Role>,
+    ) -> Result<Member, IdentityError> {
+        let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        let mut tx = self.deps.store.begin().await?;
+        let user = match who {
+            MemberRef::User(id) => tx
+                .find_user(id)
+                .await?
+                .ok_or_else(|| IdentityError::field("user_id", "not_found", format!("no user {id} exists")))?,
+            MemberRef::Email(email) => match tx.find_user_by_email(&email).await? {
+                Some(user) => user,
+                None => {
+                    let command =
+                        NewUser { email, first_name: None, last_name: None, root_permissions: Default::default() };
+                    insert_user(&self.deps, &mut *tx, principal, command).await?
+                }
+            },
+        };
+        Self::check_roles(&account, user.id, &roles)?;
+        if tx.find_member(account_id, user.id).await?.is_some() {
+            return Err(IdentityError::AlreadyExists("the user is a member of the account already"));
+        }
+        let now = self.deps.clock.now();
+        let member = Member {
+            account_id,
+            user_id: user.id,
+            roles,
+            status: MemberStatus::Invited,
+            invited_by: principal.user_id(),
+            created_at: now,
+            updated_at: now,
+        };
+        tx.save_member(&member).await?;
+        self.deps
+            .record(
+                &mut *tx,
+                principal,
+                AuditEntry::member(&member, "member.create", Changes::created(member.snapshot())),
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Creates or updates a user's roles (seed 000 `PutAccountMember`): a new membership
+    /// granted this way is effective at once.
+    #[instrument(skip_all, fields(account_id = %account_id, user_id = %user_id))]
+    pub async fn put(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+        roles: Vec<Role>,
+    ) -> Result<Member, IdentityError> {
+        let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        Self::check_roles(&account, user_id, &roles)?;
+        let mut tx = self.deps.store.begin().await?;
+        if tx.find_user(user_id).await?.is_none() {
+            return Err(IdentityError::field("user_id", "not_found", format!("no user {user_id} exists")));
+        }
+        let now = self.deps.clock.now();
+        let (member, action, changes) = match tx.find_member(account_id, user_id).await? {
+            Some(current) => {
+                let next = Member { roles, updated_at: now, ..current.clone() };
+                let changes = Changes::updated(current.snapshot(), next.snapshot());
+                if changes.is_empty() {
+                    return Ok(current);
+                }
+                (next, "member.update", changes)
+            }
+            None => {
+                let member = Member {
+                    account_id,
+                    user_id,
+                    roles,
+                    status: MemberStatus::Member,
+                    invited_by: principal.user_id(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let changes = Changes::created(member.snapshot());
+                (member, "member.create", changes)
+            }
+        };
+        tx.save_member(&member).await?;
+        self.deps.record(&mut *tx, principal, AuditEntry::member(&member, action, changes), now).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Removes a user from an account; never the owner.
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+    ) -> Result<(), IdentityError> {
+        let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        if account.owner_id == Some(user_id) {
+            return Err(IdentityError::FailedPrecondition("the owner cannot be removed"));
+        }
+        self.remove(principal, account_id, user_id, "member.delete").await
+    }
+
+    async fn remove(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user_id: UserId,
+        action: &'static str,
+    ) -> Result<(), IdentityError> {
+        let mut tx = self.deps.store.begin().await?;
+        let member = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
+        tx.delete_member(account_id, user_id).await?;
+        let now = self.deps.clock.now();
+        self.deps
+            .record(&mut *tx, principal, AuditEntry::member(&member, action, Changes::deleted(member.snapshot())), now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The caller accepts (`true`) or rejects an invitation to `account_id`.
+    pub async fn respond(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        accept: bool,
+    ) -> Result<Option<Member>, IdentityError> {
+        let user_id = principal.user_id().ok_or(IdentityError::NotFound)?;
+        let current = self.deps.store.get_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
+        if current.status != MemberStatus::Invited {
+            return Err(IdentityError::FailedPrecondition("there is no pending invitation to this account"));
+        }
+        if !accept {
+            self.remove(principal, account_id, user_id, "member.reject").await?;
+            return Ok(None);
+        }
+        let mut tx = self.deps.store.begin().await?;
+        let now = self.deps.clock.now();
+        let next = Member { status: MemberStatus::Member, updated_at: now, ..current.clone() };
+        tx.save_member(&next).await?;
+        let changes = Changes::updated(current.snapshot(), next.snapshot());
+        self.deps.record(&mut *tx, principal, AuditEntry::member(&next, "member.accept", changes), now).await?;
+        tx.commit().await?;
+        Ok(Some(next))
+    }
+
+    /// The built-in roles, for a caller that can see the account.
+    pub async fn roles(&self, principal: &Principal, account: AccountId) -> Result<&'static [Role], IdentityError> {
+        self.account(principal, account, Permission::AccountsRead).await?;
+        Ok(Role::ALL)
+    }
+}

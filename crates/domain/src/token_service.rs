@@ -1,0 +1,411 @@
+//! API tokens under an account (seed 004), and the authenticator that turns a presented
+//! secret into a [`Principal`] with one indexed lookup and no key derivation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use tracing::instrument;
+
+use crate::account::Account;
+use crate::audit::Changes;
+use crate::clock::{Clock, IdGenerator};
+use crate::error::{ErrorKind, HasErrorKind};
+use crate::id::{AccountId, TokenId, UserId};
+use crate::identity_error::IdentityError;
+use crate::page::{Page, PageRequest};
+use crate::permission::{Permission, PermissionSet};
+use crate::ports::Store;
+use crate::principal::{Principal, RequestInfo};
+use crate::services::{AuditEntry, Deps};
+use crate::token::{Effect, Policy, Token, TokenCondition, TokenFields, TokenSecret, TokenStatus};
+
+/// A token with its secret, returned once on create and on roll.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: Token,
+    pub secret: TokenSecret,
+}
+
+/// Tokens of an account.
+#[derive(Clone)]
+pub struct TokenService {
+    deps: Deps,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService").finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { deps: Deps { store, clock, ids } }
+    }
+
+    /// The account and whether the caller may manage every token there (an administrator
+    /// or root) rather than only its own.
+    async fn scope(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        permission: Permission,
+    ) -> Result<(Account, bool), IdentityError> {
+        let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
+        let rights = self.deps.rights_for(principal, &account).await?;
+        let held = rights.on(&account);
+        if held.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
+        if !held.contains(permission) {
+            return Err(IdentityError::Forbidden(format!("permission {permission} is required")));
+        }
+        Ok((account, held.contains(Permission::MembersWrite)))
+    }
+
+    /// A token of `account` the caller may see.
+    async fn visible(
+        &self,
+        principal: &Principal,
+        account: AccountId,
+        id: TokenId,
+        all: bool,
+    ) -> Result<Token, IdentityError> {
+        let token = self.deps.store.get_token(id).await?.ok_or(IdentityError::NotFound)?;
+        if token.account_id != Some(account) || (!all && Some(token.user_id) != principal.user_id()) {
+            return Err(IdentityError::NotFound);
+        }
+        Ok(token)
+    }
+
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Token>, IdentityError> {
+        let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
+        let only = if all { None } else { principal.user_id() };
+        Ok(self.deps.store.list_tokens(account, only, page).await?)
+    }
+
+    pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, IdentityError> {
+        let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
+        self.visible(principal, account, id, all).await
+    }
+
+    /// Creates a token for the caller, or for `fields.user_id` when the caller is root.
+    #[instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        fields: TokenFields,
+    ) -> Result<IssuedToken, IdentityError> {
+        let (account, _) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        let caller = principal.user_id();
+        let user_id = match fields.user_id {
+            Some(user) if Some(user) != caller && principal.root_permissions().is_empty() => {
+                return Err(IdentityError::Forbidden("only a root caller creates tokens for other users".into()));
+            }
+            Some(user) => user,
+            None => {
+                caller.ok_or_else(|| IdentityError::field("user_id", "required", "name the user the token acts for"))?
+            }
+        };
+        let name = fields.name.ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let policies = match fields.policies {
+            Some(p) if !p.is_empty() => p,
+            _ => vec![Policy {
+                effect: Effect::Allow,
+                permissions: PermissionSet::account_scoped(),
+                resources: Vec::new(),
+            }],
+        };
+        self.check_resources(user_id, &account, &policies).await?;
+        let now = self.deps.clock.now();
+        let secret = TokenSecret::generate();
+        let token = Token {
+            id: TokenId::from_uuid(self.deps.ids.next_id()),
+            account_id: Some(account_id),
+            user_id,
+            name,
+            policies,
+            condition: TokenCondition {
+                ip_in: fields.ip_in.unwrap_or_default(),
+                ip_not_in: fields.ip_not_in.unwrap_or_default(),
+            },
+            not_before: fields.not_before.flatten(),
+            expires_on: fields.expires_on.flatten(),
+            status: fields.status.unwrap_or(TokenStatus::Active),
+            hint: secret.hint(),
+            last_used_on: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.deps.store.begin().await?;
+        let user = tx.find_user(user_id).await?;
+        if !user.is_some_and(|u| u.is_active()) {
+            return Err(IdentityError::field("user_id", "not_found", format!("no active user {user_id} exists")));
+        }
+        tx.insert_token(&token, &secret.digest()).await?;
+        self.deps
+            .record(
+                &mut *tx,
+                principal,
+                AuditEntry::token(&token, "token.create", Changes::created(token.snapshot())),
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    /// Every account a policy names must be one the token's user belongs to (directly or
+    /// through an ancestor); the token's own account always qualifies for root users.
+    async fn check_resources(&self, user: UserId, account: &Account, policies: &[Policy]) -> Result<(), IdentityError> {
+        for (i, policy) in policies.iter().enumerate() {
+            for resource in &policy.resources {
+                let Some(target) = self.deps.store.get_account(*resource).await? else {
+                    return Err(IdentityError::field(
+                        &format!("policies[{i}].resources"),
+                        "not_found",
+                        format!("no account {resource} the user belongs to"),
+                    ));
+                };
+                let mut path = target.hierarchy.clone();
+                path.push(target.id);
+                let member = !self.deps.store.member_roles(user, &path).await?.is_empty();
+                let own = target.id == account.id || target.hierarchy.contains(&account.id);
+                if !member && !own {
+                    return Err(IdentityError::field(
+                        &format!("policies[{i}].resources"),
+                        "not_a_member",
+                        format!("no account {resource} the user belongs to"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a token's name, status, policies, condition or validity window.
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        id: TokenId,
+        fields: TokenFields,
+    ) -> Result<Token, IdentityError> {
+        let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        let current = self.visible(principal, account_id, id, all).await?;
+        if fields.user_id.is_some_and(|u| u != current.user_id) {
+            return Err(IdentityError::field("user_id", "immutable", "a token's user cannot change"));
+        }
+        let mut next = current.clone();
+        if let Some(name) = fields.name {
+            next.name = name;
+        }
+        if let Some(status) = fields.status {
+            next.status = status;
+        }
+        if let Some(policies) = fields.policies {
+            if policies.is_empty() {
+                return Err(IdentityError::field("policies", "required", "must hold at least one policy"));
+            }
+            self.check_resources(current.user_id, &account, &policies).await?;
+            next.policies = policies;
+        }
+        if let Some(ip_in) = fields.ip_in {
+            next.condition.ip_in = ip_in;
+        }
+        if let Some(ip_not_in) = fields.ip_not_in {
+            next.condition.ip_not_in = ip_not_in;
+        }
+        if let Some(nb) = fields.not_before {
+            next.not_before = nb;
+        }
+        if let Some(exp) = fields.expires_on {
+            next.expires_on = exp;
+        }
+        if let (Some(nb), Some(exp)) = (next.not_before, next.expires_on)
+            && exp <= nb
+        {
+            return Err(IdentityError::field("expires_on", "before_not_before", "must be later than not_before"));
+        }
+        let changes = Changes::updated(current.snapshot(), next.snapshot());
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        let now = self.deps.clock.now();
+        next.updated_at = now;
+        let mut tx = self.deps.store.begin().await?;
+        if !tx.update_token(&next, None).await? {
+            return Err(IdentityError::NotFound);
+        }
+        self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.update", changes), now).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), IdentityError> {
+        let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        let token = self.visible(principal, account_id, id, all).await?;
+        let mut tx = self.deps.store.begin().await?;
+        if !tx.delete_token(id).await? {
+            return Err(IdentityError::NotFound);
+        }
+        let now = self.deps.clock.now();
+        self.deps
+            .record(
+                &mut *tx,
+                principal,
+                AuditEntry::token(&token, "token.delete", Changes::deleted(token.snapshot())),
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the token's secret; the old one stops working when this commits.
+    pub async fn roll(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        id: TokenId,
+    ) -> Result<IssuedToken, IdentityError> {
+        let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        let current = self.visible(principal, account_id, id, all).await?;
+        let secret = TokenSecret::generate();
+        let now = self.deps.clock.now();
+        let next = Token { hint: secret.hint(), updated_at: now, ..current.clone() };
+        let mut tx = self.deps.store.begin().await?;
+        if !tx.update_token(&next, Some(&secret.digest())).await? {
+            return Err(IdentityError::NotFound);
+        }
+        let changes =
+            Changes::updated(current.snapshot().with("secret", "old"), next.snapshot().with("secret", "rolled"));
+        self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.roll", changes), now).await?;
+        tx.commit().await?;
+        Ok(IssuedToken { token: next, secret })
+    }
+
+    /// The calling token (seed 004 "Verify Token").
+    pub async fn verify(&self, principal: &Principal, account_id: AccountId) -> Result<Token, IdentityError> {
+        let caller = principal.token_caller().ok_or(IdentityError::NotFound)?;
+        let account = self.deps.store.get_account(account_id).await?.ok_or(IdentityError::NotFound)?;
+        if self.deps.rights_for(principal, &account).await?.on(&account).is_empty() {
+            return Err(IdentityError::NotFound);
+        }
+        Ok(caller.token.clone())
+    }
+
+    /// The permission groups a token policy may name, for a caller that can see the account.
+    pub async fn permission_groups(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+    ) -> Result<Vec<Permission>, IdentityError> {
+        self.scope(principal, account_id, Permission::AccountsRead).await?;
+        Ok(Permission::ALL.iter().copied().filter(Permission::is_account_scoped).collect())
+    }
+}
+
+/// Why a presented credential was refused. Every variant answers 401; the variant is logged
+/// and named in the response's detail, never anything about other tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no token was presented")]
+    Missing,
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is not known")]
+    Unknown,
+    #[error("the token or its user is disabled")]
+    Disabled,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token may not be used from this address")]
+    IpRefused,
+    #[error("the credentials could not be checked")]
+    Unavailable,
+}
+
+impl HasErrorKind for AuthError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Unavailable => ErrorKind::Internal,
+            _ => ErrorKind::Unauthenticated,
+        }
+    }
+}
+
+/// How often a token's `last_used_on` is written at most, per instance.
+const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+/// Turns a presented secret into a principal.
+#[derive(Clone)]
+pub struct Authenticator {
+    deps: Deps,
+    touched: Arc<Mutex<HashMap<TokenId, DateTime<Utc>>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { deps: Deps { store, clock, ids }, touched: Arc::default() }
+    }
+
+    /// Checks `presented` (the bearer token or API key, `None` when the request had none).
+    /// A malformed secret is refused before any lookup; a well-formed one costs one indexed
+    /// query (token joined with its user), and a write at most once a minute per token.
+    pub async fn authenticate(&self, presented: Option<&str>, request: RequestInfo) -> Result<Principal, AuthError> {
+        let presented = presented.ok_or(AuthError::Missing)?;
+        let secret = TokenSecret::parse(presented.trim()).map_err(|_| AuthError::Malformed)?;
+        let found = self.deps.store.find_token_by_digest(&secret.digest()).await.map_err(|e| {
+            tracing::error!(error = %crate::error::error_chain(e.as_ref()), "token lookup failed");
+            AuthError::Unavailable
+        })?;
+        let (token, user) = found.ok_or(AuthError::Unknown)?;
+        let now = self.deps.clock.now();
+        if !user.is_active() || token.status == TokenStatus::Disabled {
+            return Err(AuthError::Disabled);
+        }
+        if token.status_at(now) == TokenStatus::Expired {
+            return Err(AuthError::Expired);
+        }
+        if token.not_before.is_some_and(|nb| now < nb) {
+            return Err(AuthError::NotYetValid);
+        }
+        if !token.condition.admits(request.ip) {
+            return Err(AuthError::IpRefused);
+        }
+        self.touch(&token, now).await;
+        Ok(Principal::token(user, token, request))
+    }
+
+    /// Records use, throttled: a failure to record is logged, never fatal to the request.
+    async fn touch(&self, token: &Token, now: DateTime<Utc>) {
+        let due = {
+            let Ok(mut touched) = self.touched.lock() else { return };
+            let last = touched.get(&token.id).copied().or(token.last_used_on);
+            let due = last.is_none_or(|t| now - t >= TOUCH_INTERVAL);
+            if due {
+                touched.insert(token.id, now);
+            }
+            due
+        };
+        if due && let Err(error) = self.deps.store.touch_token(token.id, now).await {
+            tracing::warn!(error = %error, "recording token use failed");
+        }
+    }
+}

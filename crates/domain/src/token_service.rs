@@ -344,6 +344,20 @@ impl HasErrorKind for AuthError {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::Authenticator;
+
+    #[test]
+    fn a_credential_comes_from_a_bearer_header_or_an_api_key() {
+        assert_eq!(Authenticator::credential(Some("Bearer acd_x"), None), Some("acd_x"));
+        assert_eq!(Authenticator::credential(Some("bearer  acd_x "), Some("acd_y")), Some("acd_x"));
+        assert_eq!(Authenticator::credential(None, Some("acd_y")), Some("acd_y"));
+        assert_eq!(Authenticator::credential(Some("Basic abc"), None), None);
+        assert_eq!(Authenticator::credential(Some("Bearer "), Some(" ")), None);
+    }
+}
+
 /// How often a token's `last_used_on` is written at most, per instance.
 const TOUCH_INTERVAL: Duration = Duration::seconds(60);
 
@@ -363,6 +377,16 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
         Self { deps: Deps { store, clock, ids }, touched: Arc::default() }
+    }
+
+    /// The credential a request presents: `Authorization: Bearer <token>` or
+    /// `x-api-key: <token>` (header or gRPC metadata); the bearer token wins when both are sent.
+    pub fn credential<'a>(authorization: Option<&'a str>, api_key: Option<&'a str>) -> Option<&'a str> {
+        let bearer = authorization.and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+        });
+        bearer.or(api_key.map(str::trim)).filter(|t| !t.is_empty())
     }
 
     /// Checks `presented` (the bearer token or API key, `None` when the request had none).

@@ -1,8 +1,8 @@
 //! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountService, AccountStatus, AccountType, IfMatch, NewAccountInput,
-    PageRequest, ValidationErrors,
+    Account, AccountId, AccountPatchInput, AccountStatus, AccountType, IfMatch, NewAccountInput,
+    PageRequest, Services, ValidationErrors,
 };
 use prost_types::Timestamp;
 use tonic::metadata::MetadataValue;
@@ -12,19 +12,19 @@ use crate::caller::{caller, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
-/// The tonic service over [`AccountService`].
+/// The tonic service over [`accountd_domain::AccountService`].
 #[derive(Debug, Clone)]
 pub struct AccountsApi {
-    accounts: AccountService,
+    services: Services,
 }
 
 impl AccountsApi {
-    pub fn new(accounts: AccountService) -> Self {
-        Self { accounts }
+    pub fn new(services: Services) -> Self {
+        Self { services }
     }
 }
 
-fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
+pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
     Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
@@ -102,11 +102,11 @@ impl From<&Account> for pb::Account {
     }
 }
 
-fn account_id(raw: &str) -> Result<AccountId, Status> {
+pub(crate) fn account_id(raw: &str) -> Result<AccountId, Status> {
     AccountId::parse(raw, "account_id").map_err(|e| to_status(ValidationErrors::from(e)))
 }
 
-fn non_empty(value: String) -> Option<String> {
+pub(crate) fn non_empty(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
@@ -116,11 +116,11 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
-        let caller = caller(&request);
+        let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let page =
             PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
-        let page = self.accounts.list(&caller, page).await.map_err(to_status)?;
+        let page = self.services.accounts.list(&caller, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListAccountsResponse {
             next_page_token: page.next_page_token(),
             accounts: page.items.iter().map(pb::Account::from).collect(),
@@ -131,9 +131,9 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
-        let caller = caller(&request);
+        let caller = caller(&request, &self.services.authenticator).await?;
         let id = account_id(&request.get_ref().account_id)?;
-        let account = self.accounts.get(&caller, id).await.map_err(to_status)?;
+        let account = self.services.accounts.get(&caller, id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetAccountResponse { account: Some((&account).into()) }))
     }
 
@@ -141,7 +141,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::CreateAccountRequest>,
     ) -> Result<Response<pb::CreateAccountResponse>, Status> {
-        let caller = caller(&request);
+        let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let request = request.into_inner();
         let command = NewAccountInput {
@@ -154,7 +154,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         }
         .validate()
         .map_err(to_status)?;
-        let created = self.accounts.create(&caller, command, key).await.map_err(to_status)?;
+        let created = self.services.accounts.create(&caller, command, key).await.map_err(to_status)?;
         let mut response = Response::new(pb::CreateAccountResponse { account: Some((&created.value).into()) });
         if created.replayed {
             response.metadata_mut().insert("idempotent-replayed", MetadataValue::from_static("true"));
@@ -166,7 +166,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::UpdateAccountRequest>,
     ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
-        let caller = caller(&request);
+        let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let id = account_id(&request.account_id)?;
         let patch = AccountPatchInput {
@@ -178,7 +178,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         .validate()
         .map_err(to_status)?;
         let account =
-            self.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+            self.services.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::UpdateAccountResponse { account: Some((&account).into()) }))
     }
 
@@ -186,10 +186,10 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::DeleteAccountRequest>,
     ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
-        let caller = caller(&request);
+        let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let id = account_id(&request.account_id)?;
-        self.accounts.delete(&caller, id, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        self.services.accounts.delete(&caller, id, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
     }
 }

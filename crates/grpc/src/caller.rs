@@ -1,21 +1,23 @@
 //! The calling principal of an RPC, built from its metadata.
 
-use accountd_domain::{IdempotencyKey, Principal, RequestInfo, ValidationErrors};
+use accountd_domain::{Authenticator, IdempotencyKey, Principal, RequestInfo, ValidationErrors};
 use tonic::{Request, Status};
 
 use crate::status::to_status;
 
-/// The principal an RPC acts as. Token authentication arrives with users; until then every
-/// call acts as the system principal. The request id is the `x-request-id` the server's
-/// request-id layer set (the client's, when valid), so every audited call can be traced.
-pub fn caller<T>(request: &Request<T>) -> Principal {
+/// The authenticated principal an RPC acts as: the one place gRPC reads credentials
+/// (`authorization: Bearer …` or `x-api-key` metadata). Every RPC starts with it, so no call
+/// reaches a service without a verified token (UNAUTHENTICATED otherwise). The request id is
+/// the `x-request-id` the server's request-id layer set (the client's, when valid).
+pub async fn caller<T>(request: &Request<T>, authenticator: &Authenticator) -> Result<Principal, Status> {
     let metadata = request.metadata();
     let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok());
     let mut info =
         RequestInfo::from_client(request.remote_addr().map(|addr| addr.ip()), text("user-agent"), text("x-request-id"));
     // The server's request-id layer sets one on every call; this covers a server without it.
     info.request_id.get_or_insert_with(|| uuid::Uuid::now_v7().to_string());
-    Principal::system(info)
+    let credential = Authenticator::credential(text("authorization"), text("x-api-key"));
+    authenticator.authenticate(credential, info).await.map_err(to_status)
 }
 
 /// The optional `idempotency-key` metadata of a create RPC.

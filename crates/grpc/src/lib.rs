@@ -7,7 +7,7 @@ mod caller;
 mod metrics;
 pub mod status;
 
-use accountd_domain::AccountService;
+use accountd_domain::Services;
 use tonic::service::Routes;
 
 pub use metrics::MetricsLayer;
@@ -21,16 +21,11 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accountd_descriptor.bin"));
 }
 
-/// The services the gRPC adapter exposes.
-#[derive(Clone, Debug)]
-pub struct GrpcState {
-    pub accounts: AccountService,
-}
 
 /// All gRPC routes: accountd's services, `grpc.health.v1.Health` (reporting each service as
 /// serving) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
-pub async fn routes(state: GrpcState) -> Result<Routes, tonic_reflection::server::Error> {
-    let accounts = pb::account_service_server::AccountServiceServer::new(accounts::AccountsApi::new(state.accounts));
+pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::server::Error> {
+    let accounts = pb::account_service_server::AccountServiceServer::new(accounts::AccountsApi::new(services.clone()));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<pb::account_service_server::AccountServiceServer<accounts::AccountsApi>>().await;
     let reflection = || {

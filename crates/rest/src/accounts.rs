@@ -1,6 +1,6 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
-use accountd_domain::{Account, AccountId, AccountPatchInput, IdempotencyKey, IfMatch, NewAccountInput, PageRequest};
+use accountd_domain::{Account, AccountId, AccountPatchInput, IdempotencyKey, IfMatch, NewAccountInput};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{Body, Caller, Path, Query};
+use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
 use crate::openapi::{AccountStatusSchema, AccountTypeSchema};
 use crate::problem::{ApiError, Problem};
 
@@ -82,17 +82,6 @@ pub struct AccountList {
     pub next_page_token: String,
 }
 
-/// Paging parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Accounts per page, 1–1000 (default 50).
-    #[param(value_type = Option<i32>, minimum = 1, maximum = 1000)]
-    pub page_size: Option<String>,
-    /// `next_page_token` of the previous page.
-    pub page_token: Option<String>,
-}
-
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -154,7 +143,7 @@ impl SettingsRequest {
     }
 }
 
-fn account_id(raw: &str) -> Result<AccountId, ApiError> {
+pub(crate) fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(raw, "account_id").map_err(|e| ApiError::invalid(&e.into()))
 }
 
@@ -168,7 +157,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyK
     IdempotencyKey::parse(text).map(Some).map_err(|e| ApiError::invalid(&e.at("Idempotency-Key").into()))
 }
 
-fn if_match(headers: &HeaderMap) -> IfMatch {
+pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {
     match headers.get(IF_MATCH) {
         None => IfMatch::Any,
         Some(value) => value.to_str().map_or(IfMatch::Versions(Vec::new()), IfMatch::parse),
@@ -204,29 +193,11 @@ pub async fn list_accounts(
     Query(params): Query<ListParams>,
 ) -> Result<Json<AccountList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.accounts.list(&caller, page).await?;
+    let page = state.services.accounts.list(&caller, page).await?;
     Ok(Json(AccountList {
         next_page_token: page.next_page_token(),
         accounts: page.items.iter().map(AccountBody::from).collect(),
     }))
-}
-
-/// Reads `page_size` (text in a query string) and `page_token`.
-pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<PageRequest, ApiError> {
-    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::invalid(
-                &accountd_domain::FieldError::new(
-                    "page_size",
-                    "not_an_integer",
-                    "must be an integer between 1 and 1000",
-                )
-                .into(),
-            )
-        })?),
-    };
-    PageRequest::parse(size, token).map_err(|e| ApiError::invalid(&e))
 }
 
 /// Creates an account.
@@ -258,7 +229,7 @@ pub async fn create_account(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let created = state.accounts.create(&caller, command, idempotency_key(&headers)?).await?;
+    let created = state.services.accounts.create(&caller, command, idempotency_key(&headers)?).await?;
     let mut response = with_etag(StatusCode::CREATED, &created.value, true);
     if created.replayed {
         response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
@@ -282,7 +253,7 @@ pub async fn get_account(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = state.accounts.get(&caller, account_id(&id)?).await?;
+    let account = state.services.accounts.get(&caller, account_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, &account, false))
 }
 
@@ -317,7 +288,7 @@ pub async fn update_account(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let account = state.accounts.update(&caller, id, patch, if_match(&headers)).await?;
+    let account = state.services.accounts.update(&caller, id, patch, if_match(&headers)).await?;
     Ok(with_etag(StatusCode::OK, &account, false))
 }
 
@@ -340,6 +311,6 @@ pub async fn delete_account(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state.accounts.delete(&caller, account_id(&id)?, if_match(&headers)).await?;
+    state.services.accounts.delete(&caller, account_id(&id)?, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

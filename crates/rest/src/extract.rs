@@ -3,32 +3,61 @@
 
 use std::net::SocketAddr;
 
-use accountd_domain::{Principal, RequestInfo};
+use accountd_domain::{Authenticator, FieldError, PageRequest, Principal, RequestInfo};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header::USER_AGENT;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-use crate::REQUEST_ID;
 use crate::problem::ApiError;
+use crate::{AppState, REQUEST_ID};
 
-/// The principal a request acts as. Token authentication arrives with users; until then
-/// every request acts as the system principal. Handlers never look at credentials
-/// themselves: they take a `Caller` and pass its principal to the service.
+/// The authenticated principal a request acts as: the one place REST reads credentials
+/// (`Authorization: Bearer` or `x-api-key`). Handlers take a `Caller` and pass its principal
+/// to the service, which decides what it may do; a request without valid credentials never
+/// reaches a handler (401).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let request = RequestInfo::from_client(
             parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-            header(USER_AGENT),
-            header(REQUEST_ID),
+            header(USER_AGENT.as_str()),
+            header(REQUEST_ID.as_str()),
         );
-        Ok(Caller(Principal::system(request)))
+        let credential = Authenticator::credential(header(AUTHORIZATION.as_str()), header("x-api-key"));
+        let principal = state.services.authenticator.authenticate(credential, request).await?;
+        Ok(Caller(principal))
     }
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Items per page, 1–1000 (default 50).
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 1000)]
+    pub page_size: Option<String>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// Reads `page_size` (text in a query string) and `page_token`.
+pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<PageRequest, ApiError> {
+    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                &FieldError::new("page_size", "not_an_integer", "must be an integer between 1 and 1000").into(),
+            )
+        })?),
+    };
+    PageRequest::parse(size, token).map_err(|e| ApiError::invalid(&e))
 }
 
 /// `axum::Json` whose rejections are problem documents naming the field.

@@ -25,7 +25,7 @@ pub async fn healthz() -> &'static str {
     responses((status = 200, description = "the database answers"), (status = 503, description = "the database does not answer"))
 )]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
+    match state.services.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed");

@@ -3,16 +3,17 @@
 //! every error leaves through [`problem::ApiError`] as `application/problem+json`.
 
 mod accounts;
+mod me;
+mod members;
+mod tokens;
+mod users;
 mod extract;
 mod health;
 mod metrics;
 mod openapi;
 pub mod problem;
 
-use std::sync::Arc;
-
-use accountd_domain::AccountService;
-use accountd_domain::ports::Store;
+use accountd_domain::Services;
 use axum::Router;
 use axum::http::{HeaderName, Request};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -22,11 +23,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use openapi::ApiDoc;
 
-/// What handlers share: the services, and the store for readiness checks.
+/// What handlers share: the domain's services (the store among them, for readiness).
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub accounts: AccountService,
-    pub store: Arc<dyn Store>,
+    pub services: Services,
 }
 
 /// The request-id header: taken from the client when present, generated otherwise, echoed
@@ -37,6 +37,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::routes())
+        .merge(users::routes())
+        .merge(me::routes())
+        .merge(members::routes())
+        .merge(tokens::routes())
         .merge(health::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);

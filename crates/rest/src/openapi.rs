@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{accounts, health, problem};
+use crate::{accounts, health, me, members, problem, tokens, users};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -36,10 +37,53 @@ pub enum AccountStatusSchema {
         accounts::get_account,
         accounts::update_account,
         accounts::delete_account,
+        users::list_users,
+        users::create_user,
+        users::get_user,
+        users::update_user,
+        me::me,
+        me::my_permissions,
+        me::respond,
+        members::list_members,
+        members::add_member,
+        members::get_member,
+        members::put_member,
+        members::delete_member,
+        members::list_roles,
+        members::get_role,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::get_token,
+        tokens::update_token,
+        tokens::delete_token,
+        tokens::roll_token,
+        tokens::verify_token,
+        tokens::permission_groups,
         health::healthz,
         health::readyz,
     ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []), ("api_key" = [])),
     components(schemas(problem::Problem, problem::ProblemField, AccountTypeSchema, AccountStatusSchema)),
-    tags((name = "accounts", description = "Accounts (tenants)"), (name = "operations", description = "Probes"))
+    tags(
+        (name = "accounts", description = "Accounts (tenants)"),
+        (name = "users", description = "Platform users (root callers)"),
+        (name = "me", description = "The caller"),
+        (name = "members", description = "Members and roles of an account"),
+        (name = "tokens", description = "API tokens"),
+        (name = "operations", description = "Probes; no credentials needed")
+    )
 )]
 pub struct ApiDoc;
+
+/// Declares the two ways to present a token.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}

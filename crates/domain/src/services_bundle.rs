@@ -1,0 +1,37 @@
+//! Every service of the domain, built once over the same ports: what the binary and other
+//! Rust services embedding accountd hand to the wire adapters.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, IdGenerator};
+use crate::ports::Store;
+use crate::{AccountService, Authenticator, MemberService, TokenService, UserService};
+
+/// The domain's services.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub accounts: AccountService,
+    pub users: UserService,
+    pub members: MemberService,
+    pub tokens: TokenService,
+    pub authenticator: Authenticator,
+    pub store: Arc<dyn Store>,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self {
+            accounts: AccountService::new(store.clone(), clock.clone(), ids.clone()),
+            users: UserService::new(store.clone(), clock.clone(), ids.clone()),
+            members: MemberService::new(store.clone(), clock.clone(), ids.clone()),
+            tokens: TokenService::new(store.clone(), clock.clone(), ids.clone()),
+            authenticator: Authenticator::new(store.clone(), clock, ids),
+            store,
+        }
+    }
+
+    /// The services with the system clock and UUIDv7 ids.
+    pub fn with_defaults(store: Arc<dyn Store>) -> Self {
+        Self::new(store, Arc::new(crate::SystemClock), Arc::new(crate::UuidV7Generator))
+    }
+}

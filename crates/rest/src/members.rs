@@ -1,0 +1,212 @@
+//! `/v1/accounts/{account_id}/members` and `/roles` (seeds 000 and 004).
+
+use accountd_domain::member::Member;
+use accountd_domain::{EmailAddress, FieldError, MemberRef, Role, ValidationErrors};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::accounts::account_id;
+use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::problem::{ApiError, Problem};
+use crate::users::user_id;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/accounts/{account_id}/members", get(list_members).post(add_member))
+        .route(
+            "/v1/accounts/{account_id}/members/{user_id}",
+            get(get_member).put(put_member).delete(delete_member),
+        )
+        .route("/v1/accounts/{account_id}/roles", get(list_roles))
+        .route("/v1/accounts/{account_id}/roles/{role_id}", get(get_role))
+}
+
+/// A user's membership of an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberBody {
+    pub account_id: String,
+    pub user_id: String,
+    pub roles: Vec<&'static str>,
+    /// `member`, or `invited` until the user accepts.
+    pub status: &'static str,
+    pub invited_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Member> for MemberBody {
+    fn from(m: &Member) -> Self {
+        Self {
+            account_id: m.account_id.to_string(),
+            user_id: m.user_id.to_string(),
+            roles: m.roles.iter().map(|r| r.as_str()).collect(),
+            status: m.status.as_str(),
+            invited_by: m.invited_by.map(|u| u.to_string()),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// One page of members.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<MemberBody>,
+    pub next_page_token: String,
+}
+
+/// Whom to invite: `user_id` or `email` (an unknown email creates the user).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberRequest {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// The roles to set (seed 000 `PutAccountMember` sends one `role`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutMemberRequest {
+    pub roles: Option<Vec<String>>,
+    pub role: Option<String>,
+}
+
+/// A built-in role.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleBody {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub permissions: Vec<&'static str>,
+}
+
+impl From<Role> for RoleBody {
+    fn from(r: Role) -> Self {
+        Self { id: r.as_str(), name: r.as_str(), description: r.description(), permissions: r.permissions().names() }
+    }
+}
+
+/// The built-in roles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleBody>,
+}
+
+fn roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
+    Role::parse_list(names).map_err(|e| ApiError::invalid(&e.into()))
+}
+
+/// Lists an account's members (`members:read`).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/members", tag = "members",
+    params(("account_id" = String, Path), ListParams), responses((status = 200, body = MemberList)))]
+pub async fn list_members(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<MemberList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let page = state.services.members.list(&caller, account_id(&id)?, page).await?;
+    Ok(Json(MemberList { next_page_token: page.next_page_token(), members: page.items.iter().map(MemberBody::from).collect() }))
+}
+
+/// Invites a user (`members:write`); the membership is `invited` until accepted.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/members", tag = "members",
+    params(("account_id" = String, Path)), request_body = AddMemberRequest,
+    responses((status = 201, body = MemberBody), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<AddMemberRequest>,
+) -> Result<(StatusCode, Json<MemberBody>), ApiError> {
+    let account = account_id(&id)?;
+    let who = match (body.user_id.filter(|u| !u.is_empty()), body.email.filter(|e| !e.is_empty())) {
+        (Some(user), None) => MemberRef::User(user_id(&user)?),
+        (None, Some(email)) => {
+            MemberRef::Email(EmailAddress::parse(&email).map_err(|e| ApiError::invalid(&e.into()))?)
+        }
+        _ => {
+            return Err(ApiError::invalid(&ValidationErrors::from(FieldError::new(
+                "user_id",
+                "exactly_one",
+                "give exactly one of user_id and email",
+            ))));
+        }
+    };
+    let member = state.services.members.add(&caller, account, who, roles(&body.roles)?).await?;
+    Ok((StatusCode::CREATED, Json(MemberBody::from(&member))))
+}
+
+/// Reads a membership (`members:read`).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/members/{user_id}", tag = "members",
+    params(("account_id" = String, Path), ("user_id" = String, Path)), responses((status = 200, body = MemberBody)))]
+pub async fn get_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, user)): Path<(String, String)>,
+) -> Result<Json<MemberBody>, ApiError> {
+    let member = state.services.members.get(&caller, account_id(&account)?, user_id(&user)?).await?;
+    Ok(Json(MemberBody::from(&member)))
+}
+
+/// Creates or updates a user's roles (`members:write`); a new membership is effective at once.
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/members/{user_id}", tag = "members",
+    params(("account_id" = String, Path), ("user_id" = String, Path)), request_body = PutMemberRequest,
+    responses((status = 200, body = MemberBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, user)): Path<(String, String)>,
+    Body(body): Body<PutMemberRequest>,
+) -> Result<Json<MemberBody>, ApiError> {
+    let names = body.roles.unwrap_or_default().into_iter().chain(body.role).collect::<Vec<_>>();
+    let member = state.services.members.put(&caller, account_id(&account)?, user_id(&user)?, roles(&names)?).await?;
+    Ok(Json(MemberBody::from(&member)))
+}
+
+/// Removes a user from an account (`members:write`); never the owner.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/members/{user_id}", tag = "members",
+    params(("account_id" = String, Path), ("user_id" = String, Path)), responses((status = 204, description = "removed")))]
+pub async fn delete_member(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, user)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.services.members.delete(&caller, account_id(&account)?, user_id(&user)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The built-in roles.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/roles", tag = "members",
+    params(("account_id" = String, Path)), responses((status = 200, body = RoleList)))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RoleList>, ApiError> {
+    let all = state.services.members.roles(&caller, account_id(&id)?).await?;
+    Ok(Json(RoleList { roles: all.iter().copied().map(RoleBody::from).collect() }))
+}
+
+/// One built-in role.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/roles/{role_id}", tag = "members",
+    params(("account_id" = String, Path), ("role_id" = String, Path)), responses((status = 200, body = RoleBody)))]
+pub async fn get_role(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, role)): Path<(String, String)>,
+) -> Result<Json<RoleBody>, ApiError> {
+    let all = state.services.members.roles(&caller, account_id(&account)?).await?;
+    let role = all.iter().copied().find(|r| r.as_str() == role).ok_or_else(ApiError::not_found)?;
+    Ok(Json(RoleBody::from(role)))
+}
+

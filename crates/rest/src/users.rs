@@ -1,0 +1,159 @@
+//! `/v1/users`: platform user management for root callers.
+
+use accountd_domain::user::{NewUserInput, User, UserPatchInput};
+use accountd_domain::{UserId, ValidationErrors};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::accounts::if_match;
+use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::problem::{ApiError, Problem};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/users", get(list_users).post(create_user))
+        .route("/v1/users/{user_id}", get(get_user).patch(update_user))
+}
+
+/// A user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `active` or `disabled`.
+    pub status: &'static str,
+    /// Platform-wide permissions; empty for ordinary users.
+    pub root_permissions: Vec<&'static str>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserBody {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            email: u.email.to_string(),
+            first_name: u.first_name.as_ref().map(|n| n.as_str().to_owned()),
+            last_name: u.last_name.as_ref().map(|n| n.as_str().to_owned()),
+            status: u.status.as_str(),
+            root_permissions: u.root_permissions.names(),
+            version: u.version.get(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// One page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserBody>,
+    pub next_page_token: String,
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Root permissions to grant; only ones the caller holds.
+    #[serde(default)]
+    pub root_permissions: Vec<String>,
+}
+
+/// Changes to a user; `status: disabled` stops its tokens at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub status: Option<String>,
+    pub root_permissions: Option<Vec<String>>,
+}
+
+pub(crate) fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw, "user_id").map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+}
+
+/// Lists users (root `users:read`).
+#[utoipa::path(get, path = "/v1/users", tag = "users", params(ListParams),
+    responses((status = 200, body = UserList), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<UserList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let page = state.services.users.list(&caller, page).await?;
+    Ok(Json(UserList { next_page_token: page.next_page_token(), users: page.items.iter().map(UserBody::from).collect() }))
+}
+
+/// Creates a user (root `users:write`).
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
+    responses((status = 201, body = UserBody), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<CreateUserRequest>,
+) -> Result<(StatusCode, Json<UserBody>), ApiError> {
+    let command = NewUserInput {
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        root_permissions: body.root_permissions,
+    }
+    .validate("email", false)
+    .map_err(|e| ApiError::invalid(&e))?;
+    let user = state.services.users.create(&caller, command).await?;
+    Ok((StatusCode::CREATED, Json(UserBody::from(&user))))
+}
+
+/// Reads a user (root `users:read`, or the caller itself).
+#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    responses((status = 200, body = UserBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    let user = state.services.users.get(&caller, user_id(&id)?).await?;
+    Ok(Json(UserBody::from(&user)))
+}
+
+/// Changes a user (root `users:write`).
+#[utoipa::path(patch, path = "/v1/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
+    request_body = UpdateUserRequest,
+    responses((status = 200, body = UserBody), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<UpdateUserRequest>,
+) -> Result<Json<UserBody>, ApiError> {
+    let id = user_id(&id)?;
+    let patch = UserPatchInput {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        status: body.status,
+        root_permissions: body.root_permissions,
+    }
+    .validate()
+    .map_err(|e| ApiError::invalid(&e))?;
+    let user = state.services.users.update(&caller, id, patch, if_match(&headers)).await?;
+    Ok(Json(UserBody::from(&user)))
+}

@@ -34,4 +34,11 @@ pub enum Command {
     Serve,
     /// Applies pending migrations and exits.
     Migrate,
+    /// Creates the first root user and prints its platform token, once. Refused when a root
+    /// user exists.
+    Bootstrap {
+        /// The root user's email address.
+        #[arg(long)]
+        email: String,
+    },
 }

@@ -15,5 +15,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve => server::serve(settings).await,
         cli::Command::Migrate => server::migrate(settings).await,
+        cli::Command::Bootstrap { email } => server::bootstrap(settings, &email).await,
     }
 }

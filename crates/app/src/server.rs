@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{AccountService, SystemClock, UuidV7Generator};
+use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_postgres::PgStore;
 use accountd_sqlite::SqliteStore;
 use anyhow::Context;
@@ -40,10 +40,24 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `accountd bootstrap --email …`: the first root user, and its platform token printed once
+/// on stdout (everything else goes to the log on stderr, so a script can capture the token).
+pub async fn bootstrap(settings: Settings, email: &str) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
+    let services = Services::with_defaults(open_store(&settings).await?);
+    let made = services
+        .users
+        .bootstrap(&Principal::system(RequestInfo::default()), email)
+        .await
+        .context("bootstrap refused")?;
+    info!(user_id = %made.user.id, email = %made.user.email, token_id = %made.token.id, "root user created; its token is printed once");
+    println!("{}", made.secret.expose());
+    Ok(())
+}
+
 /// `accountd serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = open_store(&settings).await?;
-    let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
+    let services = Services::with_defaults(open_store(&settings).await?);
 
     let http =
         TcpListener::bind(settings.http_addr).await.with_context(|| format!("binding {}", settings.http_addr))?;
@@ -65,12 +79,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("metrics buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
-    let rest = accountd_rest::router(accountd_rest::AppState { accounts: accounts.clone(), store })
+    let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() })
         .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
     let rest_server = axum::serve(http, rest.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(wait_for(stopped.clone()));
 
-    let routes = accountd_grpc::routes(accountd_grpc::GrpcState { accounts }).await?;
+    let routes = accountd_grpc::routes(services).await?;
     let grpc_layers = tower::ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())

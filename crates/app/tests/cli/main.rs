@@ -18,6 +18,23 @@ struct Running {
     child: Child,
     http: SocketAddr,
     grpc: SocketAddr,
+    /// Everything it logged so far, shared with the thread draining its stderr.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Runs `accountd bootstrap` in `dir` and returns the printed token and what was logged.
+fn bootstrap(dir: &Path, extra: &[&str]) -> (String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_accountd"))
+        .current_dir(dir)
+        .args(extra)
+        .args(["bootstrap", "--email", "admin@example.com"])
+        .env_remove("DATABASE_URL")
+        .env_remove("ACCOUNTD_DATABASE_URL")
+        .output()
+        .expect("run bootstrap");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    (String::from_utf8_lossy(&output.stdout).trim().to_owned(), log)
 }
 
 impl Drop for Running {
@@ -47,6 +64,7 @@ fn start(dir: &Path, extra: &[&str]) -> Running {
             let _ = tx.send(line);
         }
     });
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut seen = Vec::new();
     loop {
         let line = match rx.recv_timeout(Duration::from_secs(60)) {
@@ -59,8 +77,15 @@ fn start(dir: &Path, extra: &[&str]) -> Running {
         };
         if let (Some(http), Some(grpc)) = (field(&line, "http_addr="), field(&line, "grpc_addr=")) {
             // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Running { child, http, grpc };
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                while let Ok(line) = rx.recv() {
+                    if let Ok(mut lines) = sink.lock() {
+                        lines.push(line);
+                    }
+                }
+            });
+            return Running { child, http, grpc, log };
         }
         seen.push(line);
     }
@@ -87,9 +112,16 @@ async fn stop(mut running: Running) {
     panic!("accountd did not stop within 10 s of SIGTERM");
 }
 
-async fn create_read_update_over_both_apis(running: &Running) -> String {
-    let http = reqwest::Client::new();
+async fn create_read_update_over_both_apis(running: &Running, token: &str) -> String {
+    let http = reqwest::Client::builder()
+        .default_headers(
+            [(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"))].into_iter().collect(),
+        )
+        .build()
+        .expect("client");
     let base = format!("http://{}", running.http);
+    let anonymous = reqwest::get(format!("{base}/v1/accounts")).await.expect("get");
+    assert_eq!(anonymous.status(), 401, "the API needs a token");
     let created =
         http.post(format!("{base}/v1/accounts")).json(&json!({"name": "Survivor"})).send().await.expect("post");
     assert_eq!(created.status(), 201);
@@ -97,7 +129,9 @@ async fn create_read_update_over_both_apis(running: &Running) -> String {
     let id = created["id"].as_str().expect("id").to_owned();
 
     let mut grpc = AccountServiceClient::connect(format!("http://{}", running.grpc)).await.expect("grpc connect");
-    let read = grpc.get_account(GetAccountRequest { account_id: id.clone() }).await.expect("grpc get").into_inner();
+    let mut request = tonic::Request::new(GetAccountRequest { account_id: id.clone() });
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("metadata"));
+    let read = grpc.get_account(request).await.expect("grpc get").into_inner();
     assert_eq!(read.account.expect("account").name, "Survivor");
 
     let patched = http
@@ -115,8 +149,13 @@ async fn create_read_update_over_both_apis(running: &Running) -> String {
     id
 }
 
-async fn read_name(running: &Running, id: &str) -> String {
-    let reply = reqwest::get(format!("http://{}/v1/accounts/{id}", running.http)).await.expect("get");
+async fn read_name(running: &Running, token: &str, id: &str) -> String {
+    let reply = reqwest::Client::new()
+        .get(format!("http://{}/v1/accounts/{id}", running.http))
+        .header("x-api-key", token)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(reply.status(), 200);
     let body: Value = reply.json().await.expect("json");
     body["name"].as_str().expect("name").to_owned()
@@ -125,25 +164,48 @@ async fn read_name(running: &Running, id: &str) -> String {
 #[tokio::test]
 async fn serve_with_no_configuration_uses_sqlite_in_the_working_directory_and_survives_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let (token, bootstrap_log) = bootstrap(dir.path(), &[]);
+    assert!(token.starts_with("acd_"), "{token}");
     let first = start(dir.path(), &[]);
-    let id = create_read_update_over_both_apis(&first).await;
+    let id = create_read_update_over_both_apis(&first, &token).await;
+    let served_log = first.log.lock().expect("log").join("\n");
     stop(first).await;
     assert!(dir.path().join("accountd.db").exists(), "the default database is accountd.db in the working directory");
     let second = start(dir.path(), &[]);
-    assert_eq!(read_name(&second, &id).await, "Survivor 2");
+    assert_eq!(read_name(&second, &token, &id).await, "Survivor 2");
     stop(second).await;
+    // The secret was printed once on stdout, and is nowhere else: not in the logs, not in any
+    // database file (the WAL included).
+    let secret_part = &token[4..];
+    assert!(!bootstrap_log.contains(secret_part) && !served_log.contains(secret_part), "a token reached the logs");
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(!bytes.windows(secret_part.len()).any(|w| w == secret_part.as_bytes()), "{} holds the token", path.display());
+    }
+    let (again, _) = {
+        let output = Command::new(env!("CARGO_BIN_EXE_accountd"))
+            .current_dir(dir.path())
+            .args(["bootstrap", "--email", "second@example.com"])
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("run bootstrap");
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    assert!(!again, "a second bootstrap is refused");
 }
 
 #[tokio::test]
 async fn serve_with_a_postgres_url_uses_postgres_and_survives_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = accountd_postgres::testing::fresh_schema_url().await;
+    let (token, _) = bootstrap(dir.path(), &["--database-url", &url]);
     let first = start(dir.path(), &["--database-url", &url]);
-    let id = create_read_update_over_both_apis(&first).await;
+    let id = create_read_update_over_both_apis(&first, &token).await;
     stop(first).await;
     assert!(!dir.path().join("accountd.db").exists(), "no SQLite file when PostgreSQL is chosen");
     let second = start(dir.path(), &["--database-url", &url]);
-    assert_eq!(read_name(&second, &id).await, "Survivor 2");
+    assert_eq!(read_name(&second, &token, &id).await, "Survivor 2");
     stop(second).await;
 }
 

@@ -1,6 +1,6 @@
 //! The API description, the docs UI and the probes.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 use crate::spawn_app;
 
@@ -35,8 +35,9 @@ async fn the_docs_ui_is_served_from_the_binary() {
 #[tokio::test]
 async fn the_probes_answer() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
-    assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    for probe in ["/healthz", "/readyz", "/openapi.json", "/docs/"] {
+        assert_eq!(app.send_raw(Method::GET, probe, None, &[]).await.status, StatusCode::OK, "{probe} needs no token");
+    }
     let unknown = app.get("/v2/nothing").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.header("content-type"), "application/problem+json");

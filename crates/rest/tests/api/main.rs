@@ -1,12 +1,13 @@
 //! REST API tests: the router in-process over a fresh SQLite database per test.
 
 mod accounts;
+mod auth;
 mod docs;
 
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{AccountService, SystemClock, UuidV7Generator};
+use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_rest::{AppState, router};
 use accountd_sqlite::SqliteStore;
 use axum::Router;
@@ -20,6 +21,9 @@ use tower::ServiceExt;
 pub struct TestApp {
     router: Router,
     pub store: Arc<dyn Store>,
+    pub services: Services,
+    /// The bootstrap root user's platform token, sent by default.
+    pub root_token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -50,12 +54,32 @@ pub async fn spawn_app() -> TestApp {
     let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
-    TestApp { router: router(AppState { accounts, store: store.clone() }), store, _dir: dir }
+    let services = Services::with_defaults(store.clone());
+    let root = services
+        .users
+        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
+        .await
+        .expect("bootstrap");
+    TestApp {
+        router: router(AppState { services: services.clone() }),
+        store,
+        services,
+        root_token: root.secret.expose().to_owned(),
+        _dir: dir,
+    }
 }
 
 impl TestApp {
+    /// Sends a request as the root user.
     pub async fn send(&self, method: Method, uri: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let bearer = format!("Bearer {}", self.root_token);
+        let mut all = vec![("authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        self.send_raw(method, uri, body, &all).await
+    }
+
+    /// Sends a request with exactly `headers` (no credentials unless given).
+    pub async fn send_raw(&self, method: Method, uri: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let mut request = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);

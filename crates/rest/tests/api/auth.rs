@@ -1,0 +1,285 @@
+//! Authentication and authorization over REST: every role against every kind of operation,
+//! every kind of bad credential, and the refusals SPEC §2 promises.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{TestApp, spawn_app};
+
+/// An account with one user per role, a user of another account, and a token for each.
+struct World {
+    app: TestApp,
+    account: String,
+    other_account: String,
+    /// Role name → that user's id and token.
+    users: Vec<(&'static str, String, String)>,
+    /// A user that is no member yet, target of member writes.
+    outsider: String,
+}
+
+impl World {
+    fn token(&self, who: &str) -> &str {
+        &self.users.iter().find(|(name, _, _)| *name == who).expect("known user").2
+    }
+
+    fn user(&self, who: &str) -> &str {
+        &self.users.iter().find(|(name, _, _)| *name == who).expect("known user").1
+    }
+
+    async fn call(&self, token: &str, method: Method, uri: &str, body: Option<&str>) -> crate::Reply {
+        let bearer = format!("Bearer {token}");
+        self.app.send_raw(method, uri, body, &[("authorization", &bearer)]).await
+    }
+}
+
+async fn create_user(app: &TestApp, email: &str) -> String {
+    let reply = app.post("/v1/users", &json!({"email": email}).to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
+    let uri = format!("/v1/accounts/{account}/members/{user}");
+    let reply = app.send(Method::PUT, &uri, Some(&json!({"roles": [role]}).to_string()), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+async fn token_for(app: &TestApp, account: &str, user: &str, extra: Value) -> Value {
+    let mut body = json!({"name": "test token", "user_id": user});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let reply = app.post(&format!("/v1/accounts/{account}/tokens"), &body.to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let owner = create_user(&app, "owner@example.com").await;
+    let created = app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let account = created.body["id"].as_str().expect("id").to_owned();
+    let other = app.post("/v1/accounts", r#"{"name":"Other"}"#).await.body["id"].as_str().expect("id").to_owned();
+    let mut users = vec![("owner", owner.clone(), String::new())];
+    for role in ["administrator", "member", "viewer", "billing"] {
+        let id = create_user(&app, &format!("{role}@example.com")).await;
+        put_member(&app, &account, &id, role).await;
+        users.push((role, id, String::new()));
+    }
+    let stranger = create_user(&app, "stranger@example.com").await;
+    put_member(&app, &other, &stranger, "administrator").await;
+    for (_, id, token) in users.iter_mut() {
+        *token = token_for(&app, &account, id, json!({})).await["value"].as_str().expect("secret").to_owned();
+    }
+    let stranger_token = token_for(&app, &other, &stranger, json!({})).await["value"].as_str().expect("v").to_owned();
+    users.push(("stranger", stranger, stranger_token));
+    let outsider = create_user(&app, "outsider@example.com").await;
+    World { app, account, other_account: other, users, outsider }
+}
+
+#[tokio::test]
+async fn every_role_gets_the_expected_answer_for_every_kind_of_operation() {
+    let w = world().await;
+    let a = &w.account;
+    let put_body = json!({"roles": ["viewer"]}).to_string();
+    // (operation, method, uri, body, roles allowed); a stranger always gets 404, others 403.
+    let operations: Vec<(&str, Method, String, Option<String>, &[&str])> = vec![
+        ("read account", Method::GET, format!("/v1/accounts/{a}"), None, &["owner", "administrator", "member", "viewer", "billing"]),
+        ("update account", Method::PATCH, format!("/v1/accounts/{a}"), Some(r#"{"name":"Acme 2"}"#.into()), &["owner", "administrator"]),
+        ("list members", Method::GET, format!("/v1/accounts/{a}/members"), None, &["owner", "administrator", "member", "viewer"]),
+        ("put member", Method::PUT, format!("/v1/accounts/{a}/members/{}", w.outsider), Some(put_body), &["owner", "administrator"]),
+        ("list tokens", Method::GET, format!("/v1/accounts/{a}/tokens"), None, &["owner", "administrator", "member", "viewer"]),
+        ("create token", Method::POST, format!("/v1/accounts/{a}/tokens"), Some(r#"{"name":"mine"}"#.into()), &["owner", "administrator", "member"]),
+        ("list roles", Method::GET, format!("/v1/accounts/{a}/roles"), None, &["owner", "administrator", "member", "viewer", "billing"]),
+        ("permission groups", Method::GET, format!("/v1/accounts/{a}/tokens/permission_groups"), None, &["owner", "administrator", "member", "viewer", "billing"]),
+        ("verify token", Method::GET, format!("/v1/accounts/{a}/tokens/verify"), None, &["owner", "administrator", "member", "viewer", "billing"]),
+        ("list users", Method::GET, "/v1/users".into(), None, &[]),
+    ];
+    for (name, method, uri, body, allowed) in &operations {
+        for (who, _, token) in &w.users {
+            let reply = w.call(token, method.clone(), uri, body.as_deref()).await;
+            let expected = if allowed.contains(who) {
+                if *method == Method::POST { StatusCode::CREATED } else { StatusCode::OK }
+            } else if *who == "stranger" && uri.starts_with("/v1/accounts/") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(reply.status, expected, "{who} → {name}: {}", reply.text);
+            if expected == StatusCode::NOT_FOUND {
+                assert!(!reply.text.contains(a.as_str()), "a stranger must not learn about the account");
+            }
+        }
+    }
+    for (who, _, token) in &w.users {
+        let me = w.call(token, Method::GET, "/v1/me", None).await;
+        assert_eq!(me.status, StatusCode::OK, "{who}");
+        let listed = w.call(token, Method::GET, "/v1/accounts", None).await;
+        let ids: Vec<&str> = listed.body["accounts"].as_array().expect("list").iter().filter_map(|x| x["id"].as_str()).collect();
+        if *who == "stranger" {
+            assert_eq!(ids, [w.other_account.as_str()], "a stranger lists only its own account");
+        } else {
+            assert_eq!(ids, [a.as_str()], "{who} lists exactly the account it belongs to");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_credential_answers_401() {
+    let w = world().await;
+    let a = &w.account;
+    let viewer = w.user("viewer").to_owned();
+    let token = |extra: Value| {
+        let w = &w;
+        let viewer = viewer.clone();
+        async move { token_for(&w.app, a, &viewer, extra).await }
+    };
+    let expired = token(json!({"expires_on": "2020-01-01T00:00:00Z"})).await;
+    let not_yet = token(json!({"not_before": "2999-01-01T00:00:00Z"})).await;
+    let disabled = token(json!({"status": "disabled"})).await;
+    let ip_refused = token(json!({"condition": {"request_ip": {"in": ["203.0.113.0/24"]}}})).await;
+    let rolled = token(json!({})).await;
+    let roll_uri = format!("/v1/accounts/{a}/tokens/{}/value", rolled["id"].as_str().expect("id"));
+    let new_value = w.app.send(Method::PUT, &roll_uri, None, &[]).await;
+    assert_eq!(new_value.status, StatusCode::OK, "{}", new_value.text);
+    let unknown = accountd_domain::token::TokenSecret::generate().expose().to_owned();
+    let secret = |t: &Value| t["value"].as_str().expect("value").to_owned();
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("no token", vec![]),
+        ("malformed", vec![("authorization", "Bearer acd_garbage".into())]),
+        ("wrong scheme", vec![("authorization", format!("Basic {}", secret(&rolled)))]),
+        ("unknown", vec![("authorization", format!("Bearer {unknown}"))]),
+        ("expired", vec![("authorization", format!("Bearer {}", secret(&expired)))]),
+        ("not yet valid", vec![("x-api-key", secret(&not_yet))]),
+        ("disabled", vec![("authorization", format!("Bearer {}", secret(&disabled)))]),
+        ("ip refused", vec![("authorization", format!("Bearer {}", secret(&ip_refused)))]),
+        ("rolled away", vec![("authorization", format!("Bearer {}", secret(&rolled)))]),
+    ];
+    for (name, headers) in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for uri in [format!("/v1/accounts/{a}"), "/v1/me".into(), "/v1/accounts".into()] {
+            let reply = w.app.send_raw(Method::GET, &uri, None, &headers).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{name} on {uri}: {}", reply.text);
+            assert_eq!(reply.header("www-authenticate"), "Bearer");
+            assert_eq!(reply.header("content-type"), "application/problem+json");
+        }
+    }
+    let fresh = new_value.body["value"].as_str().expect("value");
+    let ok = w.app.send_raw(Method::GET, "/v1/me", None, &[("x-api-key", fresh)]).await;
+    assert_eq!(ok.status, StatusCode::OK, "the rolled secret works, through x-api-key too");
+}
+
+#[tokio::test]
+async fn a_read_only_token_cannot_write_even_for_an_administrator() {
+    let w = world().await;
+    let a = &w.account;
+    let admin = w.user("administrator").to_owned();
+    let narrowed = token_for(&w.app, a, &admin, json!({"policies": [{"permission_groups": ["accounts:read"]}]})).await;
+    let secret = narrowed["value"].as_str().expect("value");
+    assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::OK);
+    let write = w.call(secret, Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Nope"}"#)).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+    let full = w.call(w.token("administrator"), Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Yes"}"#)).await;
+    assert_eq!(full.status, StatusCode::OK, "the same user's unrestricted token may write");
+}
+
+#[tokio::test]
+async fn a_removed_member_and_a_disabled_user_lose_access_at_once() {
+    let w = world().await;
+    let a = &w.account;
+    let uri = format!("/v1/accounts/{a}");
+    assert_eq!(w.call(w.token("member"), Method::GET, &uri, None).await.status, StatusCode::OK);
+    let removed = w.app.send(Method::DELETE, &format!("{uri}/members/{}", w.user("member")), None, &[]).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(w.call(w.token("member"), Method::GET, &uri, None).await.status, StatusCode::NOT_FOUND);
+    let disable = w.app.send(Method::PATCH, &format!("/v1/users/{}", w.user("viewer")), Some(r#"{"status":"disabled"}"#), &[]).await;
+    assert_eq!(disable.status, StatusCode::OK, "{}", disable.text);
+    assert_eq!(w.call(w.token("viewer"), Method::GET, &uri, None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_owner_cannot_be_removed_or_demoted_and_owner_is_not_granted_here() {
+    let w = world().await;
+    let a = &w.account;
+    let owner = w.user("owner");
+    let member_uri = format!("/v1/accounts/{a}/members/{owner}");
+    let demote = w.app.send(Method::PUT, &member_uri, Some(r#"{"roles":["viewer"]}"#), &[]).await;
+    assert_eq!(demote.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", demote.text);
+    assert_eq!(w.app.send(Method::DELETE, &member_uri, None, &[]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let grant = format!("/v1/accounts/{a}/members/{}", w.user("viewer"));
+    let promote = w.app.send(Method::PUT, &grant, Some(r#"{"role":"owner"}"#), &[]).await;
+    assert_eq!(promote.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = w.app.send(Method::PUT, &grant, Some(r#"{"roles":["emperor"]}"#), &[]).await;
+    assert_eq!((bad.status, bad.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["roles"]));
+}
+
+#[tokio::test]
+async fn an_invitation_grants_nothing_until_accepted() {
+    let w = world().await;
+    let a = &w.account;
+    let invite = w.app.post(&format!("/v1/accounts/{a}/members"), r#"{"email":"New.Person@example.com","roles":["viewer"]}"#).await;
+    assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.text);
+    assert_eq!(invite.body["status"], "invited");
+    let user = invite.body["user_id"].as_str().expect("user").to_owned();
+    let again = w.app.post(&format!("/v1/accounts/{a}/members"), r#"{"email":"new.person@EXAMPLE.com","roles":["viewer"]}"#).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "the same email, in another case, is the same user");
+    let token = token_for(&w.app, a, &user, json!({})).await;
+    let secret = token["value"].as_str().expect("value");
+    assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::NOT_FOUND);
+    let accept = w.call(secret, Method::PUT, &format!("/v1/me/memberships/{a}"), Some(r#"{"status":"accepted"}"#)).await;
+    assert_eq!((accept.status, accept.body["status"].as_str()), (StatusCode::OK, Some("member")));
+    assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::OK);
+    let mine = w.call(secret, Method::GET, "/v1/me/permissions", None).await;
+    assert_eq!(mine.body["accounts"][0]["account_id"], a.as_str());
+    assert_eq!(mine.body["accounts"][0]["type"], "agency");
+    let permissions = mine.body["accounts"][0]["permissions"].as_array().expect("list");
+    assert!(permissions.contains(&json!("accounts:read")) && !permissions.contains(&json!("accounts:write")));
+    assert_eq!(mine.body["root_permissions"], json!([]));
+}
+
+#[tokio::test]
+async fn roles_inherited_from_a_parent_apply_to_its_children() {
+    let w = world().await;
+    let a = &w.account;
+    let child = w.app.post("/v1/accounts", &json!({"name": "Ads", "type": "ad_account", "parent_id": a}).to_string()).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.text);
+    let child_uri = format!("/v1/accounts/{}", child.body["id"].as_str().expect("id"));
+    assert_eq!(w.call(w.token("viewer"), Method::GET, &child_uri, None).await.status, StatusCode::OK);
+    let patch = w.call(w.token("administrator"), Method::PATCH, &child_uri, Some(r#"{"name":"Ads 2"}"#)).await;
+    assert_eq!(patch.status, StatusCode::OK);
+    assert_eq!(w.call(w.token("stranger"), Method::GET, &child_uri, None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_root_creates_top_level_accounts_and_users() {
+    let w = world().await;
+    let admin = w.token("administrator");
+    let top = w.call(admin, Method::POST, "/v1/accounts", Some(r#"{"name":"Mine"}"#)).await;
+    assert_eq!(top.status, StatusCode::FORBIDDEN);
+    let user = w.call(admin, Method::POST, "/v1/users", Some(r#"{"email":"x@example.com"}"#)).await;
+    assert_eq!(user.status, StatusCode::FORBIDDEN);
+    let for_other = w.call(admin, Method::POST, &format!("/v1/accounts/{}/tokens", w.account), Some(&json!({"name": "t", "user_id": w.user("viewer")}).to_string())).await;
+    assert_eq!(for_other.status, StatusCode::FORBIDDEN, "only root creates tokens for other users");
+}
+
+#[tokio::test]
+async fn token_responses_show_the_secret_once_and_a_member_sees_only_its_own_tokens() {
+    let w = world().await;
+    let a = &w.account;
+    let member = w.token("member");
+    let created = w.call(member, Method::POST, &format!("/v1/accounts/{a}/tokens"), Some(r#"{"name":"mine"}"#)).await;
+    let secret = created.body["value"].as_str().expect("value").to_owned();
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let read = w.call(member, Method::GET, &format!("/v1/accounts/{a}/tokens/{id}"), None).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert!(!read.text.contains(&secret[4..]), "a read never shows the secret");
+    assert!(read.body["hint"].as_str().expect("hint").ends_with(&secret[secret.len() - 4..]));
+    let listed = w.call(member, Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
+    let owners: Vec<&str> = listed.body["tokens"].as_array().expect("tokens").iter().filter_map(|t| t["user_id"].as_str()).collect();
+    assert!(owners.iter().all(|u| *u == w.user("member")), "{owners:?}");
+    let admin_list = w.call(w.token("administrator"), Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
+    assert!(admin_list.body["tokens"].as_array().expect("tokens").len() > owners.len());
+    let viewer_reads = w.call(w.token("viewer"), Method::GET, &format!("/v1/accounts/{a}/tokens/{id}"), None).await;
+    assert_eq!(viewer_reads.status, StatusCode::NOT_FOUND, "another member's token is not visible");
+}

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    // The directory too, so that a newly added .proto triggers a rebuild.
+    println!("cargo:rerun-if-changed={}", root.join("accountd/v1").display());
     let mut files = Vec::new();
     for entry in std::fs::read_dir(root.join("accountd/v1"))? {
         let path = entry?.path();

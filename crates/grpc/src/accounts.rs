@@ -1,8 +1,8 @@
 //! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountStatus, AccountType, IfMatch, NewAccountInput,
-    PageRequest, Services, ValidationErrors,
+    Account, AccountId, AccountPatchInput, AccountStatus, AccountType, IfMatch, NewAccountInput, PageRequest, Services,
+    ValidationErrors,
 };
 use prost_types::Timestamp;
 use tonic::metadata::MetadataValue;
@@ -28,7 +28,7 @@ pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
     Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
 }
 
-fn proto_type(t: AccountType) -> pb::AccountType {
+pub(crate) fn proto_type(t: AccountType) -> pb::AccountType {
     match t {
         AccountType::Standard => pb::AccountType::Standard,
         AccountType::Enterprise => pb::AccountType::Enterprise,
@@ -177,8 +177,12 @@ impl pb::account_service_server::AccountService for AccountsApi {
         }
         .validate()
         .map_err(to_status)?;
-        let account =
-            self.services.accounts.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        let account = self
+            .services
+            .accounts
+            .update(&caller, id, patch, IfMatch::parse(&request.etag))
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::UpdateAccountResponse { account: Some((&account).into()) }))
     }
 

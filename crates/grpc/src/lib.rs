@@ -4,8 +4,11 @@
 
 mod accounts;
 mod caller;
+mod members;
 mod metrics;
 pub mod status;
+mod tokens;
+mod users;
 
 use accountd_domain::Services;
 use tonic::service::Routes;
@@ -21,19 +24,32 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accountd_descriptor.bin"));
 }
 
-
 /// All gRPC routes: accountd's services, `grpc.health.v1.Health` (reporting each service as
 /// serving) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
 pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::server::Error> {
-    let accounts = pb::account_service_server::AccountServiceServer::new(accounts::AccountsApi::new(services.clone()));
+    use pb::account_service_server::AccountServiceServer;
+    use pb::member_service_server::MemberServiceServer;
+    use pb::token_service_server::TokenServiceServer;
+    use pb::user_service_server::UserServiceServer;
+
+    let accounts = AccountServiceServer::new(accounts::AccountsApi::new(services.clone()));
+    let users = UserServiceServer::new(users::UsersApi::new(services.clone()));
+    let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
+    let tokens = TokenServiceServer::new(tokens::TokensApi::new(services));
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<pb::account_service_server::AccountServiceServer<accounts::AccountsApi>>().await;
+    reporter.set_serving::<AccountServiceServer<accounts::AccountsApi>>().await;
+    reporter.set_serving::<UserServiceServer<users::UsersApi>>().await;
+    reporter.set_serving::<MemberServiceServer<members::MembersApi>>().await;
+    reporter.set_serving::<TokenServiceServer<tokens::TokensApi>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     Ok(Routes::new(accounts)
+        .add_service(users)
+        .add_service(members)
+        .add_service(tokens)
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?))

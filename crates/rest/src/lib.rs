@@ -3,15 +3,15 @@
 //! every error leaves through [`problem::ApiError`] as `application/problem+json`.
 
 mod accounts;
-mod me;
-mod members;
-mod tokens;
-mod users;
 mod extract;
 mod health;
+mod me;
+mod members;
 mod metrics;
 mod openapi;
 pub mod problem;
+mod tokens;
+mod users;
 
 use accountd_domain::Services;
 use axum::Router;

@@ -20,10 +20,7 @@ use crate::users::user_id;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/accounts/{account_id}/members", get(list_members).post(add_member))
-        .route(
-            "/v1/accounts/{account_id}/members/{user_id}",
-            get(get_member).put(put_member).delete(delete_member),
-        )
+        .route("/v1/accounts/{account_id}/members/{user_id}", get(get_member).put(put_member).delete(delete_member))
         .route("/v1/accounts/{account_id}/roles", get(list_roles))
         .route("/v1/accounts/{account_id}/roles/{role_id}", get(get_role))
 }
@@ -115,7 +112,10 @@ pub async fn list_members(
 ) -> Result<Json<MemberList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
     let page = state.services.members.list(&caller, account_id(&id)?, page).await?;
-    Ok(Json(MemberList { next_page_token: page.next_page_token(), members: page.items.iter().map(MemberBody::from).collect() }))
+    Ok(Json(MemberList {
+        next_page_token: page.next_page_token(),
+        members: page.items.iter().map(MemberBody::from).collect(),
+    }))
 }
 
 /// Invites a user (`members:write`); the membership is `invited` until accepted.
@@ -131,9 +131,7 @@ pub async fn add_member(
     let account = account_id(&id)?;
     let who = match (body.user_id.filter(|u| !u.is_empty()), body.email.filter(|e| !e.is_empty())) {
         (Some(user), None) => MemberRef::User(user_id(&user)?),
-        (None, Some(email)) => {
-            MemberRef::Email(EmailAddress::parse(&email).map_err(|e| ApiError::invalid(&e.into()))?)
-        }
+        (None, Some(email)) => MemberRef::Email(EmailAddress::parse(&email).map_err(|e| ApiError::invalid(&e.into()))?),
         _ => {
             return Err(ApiError::invalid(&ValidationErrors::from(FieldError::new(
                 "user_id",
@@ -209,4 +207,3 @@ pub async fn get_role(
     let role = all.iter().copied().find(|r| r.as_str() == role).ok_or_else(ApiError::not_found)?;
     Ok(Json(RoleBody::from(role)))
 }
-

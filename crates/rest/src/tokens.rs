@@ -176,7 +176,11 @@ impl TokenRequest {
             status: self.status,
             policies: self.policies.map(|ps| {
                 ps.into_iter()
-                    .map(|p| PolicyInput { effect: p.effect, permission_groups: p.permission_groups, resources: p.resources })
+                    .map(|p| PolicyInput {
+                        effect: p.effect,
+                        permission_groups: p.permission_groups,
+                        resources: p.resources,
+                    })
                     .collect()
             }),
             ip_in: ip.ip_in,
@@ -202,7 +206,10 @@ pub async fn list_tokens(
 ) -> Result<Json<TokenList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
     let page = state.services.tokens.list(&caller, account_id(&id)?, page).await?;
-    Ok(Json(TokenList { next_page_token: page.next_page_token(), tokens: page.items.iter().map(TokenBody::from).collect() }))
+    Ok(Json(TokenList {
+        next_page_token: page.next_page_token(),
+        tokens: page.items.iter().map(TokenBody::from).collect(),
+    }))
 }
 
 /// Creates a token (`tokens:write`); the response carries its secret, once.
@@ -299,5 +306,10 @@ pub async fn permission_groups(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<PermissionGroup>>, ApiError> {
     let groups = state.services.tokens.permission_groups(&caller, account_id(&id)?).await?;
-    Ok(Json(groups.into_iter().map(|p: Permission| PermissionGroup { id: p.as_str(), name: p.title(), scopes: vec!["account"] }).collect()))
+    Ok(Json(
+        groups
+            .into_iter()
+            .map(|p: Permission| PermissionGroup { id: p.as_str(), name: p.title(), scopes: vec!["account"] })
+            .collect(),
+    ))
 }

@@ -97,7 +97,10 @@ pub async fn list_users(
 ) -> Result<Json<UserList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
     let page = state.services.users.list(&caller, page).await?;
-    Ok(Json(UserList { next_page_token: page.next_page_token(), users: page.items.iter().map(UserBody::from).collect() }))
+    Ok(Json(UserList {
+        next_page_token: page.next_page_token(),
+        users: page.items.iter().map(UserBody::from).collect(),
+    }))
 }
 
 /// Creates a user (root `users:write`).

@@ -115,7 +115,9 @@ async fn stop(mut running: Running) {
 async fn create_read_update_over_both_apis(running: &Running, token: &str) -> String {
     let http = reqwest::Client::builder()
         .default_headers(
-            [(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"))].into_iter().collect(),
+            [(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header"))]
+                .into_iter()
+                .collect(),
         )
         .build()
         .expect("client");
@@ -181,7 +183,11 @@ async fn serve_with_no_configuration_uses_sqlite_in_the_working_directory_and_su
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         let path = entry.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
-        assert!(!bytes.windows(secret_part.len()).any(|w| w == secret_part.as_bytes()), "{} holds the token", path.display());
+        assert!(
+            !bytes.windows(secret_part.len()).any(|w| w == secret_part.as_bytes()),
+            "{} holds the token",
+            path.display()
+        );
     }
     let (again, _) = {
         let output = Command::new(env!("CARGO_BIN_EXE_accountd"))

@@ -5,20 +5,11 @@ use accountd_grpc::pb::{
     UpdateAccountRequest,
 };
 use tonic::Code;
-use tonic_types::StatusExt;
 
-use crate::spawn_server;
+use crate::{spawn_server, violated_fields};
 
 fn create(name: &str) -> CreateAccountRequest {
     CreateAccountRequest { name: name.into(), ..Default::default() }
-}
-
-/// The fields named by the status's BadRequest details.
-fn violated_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -158,7 +149,13 @@ async fn health_and_reflection_are_served() {
 
     let server = spawn_server().await;
     let mut health = HealthClient::new(server.channel.clone());
-    for service in ["", "accountd.v1.AccountService"] {
+    for service in [
+        "",
+        "accountd.v1.AccountService",
+        "accountd.v1.UserService",
+        "accountd.v1.MemberService",
+        "accountd.v1.TokenService",
+    ] {
         let reply = health.check(HealthCheckRequest { service: service.into() }).await.expect("health").into_inner();
         assert_eq!(reply.status(), ServingStatus::Serving, "{service:?}");
     }
@@ -180,7 +177,14 @@ async fn health_and_reflection_are_served() {
         panic!("not a service list")
     };
     let services: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["accountd.v1.AccountService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"] {
+    for expected in [
+        "accountd.v1.AccountService",
+        "accountd.v1.UserService",
+        "accountd.v1.MemberService",
+        "accountd.v1.TokenService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
         assert!(services.contains(&expected.to_owned()), "{expected} missing from {services:?}");
     }
 }

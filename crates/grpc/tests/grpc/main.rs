@@ -1,29 +1,146 @@
 //! gRPC tests: the real tonic server on a loopback port over a fresh SQLite database.
 
 mod accounts;
+mod auth;
+mod identity;
 
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{AccountService, SystemClock, UuidV7Generator};
+use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
-use accountd_grpc::{GrpcState, routes};
+use accountd_grpc::pb::member_service_client::MemberServiceClient;
+use accountd_grpc::pb::token_service_client::TokenServiceClient;
+use accountd_grpc::pb::user_service_client::UserServiceClient;
+use accountd_grpc::{pb, routes};
 use accountd_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::metadata::{AsciiMetadataValue, MetadataKey};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Server};
+use tonic_types::StatusExt;
 
 #[derive(Debug)]
 pub struct TestServer {
     pub channel: Channel,
     pub store: Arc<dyn Store>,
+    pub services: Services,
+    /// The bootstrap root user's platform token, which the default clients send.
+    pub root_token: String,
     _dir: tempfile::TempDir,
 }
 
-impl TestServer {
-    pub fn accounts(&self) -> AccountServiceClient<Channel> {
-        AccountServiceClient::new(self.channel.clone())
+/// A client channel that sends one credential with every call.
+pub type Authed = InterceptedService<Channel, Credential>;
+
+/// Adds a credential to every request of a client: what a real client's interceptor does.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    key: MetadataKey<tonic::metadata::Ascii>,
+    value: AsciiMetadataValue,
+}
+
+impl Credential {
+    /// `authorization: Bearer <secret>`.
+    pub fn bearer(secret: &str) -> Self {
+        Self::raw("authorization", &format!("Bearer {secret}"))
     }
+
+    /// Any metadata entry, e.g. `x-api-key` or a malformed `authorization`.
+    pub fn raw(key: &'static str, value: &str) -> Self {
+        Self { key: MetadataKey::from_static(key), value: value.parse().expect("ascii metadata") }
+    }
+}
+
+impl Interceptor for Credential {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert(self.key.clone(), self.value.clone());
+        Ok(request)
+    }
+}
+
+impl TestServer {
+    /// AccountService as the root user.
+    pub fn accounts(&self) -> AccountServiceClient<Authed> {
+        self.accounts_with(Credential::bearer(&self.root_token))
+    }
+
+    pub fn accounts_with(&self, credential: Credential) -> AccountServiceClient<Authed> {
+        AccountServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
+    /// UserService as the root user.
+    pub fn users(&self) -> UserServiceClient<Authed> {
+        self.users_with(Credential::bearer(&self.root_token))
+    }
+
+    pub fn users_with(&self, credential: Credential) -> UserServiceClient<Authed> {
+        UserServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
+    /// MemberService as the root user.
+    pub fn members(&self) -> MemberServiceClient<Authed> {
+        self.members_with(Credential::bearer(&self.root_token))
+    }
+
+    pub fn members_with(&self, credential: Credential) -> MemberServiceClient<Authed> {
+        MemberServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
+    /// TokenService as the root user.
+    pub fn tokens(&self) -> TokenServiceClient<Authed> {
+        self.tokens_with(Credential::bearer(&self.root_token))
+    }
+
+    pub fn tokens_with(&self, credential: Credential) -> TokenServiceClient<Authed> {
+        TokenServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+}
+
+/// The fields named by the status's BadRequest details.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+/// An account created by the root user, which owns it.
+pub async fn create_account(server: &TestServer, name: &str) -> pb::Account {
+    let request = pb::CreateAccountRequest { name: name.into(), ..Default::default() };
+    server.accounts().create_account(request).await.expect("create account").into_inner().account.expect("account")
+}
+
+/// A user created by the root user.
+pub async fn create_user(server: &TestServer, email: &str) -> pb::User {
+    let request = pb::CreateUserRequest { email: email.into(), ..Default::default() };
+    server.users().create_user(request).await.expect("create user").into_inner().user.expect("user")
+}
+
+/// Makes `user_id` a member of `account_id` with `role`, effective at once.
+pub async fn put_member(server: &TestServer, account_id: &str, user_id: &str, role: &str) -> pb::AccountMember {
+    let request = pb::PutAccountMemberRequest {
+        account_id: account_id.into(),
+        user_id: user_id.into(),
+        role: role.into(),
+        ..Default::default()
+    };
+    server.members().put_account_member(request).await.expect("put member").into_inner().member.expect("member")
+}
+
+/// A token under `account_id` for `user_id` with the default policy, issued by the root
+/// user; returns it with its secret.
+pub async fn issue_token(server: &TestServer, account_id: &str, user_id: &str) -> (pb::Token, String) {
+    let request = pb::CreateTokenRequest {
+        account_id: account_id.into(),
+        user_id: user_id.into(),
+        name: Some(format!("token of {user_id}")),
+        ..Default::default()
+    };
+    let created = server.tokens().create_token(request).await.expect("create token").into_inner();
+    (created.token.expect("token"), created.value)
 }
 
 pub async fn spawn_server() -> TestServer {
@@ -31,8 +148,13 @@ pub async fn spawn_server() -> TestServer {
     let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
-    let routes = routes(GrpcState { accounts }).await.expect("routes");
+    let services = Services::with_defaults(store.clone());
+    let root = services
+        .users
+        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
+        .await
+        .expect("bootstrap");
+    let routes = routes(services.clone()).await.expect("routes");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -43,5 +165,5 @@ pub async fn spawn_server() -> TestServer {
             .expect("grpc server");
     });
     let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-    TestServer { channel, store, _dir: dir }
+    TestServer { channel, store, services, root_token: root.secret.expose().to_owned(), _dir: dir }
 }

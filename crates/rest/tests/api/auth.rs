@@ -57,7 +57,8 @@ async fn token_for(app: &TestApp, account: &str, user: &str, extra: Value) -> Va
 async fn world() -> World {
     let app = spawn_app().await;
     let owner = create_user(&app, "owner@example.com").await;
-    let created = app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
+    let created =
+        app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let account = created.body["id"].as_str().expect("id").to_owned();
     let other = app.post("/v1/accounts", r#"{"name":"Other"}"#).await.body["id"].as_str().expect("id").to_owned();
@@ -78,22 +79,79 @@ async fn world() -> World {
     World { app, account, other_account: other, users, outsider }
 }
 
+/// An operation of the matrix: its name, method, path, body and the roles allowed to do it.
+type Operation<'a> = (&'a str, Method, String, Option<String>, &'a [&'a str]);
+
 #[tokio::test]
 async fn every_role_gets_the_expected_answer_for_every_kind_of_operation() {
     let w = world().await;
     let a = &w.account;
     let put_body = json!({"roles": ["viewer"]}).to_string();
     // (operation, method, uri, body, roles allowed); a stranger always gets 404, others 403.
-    let operations: Vec<(&str, Method, String, Option<String>, &[&str])> = vec![
-        ("read account", Method::GET, format!("/v1/accounts/{a}"), None, &["owner", "administrator", "member", "viewer", "billing"]),
-        ("update account", Method::PATCH, format!("/v1/accounts/{a}"), Some(r#"{"name":"Acme 2"}"#.into()), &["owner", "administrator"]),
-        ("list members", Method::GET, format!("/v1/accounts/{a}/members"), None, &["owner", "administrator", "member", "viewer"]),
-        ("put member", Method::PUT, format!("/v1/accounts/{a}/members/{}", w.outsider), Some(put_body), &["owner", "administrator"]),
-        ("list tokens", Method::GET, format!("/v1/accounts/{a}/tokens"), None, &["owner", "administrator", "member", "viewer"]),
-        ("create token", Method::POST, format!("/v1/accounts/{a}/tokens"), Some(r#"{"name":"mine"}"#.into()), &["owner", "administrator", "member"]),
-        ("list roles", Method::GET, format!("/v1/accounts/{a}/roles"), None, &["owner", "administrator", "member", "viewer", "billing"]),
-        ("permission groups", Method::GET, format!("/v1/accounts/{a}/tokens/permission_groups"), None, &["owner", "administrator", "member", "viewer", "billing"]),
-        ("verify token", Method::GET, format!("/v1/accounts/{a}/tokens/verify"), None, &["owner", "administrator", "member", "viewer", "billing"]),
+    let operations: Vec<Operation> = vec![
+        (
+            "read account",
+            Method::GET,
+            format!("/v1/accounts/{a}"),
+            None,
+            &["owner", "administrator", "member", "viewer", "billing"],
+        ),
+        (
+            "update account",
+            Method::PATCH,
+            format!("/v1/accounts/{a}"),
+            Some(r#"{"name":"Acme 2"}"#.into()),
+            &["owner", "administrator"],
+        ),
+        (
+            "list members",
+            Method::GET,
+            format!("/v1/accounts/{a}/members"),
+            None,
+            &["owner", "administrator", "member", "viewer"],
+        ),
+        (
+            "put member",
+            Method::PUT,
+            format!("/v1/accounts/{a}/members/{}", w.outsider),
+            Some(put_body),
+            &["owner", "administrator"],
+        ),
+        (
+            "list tokens",
+            Method::GET,
+            format!("/v1/accounts/{a}/tokens"),
+            None,
+            &["owner", "administrator", "member", "viewer"],
+        ),
+        (
+            "create token",
+            Method::POST,
+            format!("/v1/accounts/{a}/tokens"),
+            Some(r#"{"name":"mine"}"#.into()),
+            &["owner", "administrator", "member"],
+        ),
+        (
+            "list roles",
+            Method::GET,
+            format!("/v1/accounts/{a}/roles"),
+            None,
+            &["owner", "administrator", "member", "viewer", "billing"],
+        ),
+        (
+            "permission groups",
+            Method::GET,
+            format!("/v1/accounts/{a}/tokens/permission_groups"),
+            None,
+            &["owner", "administrator", "member", "viewer", "billing"],
+        ),
+        (
+            "verify token",
+            Method::GET,
+            format!("/v1/accounts/{a}/tokens/verify"),
+            None,
+            &["owner", "administrator", "member", "viewer", "billing"],
+        ),
         ("list users", Method::GET, "/v1/users".into(), None, &[]),
     ];
     for (name, method, uri, body, allowed) in &operations {
@@ -116,7 +174,8 @@ async fn every_role_gets_the_expected_answer_for_every_kind_of_operation() {
         let me = w.call(token, Method::GET, "/v1/me", None).await;
         assert_eq!(me.status, StatusCode::OK, "{who}");
         let listed = w.call(token, Method::GET, "/v1/accounts", None).await;
-        let ids: Vec<&str> = listed.body["accounts"].as_array().expect("list").iter().filter_map(|x| x["id"].as_str()).collect();
+        let ids: Vec<&str> =
+            listed.body["accounts"].as_array().expect("list").iter().filter_map(|x| x["id"].as_str()).collect();
         if *who == "stranger" {
             assert_eq!(ids, [w.other_account.as_str()], "a stranger lists only its own account");
         } else {
@@ -180,7 +239,8 @@ async fn a_read_only_token_cannot_write_even_for_an_administrator() {
     assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::OK);
     let write = w.call(secret, Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Nope"}"#)).await;
     assert_eq!(write.status, StatusCode::FORBIDDEN);
-    let full = w.call(w.token("administrator"), Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Yes"}"#)).await;
+    let full =
+        w.call(w.token("administrator"), Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Yes"}"#)).await;
     assert_eq!(full.status, StatusCode::OK, "the same user's unrestricted token may write");
 }
 
@@ -193,7 +253,10 @@ async fn a_removed_member_and_a_disabled_user_lose_access_at_once() {
     let removed = w.app.send(Method::DELETE, &format!("{uri}/members/{}", w.user("member")), None, &[]).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_eq!(w.call(w.token("member"), Method::GET, &uri, None).await.status, StatusCode::NOT_FOUND);
-    let disable = w.app.send(Method::PATCH, &format!("/v1/users/{}", w.user("viewer")), Some(r#"{"status":"disabled"}"#), &[]).await;
+    let disable = w
+        .app
+        .send(Method::PATCH, &format!("/v1/users/{}", w.user("viewer")), Some(r#"{"status":"disabled"}"#), &[])
+        .await;
     assert_eq!(disable.status, StatusCode::OK, "{}", disable.text);
     assert_eq!(w.call(w.token("viewer"), Method::GET, &uri, None).await.status, StatusCode::UNAUTHORIZED);
 }
@@ -218,16 +281,23 @@ async fn the_owner_cannot_be_removed_or_demoted_and_owner_is_not_granted_here() 
 async fn an_invitation_grants_nothing_until_accepted() {
     let w = world().await;
     let a = &w.account;
-    let invite = w.app.post(&format!("/v1/accounts/{a}/members"), r#"{"email":"New.Person@example.com","roles":["viewer"]}"#).await;
+    let invite = w
+        .app
+        .post(&format!("/v1/accounts/{a}/members"), r#"{"email":"New.Person@example.com","roles":["viewer"]}"#)
+        .await;
     assert_eq!(invite.status, StatusCode::CREATED, "{}", invite.text);
     assert_eq!(invite.body["status"], "invited");
     let user = invite.body["user_id"].as_str().expect("user").to_owned();
-    let again = w.app.post(&format!("/v1/accounts/{a}/members"), r#"{"email":"new.person@EXAMPLE.com","roles":["viewer"]}"#).await;
+    let again = w
+        .app
+        .post(&format!("/v1/accounts/{a}/members"), r#"{"email":"new.person@EXAMPLE.com","roles":["viewer"]}"#)
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "the same email, in another case, is the same user");
     let token = token_for(&w.app, a, &user, json!({})).await;
     let secret = token["value"].as_str().expect("value");
     assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::NOT_FOUND);
-    let accept = w.call(secret, Method::PUT, &format!("/v1/me/memberships/{a}"), Some(r#"{"status":"accepted"}"#)).await;
+    let accept =
+        w.call(secret, Method::PUT, &format!("/v1/me/memberships/{a}"), Some(r#"{"status":"accepted"}"#)).await;
     assert_eq!((accept.status, accept.body["status"].as_str()), (StatusCode::OK, Some("member")));
     assert_eq!(w.call(secret, Method::GET, &format!("/v1/accounts/{a}"), None).await.status, StatusCode::OK);
     let mine = w.call(secret, Method::GET, "/v1/me/permissions", None).await;
@@ -242,7 +312,8 @@ async fn an_invitation_grants_nothing_until_accepted() {
 async fn roles_inherited_from_a_parent_apply_to_its_children() {
     let w = world().await;
     let a = &w.account;
-    let child = w.app.post("/v1/accounts", &json!({"name": "Ads", "type": "ad_account", "parent_id": a}).to_string()).await;
+    let child =
+        w.app.post("/v1/accounts", &json!({"name": "Ads", "type": "ad_account", "parent_id": a}).to_string()).await;
     assert_eq!(child.status, StatusCode::CREATED, "{}", child.text);
     let child_uri = format!("/v1/accounts/{}", child.body["id"].as_str().expect("id"));
     assert_eq!(w.call(w.token("viewer"), Method::GET, &child_uri, None).await.status, StatusCode::OK);
@@ -259,7 +330,14 @@ async fn only_root_creates_top_level_accounts_and_users() {
     assert_eq!(top.status, StatusCode::FORBIDDEN);
     let user = w.call(admin, Method::POST, "/v1/users", Some(r#"{"email":"x@example.com"}"#)).await;
     assert_eq!(user.status, StatusCode::FORBIDDEN);
-    let for_other = w.call(admin, Method::POST, &format!("/v1/accounts/{}/tokens", w.account), Some(&json!({"name": "t", "user_id": w.user("viewer")}).to_string())).await;
+    let for_other = w
+        .call(
+            admin,
+            Method::POST,
+            &format!("/v1/accounts/{}/tokens", w.account),
+            Some(&json!({"name": "t", "user_id": w.user("viewer")}).to_string()),
+        )
+        .await;
     assert_eq!(for_other.status, StatusCode::FORBIDDEN, "only root creates tokens for other users");
 }
 
@@ -276,7 +354,8 @@ async fn token_responses_show_the_secret_once_and_a_member_sees_only_its_own_tok
     assert!(!read.text.contains(&secret[4..]), "a read never shows the secret");
     assert!(read.body["hint"].as_str().expect("hint").ends_with(&secret[secret.len() - 4..]));
     let listed = w.call(member, Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
-    let owners: Vec<&str> = listed.body["tokens"].as_array().expect("tokens").iter().filter_map(|t| t["user_id"].as_str()).collect();
+    let owners: Vec<&str> =
+        listed.body["tokens"].as_array().expect("tokens").iter().filter_map(|t| t["user_id"].as_str()).collect();
     assert!(owners.iter().all(|u| *u == w.user("member")), "{owners:?}");
     let admin_list = w.call(w.token("administrator"), Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
     assert!(admin_list.body["tokens"].as_array().expect("tokens").len() > owners.len());

@@ -1,0 +1,161 @@
+//! `accountd.v1.MemberService`: members and roles of an account, and their proto conversions.
+
+use accountd_domain::member::Member;
+use accountd_domain::{
+    EmailAddress, FieldError, IdentityError, MemberRef, PageRequest, Role, Services, ValidationErrors,
+};
+use tonic::{Request, Response, Status};
+
+use crate::accounts::{account_id, non_empty, timestamp};
+use crate::caller::caller;
+use crate::pb;
+use crate::status::to_status;
+use crate::users::user_id;
+
+/// The tonic service over [`accountd_domain::MemberService`].
+#[derive(Debug, Clone)]
+pub struct MembersApi {
+    services: Services,
+}
+
+impl MembersApi {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+impl From<&Member> for pb::AccountMember {
+    fn from(m: &Member) -> Self {
+        Self {
+            account_id: m.account_id.to_string(),
+            user_id: m.user_id.to_string(),
+            roles: m.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            status: m.status.as_str().to_owned(),
+            invited_by: m.invited_by.map(|u| u.to_string()).unwrap_or_default(),
+            created_at: Some(timestamp(m.created_at)),
+            updated_at: Some(timestamp(m.updated_at)),
+        }
+    }
+}
+
+impl From<Role> for pb::Role {
+    fn from(r: Role) -> Self {
+        Self {
+            id: r.as_str().to_owned(),
+            name: r.as_str().to_owned(),
+            description: r.description().to_owned(),
+            permissions: r.permissions().names().into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// The roles a request names; the domain checks them (at least one, each known).
+fn roles(names: &[String]) -> Result<Vec<Role>, Status> {
+    Role::parse_list(names).map_err(|e| to_status(ValidationErrors::from(e)))
+}
+
+/// Whom AddAccountMember names: exactly one of a user id and an email address, as in REST.
+fn member_ref(user: String, email: String) -> Result<MemberRef, Status> {
+    match (non_empty(user), non_empty(email)) {
+        (Some(user), None) => Ok(MemberRef::User(user_id(&user)?)),
+        (None, Some(email)) => {
+            EmailAddress::parse(&email).map(MemberRef::Email).map_err(|e| to_status(ValidationErrors::from(e)))
+        }
+        _ => Err(to_status(ValidationErrors::from(FieldError::new(
+            "user_id",
+            "exactly_one",
+            "give exactly one of user_id and email",
+        )))),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::member_service_server::MemberService for MembersApi {
+    async fn list_account_members(
+        &self,
+        request: Request<pb::ListAccountMembersRequest>,
+    ) -> Result<Response<pb::ListAccountMembersResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let page =
+            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let account = account_id(&request.account_id)?;
+        let page = self.services.members.list(&caller, account, page).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListAccountMembersResponse {
+            next_page_token: page.next_page_token(),
+            members: page.items.iter().map(pb::AccountMember::from).collect(),
+        }))
+    }
+
+    async fn get_account_member(
+        &self,
+        request: Request<pb::GetAccountMemberRequest>,
+    ) -> Result<Response<pb::GetAccountMemberResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        let member = self.services.members.get(&caller, account, user).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetAccountMemberResponse { member: Some((&member).into()) }))
+    }
+
+    async fn add_account_member(
+        &self,
+        request: Request<pb::AddAccountMemberRequest>,
+    ) -> Result<Response<pb::AddAccountMemberResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let account = account_id(&request.account_id)?;
+        let who = member_ref(request.user_id, request.email)?;
+        let roles = roles(&request.roles)?;
+        let member = self.services.members.add(&caller, account, who, roles).await.map_err(to_status)?;
+        Ok(Response::new(pb::AddAccountMemberResponse { member: Some((&member).into()) }))
+    }
+
+    async fn put_account_member(
+        &self,
+        request: Request<pb::PutAccountMemberRequest>,
+    ) -> Result<Response<pb::PutAccountMemberResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        // Seed 000 sends one `role`, seed 004 a list: both add up, as in REST.
+        let names: Vec<String> = request.roles.into_iter().chain(non_empty(request.role)).collect();
+        let member = self.services.members.put(&caller, account, user, roles(&names)?).await.map_err(to_status)?;
+        Ok(Response::new(pb::PutAccountMemberResponse { member: Some((&member).into()) }))
+    }
+
+    async fn delete_account_member(
+        &self,
+        request: Request<pb::DeleteAccountMemberRequest>,
+    ) -> Result<Response<pb::DeleteAccountMemberResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        self.services.members.delete(&caller, account, user).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeleteAccountMemberResponse {}))
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let account = account_id(&request.get_ref().account_id)?;
+        let all = self.services.members.roles(&caller, account).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListRolesResponse { roles: all.iter().copied().map(pb::Role::from).collect() }))
+    }
+
+    async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Result<Response<pb::GetRoleResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let account = account_id(&request.account_id)?;
+        let all = self.services.members.roles(&caller, account).await.map_err(to_status)?;
+        // An unknown role id is a missing resource, not bad input, as in REST.
+        let role = all
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == request.role_id)
+            .ok_or_else(|| to_status(IdentityError::NotFound))?;
+        Ok(Response::new(pb::GetRoleResponse { role: Some(role.into()) }))
+    }
+}

@@ -1,0 +1,150 @@
+//! `accountd.v1.UserService`: users, the caller itself (`GetMe`, `ListMyPermissions`) and its
+//! answers to invitations, with their proto conversions.
+
+use accountd_domain::user::{NewUserInput, User, UserPatchInput};
+use accountd_domain::{IfMatch, PageRequest, Services, UserId, ValidationErrors};
+use tonic::{Request, Response, Status};
+
+use crate::accounts::{account_id, proto_type, timestamp};
+use crate::caller::caller;
+use crate::pb;
+use crate::status::to_status;
+
+/// The tonic service over [`accountd_domain::UserService`] (and the invitation answer of
+/// [`accountd_domain::MemberService`], which REST also serves under `/v1/me`).
+#[derive(Debug, Clone)]
+pub struct UsersApi {
+    services: Services,
+}
+
+impl UsersApi {
+    pub fn new(services: Services) -> Self {
+        Self { services }
+    }
+}
+
+impl From<&User> for pb::User {
+    fn from(u: &User) -> Self {
+        let name = |n: &Option<accountd_domain::user::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
+        Self {
+            id: u.id.to_string(),
+            email: u.email.to_string(),
+            first_name: name(&u.first_name).unwrap_or_default(),
+            last_name: name(&u.last_name).unwrap_or_default(),
+            status: u.status.as_str().to_owned(),
+            root_permissions: u.root_permissions.names().into_iter().map(str::to_owned).collect(),
+            created_at: Some(timestamp(u.created_at)),
+            updated_at: Some(timestamp(u.updated_at)),
+            version: u.version.get(),
+            etag: u.version.etag(),
+        }
+    }
+}
+
+pub(crate) fn user_id(raw: &str) -> Result<UserId, Status> {
+    UserId::parse(raw, "user_id").map_err(|e| to_status(ValidationErrors::from(e)))
+}
+
+#[tonic::async_trait]
+impl pb::user_service_server::UserService for UsersApi {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        // Empty names reach the domain as given: it treats a blank name as unknown.
+        let command = NewUserInput {
+            email: Some(request.email),
+            first_name: Some(request.first_name),
+            last_name: Some(request.last_name),
+            root_permissions: request.root_permissions,
+        }
+        .validate("email", false)
+        .map_err(to_status)?;
+        let user = self.services.users.create(&caller, command).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateUserResponse { user: Some((&user).into()) }))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let page =
+            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page = self.services.users.list(&caller, page).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListUsersResponse {
+            next_page_token: page.next_page_token(),
+            users: page.items.iter().map(pb::User::from).collect(),
+        }))
+    }
+
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::GetUserResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let id = user_id(&request.get_ref().user_id)?;
+        let user = self.services.users.get(&caller, id).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetUserResponse { user: Some((&user).into()) }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let id = user_id(&request.user_id)?;
+        let patch = UserPatchInput {
+            first_name: request.first_name,
+            last_name: request.last_name,
+            status: request.status,
+            root_permissions: request.root_permissions.map(|r| r.permissions),
+        }
+        .validate()
+        .map_err(to_status)?;
+        let user =
+            self.services.users.update(&caller, id, patch, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
+        Ok(Response::new(pb::UpdateUserResponse { user: Some((&user).into()) }))
+    }
+
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::GetMeResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let user = self.services.users.me(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetMeResponse { user: Some((&user).into()) }))
+    }
+
+    async fn list_my_permissions(
+        &self,
+        request: Request<pb::ListMyPermissionsRequest>,
+    ) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let mine = self.services.users.my_permissions(&caller).await.map_err(to_status)?;
+        let names = |set: accountd_domain::PermissionSet| set.names().into_iter().map(str::to_owned).collect();
+        Ok(Response::new(pb::ListMyPermissionsResponse {
+            user_id: mine.user_id.to_string(),
+            accounts: mine
+                .accounts
+                .iter()
+                .map(|(a, held)| pb::AccountPermissions {
+                    account_id: a.id.to_string(),
+                    name: a.name.to_string(),
+                    r#type: proto_type(a.account_type).into(),
+                    permissions: names(*held),
+                })
+                .collect(),
+            root_permissions: names(mine.root_permissions),
+        }))
+    }
+
+    async fn respond_to_invitation(
+        &self,
+        request: Request<pb::RespondToInvitationRequest>,
+    ) -> Result<Response<pb::RespondToInvitationResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let account = account_id(&request.account_id)?;
+        let member = self.services.members.respond(&caller, account, request.accept).await.map_err(to_status)?;
+        Ok(Response::new(pb::RespondToInvitationResponse { member: member.as_ref().map(Into::into) }))
+    }
+}

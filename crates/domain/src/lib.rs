@@ -43,7 +43,7 @@ pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 pub use id::{AccountId, AuditEventId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey};
 pub use identity_error::IdentityError;
-pub use member_service::{MemberRef, MemberService};
+pub use member_service::{MemberRef, MemberService, parse_roles};
 pub use page::{Cursor, Page, PageRequest, PageSize};
 pub use permission::{Permission, PermissionSet, Role};
 pub use principal::{Principal, RequestInfo};

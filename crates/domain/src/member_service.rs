@@ -9,6 +9,7 @@ use crate::account::Account;
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::email::EmailAddress;
+use crate::error::{FieldError, ValidationErrors};
 use crate::id::{AccountId, UserId};
 use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
@@ -26,6 +27,28 @@ use crate::user_service::insert_user;
 pub enum MemberRef {
     User(UserId),
     Email(EmailAddress),
+}
+
+impl MemberRef {
+    /// Whom an "add member" request names: exactly one of a user id and an email address.
+    pub fn parse(user_id: Option<&str>, email: Option<&str>) -> Result<Self, ValidationErrors> {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        match (present(user_id), present(email)) {
+            (Some(user), None) => Ok(Self::User(UserId::parse(user, "user_id")?)),
+            (None, Some(email)) => Ok(Self::Email(EmailAddress::parse(email)?)),
+            _ => Err(FieldError::new("user_id", "exactly_one", "give exactly one of user_id and email").into()),
+        }
+    }
+}
+
+/// The roles a request names: seed 004 sends a list (`roles`), seed 000 one `role`; both
+/// add up. At least one known role is needed.
+pub fn parse_roles(roles: &[String], role: Option<&str>) -> Result<Vec<Role>, ValidationErrors> {
+    let names: Vec<String> =
+        roles.iter().cloned().chain(role.filter(|r| !r.trim().is_empty()).map(str::to_owned)).collect();
+    Ok(Role::parse_list(&names)?)
 }
 
 /// Memberships and roles.
@@ -222,16 +245,20 @@ impl MemberService {
         accept: bool,
     ) -> Result<Option<Member>, IdentityError> {
         let user_id = principal.user_id().ok_or(IdentityError::NotFound)?;
-        let current = self.deps.store.get_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
+        let mut tx = self.deps.store.begin().await?;
+        // Read and changed in one transaction, so a membership removed meanwhile is not revived.
+        let current = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
         if current.status != MemberStatus::Invited {
             return Err(IdentityError::FailedPrecondition("there is no pending invitation to this account"));
         }
+        let now = self.deps.clock.now();
         if !accept {
-            self.remove(principal, account_id, user_id, "member.reject").await?;
+            tx.delete_member(account_id, user_id).await?;
+            let entry = AuditEntry::member(&current, "member.reject", Changes::deleted(current.snapshot()));
+            self.deps.record(&mut *tx, principal, entry, now).await?;
+            tx.commit().await?;
             return Ok(None);
         }
-        let mut tx = self.deps.store.begin().await?;
-        let now = self.deps.clock.now();
         let next = Member { status: MemberStatus::Member, updated_at: now, ..current.clone() };
         tx.save_member(&next).await?;
         let changes = Changes::updated(current.snapshot(), next.snapshot());
@@ -244,5 +271,11 @@ impl MemberService {
     pub async fn roles(&self, principal: &Principal, account: AccountId) -> Result<&'static [Role], IdentityError> {
         self.account(principal, account, Permission::AccountsRead).await?;
         Ok(Role::ALL)
+    }
+
+    /// One built-in role; an unknown id is a missing resource, not bad input.
+    pub async fn role(&self, principal: &Principal, account: AccountId, id: &str) -> Result<Role, IdentityError> {
+        self.account(principal, account, Permission::AccountsRead).await?;
+        Role::parse(id).map_err(|_| IdentityError::NotFound)
     }
 }

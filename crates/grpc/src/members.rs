@@ -1,12 +1,10 @@
 //! `accountd.v1.MemberService`: members and roles of an account, and their proto conversions.
 
 use accountd_domain::member::Member;
-use accountd_domain::{
-    EmailAddress, FieldError, IdentityError, MemberRef, PageRequest, Role, Services, ValidationErrors,
-};
+use accountd_domain::{MemberRef, PageRequest, Role, Services, parse_roles};
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, non_empty, timestamp};
+use crate::accounts::{account_id, timestamp};
 use crate::caller::caller;
 use crate::pb;
 use crate::status::to_status;
@@ -50,23 +48,8 @@ impl From<Role> for pb::Role {
 }
 
 /// The roles a request names; the domain checks them (at least one, each known).
-fn roles(names: &[String]) -> Result<Vec<Role>, Status> {
-    Role::parse_list(names).map_err(|e| to_status(ValidationErrors::from(e)))
-}
-
-/// Whom AddAccountMember names: exactly one of a user id and an email address, as in REST.
-fn member_ref(user: String, email: String) -> Result<MemberRef, Status> {
-    match (non_empty(user), non_empty(email)) {
-        (Some(user), None) => Ok(MemberRef::User(user_id(&user)?)),
-        (None, Some(email)) => {
-            EmailAddress::parse(&email).map(MemberRef::Email).map_err(|e| to_status(ValidationErrors::from(e)))
-        }
-        _ => Err(to_status(ValidationErrors::from(FieldError::new(
-            "user_id",
-            "exactly_one",
-            "give exactly one of user_id and email",
-        )))),
-    }
+fn roles(names: &[String], role: &str) -> Result<Vec<Role>, Status> {
+    parse_roles(names, Some(role)).map_err(to_status)
 }
 
 #[tonic::async_trait]
@@ -105,8 +88,8 @@ impl pb::member_service_server::MemberService for MembersApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let account = account_id(&request.account_id)?;
-        let who = member_ref(request.user_id, request.email)?;
-        let roles = roles(&request.roles)?;
+        let who = MemberRef::parse(Some(&request.user_id), Some(&request.email)).map_err(to_status)?;
+        let roles = roles(&request.roles, "")?;
         let member = self.services.members.add(&caller, account, who, roles).await.map_err(to_status)?;
         Ok(Response::new(pb::AddAccountMemberResponse { member: Some((&member).into()) }))
     }
@@ -118,9 +101,8 @@ impl pb::member_service_server::MemberService for MembersApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
-        // Seed 000 sends one `role`, seed 004 a list: both add up, as in REST.
-        let names: Vec<String> = request.roles.into_iter().chain(non_empty(request.role)).collect();
-        let member = self.services.members.put(&caller, account, user, roles(&names)?).await.map_err(to_status)?;
+        let roles = roles(&request.roles, &request.role)?;
+        let member = self.services.members.put(&caller, account, user, roles).await.map_err(to_status)?;
         Ok(Response::new(pb::PutAccountMemberResponse { member: Some((&member).into()) }))
     }
 
@@ -149,13 +131,7 @@ impl pb::member_service_server::MemberService for MembersApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
         let account = account_id(&request.account_id)?;
-        let all = self.services.members.roles(&caller, account).await.map_err(to_status)?;
-        // An unknown role id is a missing resource, not bad input, as in REST.
-        let role = all
-            .iter()
-            .copied()
-            .find(|r| r.as_str() == request.role_id)
-            .ok_or_else(|| to_status(IdentityError::NotFound))?;
+        let role = self.services.members.role(&caller, account, &request.role_id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetRoleResponse { role: Some(role.into()) }))
     }
 }

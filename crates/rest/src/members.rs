@@ -1,7 +1,7 @@
 //! `/v1/accounts/{account_id}/members` and `/roles` (seeds 000 and 004).
 
 use accountd_domain::member::Member;
-use accountd_domain::{EmailAddress, FieldError, MemberRef, Role, ValidationErrors};
+use accountd_domain::{MemberRef, Role, parse_roles};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -97,8 +97,8 @@ pub struct RoleList {
     pub roles: Vec<RoleBody>,
 }
 
-fn roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
-    Role::parse_list(names).map_err(|e| ApiError::invalid(&e.into()))
+fn roles(names: &[String], role: Option<&str>) -> Result<Vec<Role>, ApiError> {
+    parse_roles(names, role).map_err(|e| ApiError::invalid(&e))
 }
 
 /// Lists an account's members (`members:read`).
@@ -129,18 +129,8 @@ pub async fn add_member(
     Body(body): Body<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<MemberBody>), ApiError> {
     let account = account_id(&id)?;
-    let who = match (body.user_id.filter(|u| !u.is_empty()), body.email.filter(|e| !e.is_empty())) {
-        (Some(user), None) => MemberRef::User(user_id(&user)?),
-        (None, Some(email)) => MemberRef::Email(EmailAddress::parse(&email).map_err(|e| ApiError::invalid(&e.into()))?),
-        _ => {
-            return Err(ApiError::invalid(&ValidationErrors::from(FieldError::new(
-                "user_id",
-                "exactly_one",
-                "give exactly one of user_id and email",
-            ))));
-        }
-    };
-    let member = state.services.members.add(&caller, account, who, roles(&body.roles)?).await?;
+    let who = MemberRef::parse(body.user_id.as_deref(), body.email.as_deref()).map_err(|e| ApiError::invalid(&e))?;
+    let member = state.services.members.add(&caller, account, who, roles(&body.roles, None)?).await?;
     Ok((StatusCode::CREATED, Json(MemberBody::from(&member))))
 }
 
@@ -166,8 +156,8 @@ pub async fn put_member(
     Path((account, user)): Path<(String, String)>,
     Body(body): Body<PutMemberRequest>,
 ) -> Result<Json<MemberBody>, ApiError> {
-    let names = body.roles.unwrap_or_default().into_iter().chain(body.role).collect::<Vec<_>>();
-    let member = state.services.members.put(&caller, account_id(&account)?, user_id(&user)?, roles(&names)?).await?;
+    let roles = roles(&body.roles.unwrap_or_default(), body.role.as_deref())?;
+    let member = state.services.members.put(&caller, account_id(&account)?, user_id(&user)?, roles).await?;
     Ok(Json(MemberBody::from(&member)))
 }
 
@@ -203,7 +193,6 @@ pub async fn get_role(
     Caller(caller): Caller,
     Path((account, role)): Path<(String, String)>,
 ) -> Result<Json<RoleBody>, ApiError> {
-    let all = state.services.members.roles(&caller, account_id(&account)?).await?;
-    let role = all.iter().copied().find(|r| r.as_str() == role).ok_or_else(ApiError::not_found)?;
+    let role = state.services.members.role(&caller, account_id(&account)?, &role).await?;
     Ok(Json(RoleBody::from(role)))
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod auth;
 mod identity;
+mod matrix;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ mod macros;
 
 pub mod account;
 pub mod audit;
+mod audit_service;
 pub mod clock;
 pub mod email;
 pub mod error;
@@ -36,7 +37,8 @@ pub use account::{
     CreateAccountError, DeleteAccountError, GetAccountError, IfMatch, ListAccountsError, NewAccount, NewAccountInput,
     UpdateAccountError, Version,
 };
-pub use audit::{Actor, ActorKind, AuditEvent, AuditValue, Changes, Snapshot};
+pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
+pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Account, Version};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::email::EmailAddress;
 use crate::id::{AccountId, TokenId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -126,9 +126,10 @@ pub trait IdentityWrites: Send {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AuditRepository: Send + Sync {
-    /// Events recorded for `account_id`, oldest first, paged like [`AccountRepository::list_accounts`].
-    /// Events outlive their account: they are returned after the account is deleted.
-    async fn list_audit_events(&self, account_id: AccountId, page: PageRequest) -> anyhow::Result<Page<AuditEvent>>;
+    /// Events matching every filter of `query`, in id order (`asc`: oldest first, starting
+    /// after the cursor; `desc`: newest first, starting before it), paged like
+    /// [`AccountRepository::list_accounts`]. Events outlive their account.
+    async fn list_audit_events(&self, query: &AuditQuery) -> anyhow::Result<Page<AuditEvent>>;
 }
 
 /// Why an account could not be inserted.

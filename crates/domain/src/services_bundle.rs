@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, IdGenerator};
 use crate::ports::Store;
-use crate::{AccountService, Authenticator, MemberService, TokenService, UserService};
+use crate::{AccountService, AuditService, Authenticator, MemberService, TokenService, UserService};
 
 /// The domain's services.
 #[derive(Debug, Clone)]
@@ -14,6 +14,7 @@ pub struct Services {
     pub users: UserService,
     pub members: MemberService,
     pub tokens: TokenService,
+    pub audit: AuditService,
     pub authenticator: Authenticator,
     pub store: Arc<dyn Store>,
 }
@@ -25,6 +26,7 @@ impl Services {
             users: UserService::new(store.clone(), clock.clone(), ids.clone()),
             members: MemberService::new(store.clone(), clock.clone(), ids.clone()),
             tokens: TokenService::new(store.clone(), clock.clone(), ids.clone()),
+            audit: AuditService::new(store.clone(), clock.clone(), ids.clone()),
             authenticator: Authenticator::new(store.clone(), clock, ids),
             store,
         }

@@ -3,6 +3,7 @@
 //! as its REST twin, and converts the result back; errors map to a `Status` in [`status`].
 
 mod accounts;
+mod audit;
 mod caller;
 mod members;
 mod metrics;
@@ -28,6 +29,7 @@ pub mod pb {
 /// serving) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
 pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::server::Error> {
     use pb::account_service_server::AccountServiceServer;
+    use pb::audit_service_server::AuditServiceServer;
     use pb::member_service_server::MemberServiceServer;
     use pb::token_service_server::TokenServiceServer;
     use pb::user_service_server::UserServiceServer;
@@ -35,12 +37,14 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let accounts = AccountServiceServer::new(accounts::AccountsApi::new(services.clone()));
     let users = UserServiceServer::new(users::UsersApi::new(services.clone()));
     let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
-    let tokens = TokenServiceServer::new(tokens::TokensApi::new(services));
+    let tokens = TokenServiceServer::new(tokens::TokensApi::new(services.clone()));
+    let audit = AuditServiceServer::new(audit::AuditApi::new(services));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<AccountServiceServer<accounts::AccountsApi>>().await;
     reporter.set_serving::<UserServiceServer<users::UsersApi>>().await;
     reporter.set_serving::<MemberServiceServer<members::MembersApi>>().await;
     reporter.set_serving::<TokenServiceServer<tokens::TokensApi>>().await;
+    reporter.set_serving::<AuditServiceServer<audit::AuditApi>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -50,6 +54,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
         .add_service(users)
         .add_service(members)
         .add_service(tokens)
+        .add_service(audit)
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?))

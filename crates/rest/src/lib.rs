@@ -3,6 +3,7 @@
 //! every error leaves through [`problem::ApiError`] as `application/problem+json`.
 
 mod accounts;
+mod audit;
 mod extract;
 mod health;
 mod me;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(me::routes())
         .merge(members::routes())
         .merge(tokens::routes())
+        .merge(audit::routes())
         .merge(health::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);

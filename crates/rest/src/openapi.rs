@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{accounts, health, me, members, problem, tokens, users};
+use crate::{accounts, audit, health, me, members, problem, tokens, users};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -59,6 +59,7 @@ pub enum AccountStatusSchema {
         tokens::roll_token,
         tokens::verify_token,
         tokens::permission_groups,
+        audit::list_audit_logs,
         health::healthz,
         health::readyz,
     ),
@@ -71,6 +72,7 @@ pub enum AccountStatusSchema {
         (name = "me", description = "The caller"),
         (name = "members", description = "Members and roles of an account"),
         (name = "tokens", description = "API tokens"),
+        (name = "audit", description = "The append-only audit trail"),
         (name = "operations", description = "Probes; no credentials needed")
     )
 )]

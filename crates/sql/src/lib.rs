@@ -146,6 +146,7 @@ macro_rules! impl_store {
                 AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
                 IdentityWrites, InsertAccountError, InsertUserError, Store, Transaction, UnitOfWork,
             };
+            use $crate::__private::domain::audit::AuditQuery;
             use $crate::__private::domain::idempotency::{IdempotencyKey, IdempotencyRecord};
             use $crate::__private::domain::member::Member;
             use $crate::__private::domain::token::{Token, TokenDigest};
@@ -355,27 +356,50 @@ macro_rules! impl_store {
                 }
             }
 
+            /// The audit listing with every optional filter; `$account` picks the account (or
+            /// platform events) and `$cmp`/`$order` the direction.
+            macro_rules! audit_sql {
+                ($account:literal, $cmp:literal, $order:literal) => {
+                    $crate::select_audit_events!(
+                        $account
+                        " AND ($2 IS NULL OR occurred_at >= $2) AND ($3 IS NULL OR occurred_at < $3)"
+                        " AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR actor_id = $5)"
+                        " AND ($6 IS NULL OR resource_type = $6) AND ($7 IS NULL OR resource_id = $7)"
+                        " AND id " $cmp " $8 ORDER BY id " $order " LIMIT $9"
+                    )
+                };
+            }
+
             #[async_trait]
             impl AuditRepository for $store {
-                async fn list_audit_events(&self, account_id: AccountId, page: PageRequest) -> anyhow::Result<Page<AuditEvent>> {
-                    let rows: Vec<AuditRow> = match page.after {
-                        None => sqlx::query_as($crate::select_audit_events!("WHERE account_id = $1 ORDER BY id LIMIT $2"))
-                            .bind(account_id.as_uuid())
-                            .bind(limit(page))
-                            .fetch_all(&self.pool)
-                            .await,
-                        Some(cursor) => sqlx::query_as(
-                            $crate::select_audit_events!("WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
-                        )
-                        .bind(account_id.as_uuid())
-                        .bind(cursor.key())
-                        .bind(limit(page))
+                async fn list_audit_events(&self, query: &AuditQuery) -> anyhow::Result<Page<AuditEvent>> {
+                    use $crate::__private::domain::audit::Direction;
+                    let sql = match (query.account_id.is_some(), query.direction) {
+                        (true, Direction::Asc) => audit_sql!("WHERE account_id = $1", ">", "ASC"),
+                        (true, Direction::Desc) => audit_sql!("WHERE account_id = $1", "<", "DESC"),
+                        (false, Direction::Asc) => audit_sql!("WHERE $1 IS NULL AND account_id IS NULL", ">", "ASC"),
+                        (false, Direction::Desc) => audit_sql!("WHERE $1 IS NULL AND account_id IS NULL", "<", "DESC"),
+                    };
+                    let start = match (query.page.after, query.direction) {
+                        (Some(cursor), _) => cursor.key(),
+                        (None, Direction::Asc) => uuid::Uuid::nil(),
+                        (None, Direction::Desc) => uuid::Uuid::max(),
+                    };
+                    let rows: Vec<AuditRow> = sqlx::query_as(sql)
+                        .bind(query.account_id.map(|a| a.as_uuid()))
+                        .bind(query.since)
+                        .bind(query.before)
+                        .bind(query.action.as_deref())
+                        .bind(query.actor_id.as_deref())
+                        .bind(query.resource_type.as_deref())
+                        .bind(query.resource_id.as_deref())
+                        .bind(start)
+                        .bind(limit(query.page))
                         .fetch_all(&self.pool)
-                        .await,
-                    }
-                    .context("listing audit events")?;
+                        .await
+                        .context("listing audit events")?;
                     let events = rows.into_iter().map(AuditEvent::try_from).collect::<anyhow::Result<Vec<_>>>()?;
-                    Ok(Page::from_overfetch(events, page.size, |e| e.id.as_uuid()))
+                    Ok(Page::from_overfetch(events, query.page.size, |e| e.id.as_uuid()))
                 }
             }
 

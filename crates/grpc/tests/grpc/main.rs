@@ -1,6 +1,7 @@
 //! gRPC tests: the real tonic server on a loopback port over a fresh SQLite database.
 
 mod accounts;
+mod audit;
 mod auth;
 mod identity;
 mod matrix;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use accountd_domain::ports::Store;
 use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
+use accountd_grpc::pb::audit_service_client::AuditServiceClient;
 use accountd_grpc::pb::member_service_client::MemberServiceClient;
 use accountd_grpc::pb::token_service_client::TokenServiceClient;
 use accountd_grpc::pb::user_service_client::UserServiceClient;
@@ -63,6 +65,11 @@ impl Interceptor for Credential {
 }
 
 impl TestServer {
+    /// AuditService with `credential`.
+    pub fn audit_with(&self, credential: Credential) -> AuditServiceClient<Authed> {
+        AuditServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
     /// AccountService as the root user.
     pub fn accounts(&self) -> AccountServiceClient<Authed> {
         self.accounts_with(Credential::bearer(&self.root_token))

@@ -197,7 +197,8 @@ async fn the_request_id_is_echoed_and_audited() {
         .await;
     assert_eq!(reply.header("x-request-id"), "trace-me-1");
     let id = AccountId::parse(reply.body["id"].as_str().expect("id"), "id").expect("valid id");
-    let events = app.store.list_audit_events(id, PageRequest::first(10)).await.expect("events").items;
+    let query = accountd_domain::AuditQuery::all_of(Some(id), PageRequest::first(10));
+    let events = app.store.list_audit_events(&query).await.expect("events").items;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].request.request_id.as_deref(), Some("trace-me-1"));
     assert_eq!(events[0].request.user_agent.as_deref(), Some("tests/1"));

@@ -1,6 +1,7 @@
 //! REST API tests: the router in-process over a fresh SQLite database per test.
 
 mod accounts;
+mod audit;
 mod auth;
 mod docs;
 

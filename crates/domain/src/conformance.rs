@@ -54,7 +54,8 @@ macro_rules! store_conformance_tests {
             rolling_a_token_retires_the_old_secret,
             deleting_an_account_removes_its_members_and_tokens,
             bootstrap_makes_one_root_user_and_refuses_a_second,
-            the_audit_log_pages_a_thousand_events_both_ways_and_filters
+            the_audit_log_pages_a_thousand_events_both_ways_and_filters,
+            a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves
         );
     };
     (@cases $factory:path; $($case:ident),+) => {
@@ -780,4 +781,44 @@ pub async fn the_audit_log_pages_a_thousand_events_both_ways_and_filters(store: 
         expected_desc.reverse();
         assert_eq!(desc, expected_desc, "{name} descending");
     }
+}
+
+pub async fn a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves(store: Arc<dyn Store>) {
+    use crate::MoveAccountError;
+    let accounts = service(&store);
+    let agency = create(&store, "Agency", "agency", None).await;
+    let other = create(&store, "Other agency", "agency", None).await;
+    let manager = create(&store, "Manager", "business_manager", Some(agency.id)).await;
+    let ads = create(&store, "Ads", "ad_account", Some(manager.id)).await;
+    let moved = accounts.move_account(&caller(), manager.id, Some(other.id), IfMatch::Any).await.expect("move");
+    assert_eq!((moved.hierarchy.clone(), moved.version), (vec![other.id], manager.version.next()));
+    let ads_now = accounts.get(&caller(), ads.id).await.expect("ads");
+    assert_eq!(ads_now.hierarchy, vec![other.id, manager.id], "the subtree moves along");
+    let children = store.list_children(other.id, PageRequest::first(10)).await.expect("children");
+    assert_eq!(children.items.iter().map(|a| a.id).collect::<Vec<_>>(), [manager.id]);
+    assert!(store.list_children(agency.id, PageRequest::first(10)).await.expect("children").items.is_empty());
+    for account in [&manager, &ads] {
+        assert_eq!(events(&store, account.id).await.last().map(|e| e.action.clone()).as_deref(), Some("account.move"));
+    }
+    let before = store.list_accounts(PageRequest::first(100)).await.expect("list").items;
+    let err = accounts.move_account(&caller(), other.id, Some(ads.id), IfMatch::Any).await.expect_err("cycle");
+    assert!(matches!(err, MoveAccountError::Cycle | MoveAccountError::ParentNotContainer(_)), "{err:?}");
+    let err = accounts.move_account(&caller(), other.id, Some(manager.id), IfMatch::Any).await.expect_err("cycle");
+    assert!(matches!(err, MoveAccountError::Cycle), "{err:?}");
+    let err = accounts.move_account(&caller(), agency.id, Some(ads.id), IfMatch::Any).await.expect_err("leaf");
+    assert!(matches!(err, MoveAccountError::ParentNotContainer(_)), "{err:?}");
+    let mut deep = create(&store, "Deep 1", "enterprise", None).await;
+    for level in 2..=6 {
+        deep = create(&store, &format!("Deep {level}"), "enterprise", Some(deep.id)).await;
+    }
+    // other (1) > manager (2) > ads (3): under a depth-6 account it would reach 9 levels.
+    let err = accounts.move_account(&caller(), other.id, Some(deep.id), IfMatch::Any).await.expect_err("too deep");
+    assert!(matches!(err, MoveAccountError::TooDeep), "{err:?}");
+    let after = store.list_accounts(PageRequest::first(100)).await.expect("list").items;
+    assert_eq!(after[..before.len()], before[..], "refused moves change nothing");
+    let top = accounts.move_account(&caller(), manager.id, None, IfMatch::Any).await.expect("detach");
+    assert_eq!(
+        (top.parent_id(), accounts.get(&caller(), ads.id).await.expect("ads").hierarchy),
+        (None, vec![manager.id])
+    );
 }

@@ -34,8 +34,8 @@ pub mod conformance;
 
 pub use account::{
     Account, AccountName, AccountPatch, AccountPatchInput, AccountService, AccountSettings, AccountStatus, AccountType,
-    CreateAccountError, DeleteAccountError, GetAccountError, IfMatch, ListAccountsError, NewAccount, NewAccountInput,
-    UpdateAccountError, Version,
+    CreateAccountError, DeleteAccountError, GetAccountError, IfMatch, ListAccountsError, MoveAccountError, NewAccount,
+    NewAccountInput, UpdateAccountError, Version,
 };
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
 pub use audit_service::AuditService;

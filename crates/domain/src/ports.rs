@@ -34,6 +34,9 @@ pub trait AccountRepository: Send + Sync {
     /// Like [`AccountRepository::list_accounts`], restricted to the accounts where `user` is
     /// a member (status `member`) of the account itself or of one of its ancestors.
     async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>>;
+
+    /// The direct children of `parent`, paged like [`AccountRepository::list_accounts`].
+    async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>>;
 }
 
 /// Reads of users, memberships and tokens outside a transaction.
@@ -150,6 +153,27 @@ pub trait AccountWrites: Send {
     /// Reads an account inside the transaction and locks it against other writers until the
     /// transaction ends; `Ok(None)` when there is none.
     async fn find_account(&mut self, id: AccountId) -> anyhow::Result<Option<Account>>;
+
+    /// Serializes changes to the shape of the account tree (children created, subtrees moved
+    /// or detached) until the transaction ends, so no change reads a path another is about
+    /// to rewrite. Called before the first read of such a change.
+    async fn lock_hierarchy(&mut self) -> anyhow::Result<()>;
+
+    /// How many levels the subtree of `account` spans: 1 for an account without children.
+    async fn subtree_height(&mut self, account: &Account) -> anyhow::Result<usize>;
+
+    /// Moves the account whose version is `expected`, with its whole subtree, under the
+    /// accounts `hierarchy` names (root first; empty for top level): paths rewritten, the
+    /// account's parent set, every moved account's version incremented and `updated_at` set
+    /// to `now`. Returns the moved accounts as they are after the move (the account first),
+    /// or `Ok(None)` when no row has that id and version.
+    async fn move_subtree(
+        &mut self,
+        account: &Account,
+        expected: Version,
+        hierarchy: &[AccountId],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<Vec<Account>>>;
 
     /// Inserts a new account exactly as given (id, hierarchy, version, timestamps).
     async fn insert_account(&mut self, account: &Account) -> Result<(), InsertAccountError>;

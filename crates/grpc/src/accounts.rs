@@ -120,7 +120,14 @@ impl pb::account_service_server::AccountService for AccountsApi {
         let request = request.into_inner();
         let page =
             PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
-        let page = self.services.accounts.list(&caller, page).await.map_err(to_status)?;
+        let page = match non_empty(request.parent_id) {
+            None => self.services.accounts.list(&caller, page).await.map_err(to_status)?,
+            Some(parent) => {
+                let parent =
+                    AccountId::parse(&parent, "parent_id").map_err(|e| to_status(ValidationErrors::from(e)))?;
+                self.services.accounts.list_children(&caller, parent, page).await.map_err(to_status)?
+            }
+        };
         Ok(Response::new(pb::ListAccountsResponse {
             next_page_token: page.next_page_token(),
             accounts: page.items.iter().map(pb::Account::from).collect(),
@@ -195,6 +202,26 @@ impl pb::account_service_server::AccountService for AccountsApi {
         let id = account_id(&request.account_id)?;
         self.services.accounts.delete(&caller, id, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
+    }
+
+    async fn move_account(
+        &self,
+        request: Request<pb::MoveAccountRequest>,
+    ) -> Result<Response<pb::MoveAccountResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let id = account_id(&request.account_id)?;
+        let parent = non_empty(request.parent_id)
+            .map(|p| AccountId::parse(&p, "parent_id"))
+            .transpose()
+            .map_err(|e| to_status(ValidationErrors::from(e)))?;
+        let account = self
+            .services
+            .accounts
+            .move_account(&caller, id, parent, IfMatch::parse(&request.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::MoveAccountResponse { account: Some((&account).into()) }))
     }
 }
 

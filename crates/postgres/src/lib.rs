@@ -18,6 +18,8 @@ accountd_sql::impl_store!(
     database: sqlx::Postgres,
     begin: "BEGIN",
     lock: " FOR UPDATE",
+    // One transaction-scoped advisory lock serializes changes to the tree's shape.
+    hierarchy_lock: "SELECT pg_advisory_xact_lock(7402531180)",
 );
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/accounts", get(list_accounts).post(create_account))
         .route("/v1/accounts/{account_id}", get(get_account).patch(update_account).delete(delete_account))
+        .route("/v1/accounts/{account_id}/move", axum::routing::post(move_account))
 }
 
 /// An account (tenant).
@@ -82,6 +83,13 @@ pub struct AccountList {
     pub next_page_token: String,
 }
 
+/// Lists only the children of `parent_id`, when given.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChildrenFilter {
+    pub parent_id: Option<String>,
+}
+
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +117,14 @@ pub struct SettingsRequest {
     #[schema(value_type = Option<String>)]
     pub abuse_contact_email: Option<Option<String>>,
     pub enforce_twofactor: Option<bool>,
+}
+
+/// Where to move an account (seed 004 "Move account").
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveAccountRequest {
+    /// The new parent, a container account; `null` or absent makes the account top-level.
+    pub parent_id: Option<String>,
 }
 
 /// Changes to an account; absent fields keep their value. The type is fixed at creation.
@@ -181,7 +197,7 @@ fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response 
     get,
     path = "/v1/accounts",
     tag = "accounts",
-    params(ListParams),
+    params(ListParams, ChildrenFilter),
     responses(
         (status = 200, body = AccountList),
         (status = 422, description = "bad page_size or page_token", body = Problem, content_type = "application/problem+json"),
@@ -191,9 +207,16 @@ pub async fn list_accounts(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Query(params): Query<ListParams>,
+    Query(filter): Query<ChildrenFilter>,
 ) -> Result<Json<AccountList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.services.accounts.list(&caller, page).await?;
+    let page = match filter.parent_id.filter(|p| !p.is_empty()) {
+        None => state.services.accounts.list(&caller, page).await?,
+        Some(parent) => {
+            let parent = AccountId::parse(&parent, "parent_id").map_err(|e| ApiError::invalid(&e.into()))?;
+            state.services.accounts.list_children(&caller, parent, page).await?
+        }
+    };
     Ok(Json(AccountList {
         next_page_token: page.next_page_token(),
         accounts: page.items.iter().map(AccountBody::from).collect(),
@@ -313,4 +336,33 @@ pub async fn delete_account(
 ) -> Result<StatusCode, ApiError> {
     state.services.accounts.delete(&caller, account_id(&id)?, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves an account and its whole subtree under another container account, or to the top
+/// level. Needs `accounts:write` on the account, its old parent and the new one.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts/{account_id}/move",
+    tag = "accounts",
+    params(("account_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the ETag last read")),
+    request_body = MoveAccountRequest,
+    responses(
+        (status = 200, body = AccountBody, headers(("ETag" = String))),
+        (status = 422, description = "a cycle, too deep, or not a container", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn move_account(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<MoveAccountRequest>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    let parent = match body.parent_id.filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => Some(AccountId::parse(&p, "parent_id").map_err(|e| ApiError::invalid(&e.into()))?),
+    };
+    let account = state.services.accounts.move_account(&caller, id, parent, if_match(&headers)).await?;
+    Ok(with_etag(StatusCode::OK, &account, false))
 }

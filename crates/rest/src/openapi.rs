@@ -37,6 +37,7 @@ pub enum AccountStatusSchema {
         accounts::get_account,
         accounts::update_account,
         accounts::delete_account,
+        accounts::move_account,
         users::list_users,
         users::create_user,
         users::get_user,

@@ -110,7 +110,8 @@ macro_rules! impl_store {
         transaction: $tx:ident,
         database: $db:ty,
         begin: $begin:literal,
-        lock: $lock:literal $(,)?
+        lock: $lock:literal,
+        hierarchy_lock: $hierarchy_lock:literal $(,)?
     ) => {
         /// accountd's storage on this database: reads on the pool, writes in transactions.
         #[derive(Clone, Debug)]
@@ -193,6 +194,18 @@ macro_rules! impl_store {
                             .await,
                     }
                     .context("listing accounts")?;
+                    accounts(rows, page)
+                }
+
+                async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>> {
+                    let rows: Vec<AccountRow> =
+                        sqlx::query_as($crate::select_accounts!("WHERE parent_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+                            .bind(parent.as_uuid())
+                            .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                            .bind(limit(page))
+                            .fetch_all(&self.pool)
+                            .await
+                            .context("listing child accounts")?;
                     accounts(rows, page)
                 }
 
@@ -428,6 +441,64 @@ macro_rules! impl_store {
                         .await
                         .context("reading an account")?;
                     row.map(Account::try_from).transpose()
+                }
+
+                async fn lock_hierarchy(&mut self) -> anyhow::Result<()> {
+                    if !$hierarchy_lock.is_empty() {
+                        sqlx::query($hierarchy_lock).execute(&mut *self.tx).await.context("locking the account tree")?;
+                    }
+                    Ok(())
+                }
+
+                async fn subtree_height(&mut self, account: &Account) -> anyhow::Result<usize> {
+                    let path = $crate::path_of(account);
+                    let (low, high) = $crate::subtree_bounds(&path);
+                    let longest: (Option<i64>,) =
+                        sqlx::query_as("SELECT CAST(max(length(path)) AS BIGINT) FROM accounts WHERE path >= $1 AND path < $2")
+                            .bind(low)
+                            .bind(high)
+                            .fetch_one(&mut *self.tx)
+                            .await
+                            .context("measuring a subtree")?;
+                    // Every path segment is a 36-character id plus a separator.
+                    let levels = |len: usize| (len + 1) / 37;
+                    Ok(longest.0.map_or(1, |len| levels(len as usize) - levels(path.len()) + 1))
+                }
+
+                async fn move_subtree(
+                    &mut self,
+                    account: &Account,
+                    expected: Version,
+                    hierarchy: &[AccountId],
+                    now: DateTime<Utc>,
+                ) -> anyhow::Result<Option<Vec<Account>>> {
+                    let path = $crate::path_of(account);
+                    let (low, high) = $crate::subtree_bounds(&path);
+                    let prefix: String = hierarchy.iter().map(|id| format!("{id}/")).collect();
+                    // Each moved path keeps everything from the account's own id on.
+                    let own = i32::try_from(path.len() - 35).context("account path too long")?;
+                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                        "UPDATE accounts SET path = $1 || substr(path, $2), ",
+                        "parent_id = CASE WHEN id = $3 THEN $4 ELSE parent_id END, ",
+                        "version = version + 1, updated_at = $5 ",
+                        "WHERE (id = $3 AND version = $6) OR (path >= $7 AND path < $8) RETURNING ",
+                        $crate::account_columns!()
+                    ))
+                    .bind(prefix)
+                    .bind(own)
+                    .bind(account.id.as_uuid())
+                    .bind(hierarchy.last().map(|p| p.as_uuid()))
+                    .bind(now)
+                    .bind(expected.get())
+                    .bind(low)
+                    .bind(high)
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .context("moving a subtree")?;
+                    let mut moved = rows.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    let Some(first) = moved.iter().position(|a| a.id == account.id) else { return Ok(None) };
+                    moved.swap(0, first);
+                    Ok(Some(moved))
                 }
 
                 async fn insert_account(&mut self, account: &Account) -> Result<(), InsertAccountError> {

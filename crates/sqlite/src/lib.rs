@@ -15,6 +15,7 @@ accountd_sql::impl_store!(
     database: sqlx::Sqlite,
     begin: "BEGIN IMMEDIATE",
     lock: "",
+    hierarchy_lock: "",
 );
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");

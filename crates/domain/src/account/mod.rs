@@ -13,7 +13,8 @@ use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, UserId};
 
 pub use service::{
-    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError, UpdateAccountError,
+    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError, MoveAccountError,
+    UpdateAccountError,
 };
 
 /// An account's display name: trimmed, 1–100 characters, no control characters.

@@ -73,6 +73,43 @@ pub enum UpdateAccountError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// Why an account could not be moved.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveAccountError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("account not found")]
+    NotFound,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("an account of type {0} cannot have child accounts")]
+    ParentNotContainer(super::AccountType),
+    #[error("an account cannot move under itself or its own descendant")]
+    Cycle,
+    #[error("the move would make the tree more than {} levels deep", Account::MAX_DEPTH)]
+    TooDeep,
+    #[error("the account has changed since the version named by If-Match / etag")]
+    VersionMismatch,
+    #[error("the account was changed concurrently; retry")]
+    Conflict,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl HasErrorKind for MoveAccountError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Invalid(errors) => ErrorKind::Invalid(errors),
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::ParentNotContainer(_) | Self::Cycle | Self::TooDeep => ErrorKind::FailedPrecondition,
+            Self::VersionMismatch => ErrorKind::VersionMismatch,
+            Self::Conflict => ErrorKind::Conflict,
+            Self::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 /// Why an account could not be deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum DeleteAccountError {
@@ -104,7 +141,7 @@ macro_rules! from_access {
     )+};
 }
 
-from_access!(GetAccountError, UpdateAccountError, DeleteAccountError);
+from_access!(GetAccountError, UpdateAccountError, DeleteAccountError, MoveAccountError);
 
 impl HasErrorKind for CreateAccountError {
     fn kind(&self) -> ErrorKind<'_> {
@@ -242,6 +279,7 @@ impl AccountService {
                 Vec::new()
             }
             Some(parent_id) => {
+                tx.lock_hierarchy().await?;
                 let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
                 match self.deps.authorize(principal, &parent, Permission::AccountsWrite).await {
                     Ok(()) => {}
@@ -399,6 +437,7 @@ impl AccountService {
         if_match: IfMatch,
     ) -> Result<(), DeleteAccountError> {
         let mut tx = self.deps.store.begin().await?;
+        tx.lock_hierarchy().await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
         self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
@@ -418,6 +457,99 @@ impl AccountService {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Moves an account with its whole subtree under `new_parent` (or to the top level):
+    /// refused when it would create a cycle, exceed [`Account::MAX_DEPTH`] or put it under a
+    /// non-container. The caller needs `accounts:write` on the account, its old parent and
+    /// the new one. Every moved account is audited as `account.move`.
+    #[instrument(skip_all, fields(account_id = %id))]
+    pub async fn move_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        new_parent: Option<AccountId>,
+        if_match: IfMatch,
+    ) -> Result<Account, MoveAccountError> {
+        let mut tx = self.deps.store.begin().await?;
+        tx.lock_hierarchy().await?;
+        let current = tx.find_account(id).await?.ok_or(MoveAccountError::NotFound)?;
+        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
+        if !if_match.matches(current.version) {
+            return Err(MoveAccountError::VersionMismatch);
+        }
+        if current.parent_id() == new_parent {
+            return Ok(current);
+        }
+        if let Some(old) = current.parent_id() {
+            let old = tx.find_account(old).await?.ok_or(MoveAccountError::Conflict)?;
+            self.deps.authorize(principal, &old, Permission::AccountsWrite).await.map_err(|e| match e {
+                AccessError::Unknown(e) => MoveAccountError::Unknown(e),
+                _ => MoveAccountError::Forbidden,
+            })?;
+        }
+        let hierarchy = match new_parent {
+            None => Vec::new(),
+            Some(parent_id) => {
+                let missing = || {
+                    MoveAccountError::Invalid(ValidationErrors::single(FieldError::new(
+                        "parent_id",
+                        "not_found",
+                        format!("no account {parent_id} exists"),
+                    )))
+                };
+                let parent = tx.find_account(parent_id).await?.ok_or_else(missing)?;
+                match self.deps.authorize(principal, &parent, Permission::AccountsWrite).await {
+                    Ok(()) => {}
+                    Err(AccessError::NotFound) => return Err(missing()),
+                    Err(AccessError::Forbidden(_)) => return Err(MoveAccountError::Forbidden),
+                    Err(AccessError::Unknown(e)) => return Err(e.into()),
+                }
+                if parent.id == current.id || parent.hierarchy.contains(&current.id) {
+                    return Err(MoveAccountError::Cycle);
+                }
+                if !parent.account_type.is_container() {
+                    return Err(MoveAccountError::ParentNotContainer(parent.account_type));
+                }
+                if parent.depth() + tx.subtree_height(&current).await? > Account::MAX_DEPTH {
+                    return Err(MoveAccountError::TooDeep);
+                }
+                let mut hierarchy = parent.hierarchy;
+                hierarchy.push(parent.id);
+                hierarchy
+            }
+        };
+        let now = self.deps.clock.now();
+        let moved =
+            tx.move_subtree(&current, current.version, &hierarchy, now).await?.ok_or(MoveAccountError::Conflict)?;
+        let old_prefix: Vec<AccountId> = current.hierarchy.clone();
+        for after in &moved {
+            // What came after the account's old ancestors is kept; only that prefix changed.
+            let mut before = after.clone();
+            before.hierarchy =
+                old_prefix.iter().copied().chain(after.hierarchy[hierarchy.len()..].iter().copied()).collect();
+            let changes = Changes::updated(before.snapshot(), after.snapshot());
+            self.deps.record(&mut *tx, principal, AuditEntry::account(after, "account.move", changes), now).await?;
+        }
+        tx.commit().await?;
+        moved.into_iter().next().ok_or(MoveAccountError::Conflict)
+    }
+
+    /// The children of `parent` the caller can see, one page at a time.
+    pub async fn list_children(
+        &self,
+        principal: &Principal,
+        parent: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Account>, GetAccountError> {
+        let account = self.deps.store.get_account(parent).await?.ok_or(GetAccountError::NotFound)?;
+        self.deps.authorize(principal, &account, Permission::AccountsRead).await?;
+        let rights = self.deps.all_rights(principal).await?;
+        let page = self.deps.store.list_children(parent, page).await?;
+        Ok(Page {
+            items: page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect(),
+            next: page.next,
+        })
     }
 }
 

@@ -94,7 +94,7 @@ async fn bad_input_is_invalid_argument_naming_the_field() {
     for (page_size, page_token, field) in
         [(Some(0), "", "page_size"), (Some(1001), "", "page_size"), (None, "garbage", "page_token")]
     {
-        let request = ListAccountsRequest { page_size, page_token: page_token.into() };
+        let request = ListAccountsRequest { page_size, page_token: page_token.into(), ..Default::default() };
         let status = client.list_accounts(request).await.expect_err("invalid paging");
         assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec![field.to_owned()]));
     }
@@ -127,7 +127,7 @@ async fn a_hundred_and_twenty_accounts_page_as_fifty_fifty_and_twenty() {
     let (mut sizes, mut seen, mut token) = (Vec::new(), Vec::new(), String::new());
     loop {
         let page = client
-            .list_accounts(ListAccountsRequest { page_size: Some(50), page_token: token })
+            .list_accounts(ListAccountsRequest { page_size: Some(50), page_token: token, ..Default::default() })
             .await
             .expect("list")
             .into_inner();
@@ -205,4 +205,66 @@ async fn an_idempotency_key_in_metadata_makes_a_retried_create_return_the_first_
     assert_eq!(again.into_inner().account.map(|a| a.id), first.into_inner().account.map(|a| a.id));
     let status = client.create_account(request("has space")).await.expect_err("bad key");
     assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["idempotency_key".to_owned()]));
+}
+
+#[tokio::test]
+async fn an_account_moves_with_its_subtree_and_children_are_listed() {
+    use accountd_grpc::pb::MoveAccountRequest;
+
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let make = |name: &str, kind: AccountType, parent: &str| CreateAccountRequest {
+        name: name.into(),
+        r#type: kind.into(),
+        parent_id: parent.into(),
+        ..Default::default()
+    };
+    let first = client
+        .create_account(make("First", AccountType::Agency, ""))
+        .await
+        .expect("c")
+        .into_inner()
+        .account
+        .expect("a");
+    let second = client
+        .create_account(make("Second", AccountType::Agency, ""))
+        .await
+        .expect("c")
+        .into_inner()
+        .account
+        .expect("a");
+    let manager = client
+        .create_account(make("Manager", AccountType::BusinessManager, &first.id))
+        .await
+        .expect("c")
+        .into_inner()
+        .account
+        .expect("a");
+    let moved = client
+        .move_account(MoveAccountRequest {
+            account_id: manager.id.clone(),
+            parent_id: second.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("move")
+        .into_inner()
+        .account
+        .expect("account");
+    assert_eq!(moved.hierarchy, vec![second.id.clone()]);
+    let children = client
+        .list_accounts(ListAccountsRequest { parent_id: second.id.clone(), ..Default::default() })
+        .await
+        .expect("children")
+        .into_inner();
+    assert_eq!(children.accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), vec![manager.id.clone()]);
+    let cycle = client
+        .move_account(MoveAccountRequest {
+            account_id: second.id.clone(),
+            parent_id: manager.id.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("cycle");
+    assert_eq!(cycle.code(), Code::FailedPrecondition);
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod docs;
+mod hierarchy;
 
 use std::sync::Arc;
 

@@ -1,0 +1,106 @@
+//! The account tree over REST: inherited rights, moves, and children listings.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::{TestApp, spawn_app};
+
+async fn create(app: &TestApp, name: &str, kind: &str, parent: Option<&str>) -> String {
+    let reply = app.post("/v1/accounts", &json!({"name": name, "type": kind, "parent_id": parent}).to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+/// A user administering `account`, and its token on it.
+async fn administrator(app: &TestApp, account: &str, email: &str) -> String {
+    let user =
+        app.post("/v1/users", &json!({"email": email}).to_string()).await.body["id"].as_str().expect("id").to_owned();
+    let put = app
+        .send(
+            Method::PUT,
+            &format!("/v1/accounts/{account}/members/{user}"),
+            Some(r#"{"roles":["administrator"]}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    let token =
+        app.post(&format!("/v1/accounts/{account}/tokens"), &json!({"name": "t", "user_id": user}).to_string()).await;
+    format!("Bearer {}", token.body["value"].as_str().expect("value"))
+}
+
+#[tokio::test]
+async fn moving_a_business_manager_moves_its_ad_account_and_who_may_act_on_it() {
+    let app = spawn_app().await;
+    let first = create(&app, "First agency", "agency", None).await;
+    let second = create(&app, "Second agency", "agency", None).await;
+    let manager = create(&app, "Manager", "business_manager", Some(&first)).await;
+    let ads = create(&app, "Ads", "ad_account", Some(&manager)).await;
+    let first_admin = administrator(&app, &first, "first@example.com").await;
+    let second_admin = administrator(&app, &second, "second@example.com").await;
+    let ads_uri = format!("/v1/accounts/{ads}");
+    let rename = |name: &'static str| json!({"name": name}).to_string();
+    let call = |method: Method, uri: String, body: Option<String>, bearer: String| {
+        let app = &app;
+        async move { app.send_raw(method, &uri, body.as_deref(), &[("authorization", bearer.as_str())]).await }
+    };
+    assert_eq!(
+        call(Method::PATCH, ads_uri.clone(), Some(rename("By first")), first_admin.clone()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(call(Method::GET, ads_uri.clone(), None, second_admin.clone()).await.status, StatusCode::NOT_FOUND);
+
+    // The second agency's administrator may not take the manager: it holds nothing on the old parent.
+    let grab = call(
+        Method::POST,
+        format!("/v1/accounts/{manager}/move"),
+        Some(json!({"parent_id": second}).to_string()),
+        second_admin.clone(),
+    )
+    .await;
+    assert_eq!(grab.status, StatusCode::NOT_FOUND, "{}", grab.text);
+    let moved = app
+        .send(
+            Method::POST,
+            &format!("/v1/accounts/{manager}/move"),
+            Some(&json!({"parent_id": second}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    assert_eq!(moved.body["hierarchy"], json!([second]));
+    let ads_now = app.get(&ads_uri).await;
+    assert_eq!(ads_now.body["hierarchy"], json!([second, manager]));
+    assert_eq!(
+        call(Method::PATCH, ads_uri.clone(), Some(rename("By second")), second_admin.clone()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(Method::GET, ads_uri.clone(), None, first_admin.clone()).await.status,
+        StatusCode::NOT_FOUND,
+        "rights follow the move at once"
+    );
+
+    let before = app.get("/v1/accounts?page_size=100").await.body;
+    let cycle = app
+        .send(
+            Method::POST,
+            &format!("/v1/accounts/{second}/move"),
+            Some(&json!({"parent_id": manager}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(cycle.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", cycle.text);
+    assert_eq!(cycle.body["type"], "urn:accountd:problem:failed-precondition");
+    assert_eq!(app.get("/v1/accounts?page_size=100").await.body, before, "a refused move changes nothing");
+
+    let children = app.get(&format!("/v1/accounts?parent_id={second}")).await;
+    let ids: Vec<&str> =
+        children.body["accounts"].as_array().expect("accounts").iter().filter_map(|a| a["id"].as_str()).collect();
+    assert_eq!(ids, [manager.as_str()]);
+    let stale =
+        app.send(Method::POST, &format!("/v1/accounts/{manager}/move"), Some("{}"), &[("if-match", "\"1\"")]).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    let top = app.send(Method::POST, &format!("/v1/accounts/{manager}/move"), Some(r#"{"parent_id":null}"#), &[]).await;
+    assert_eq!((top.status, top.body["parent_id"].clone()), (StatusCode::OK, json!(null)));
+}

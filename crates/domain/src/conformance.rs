@@ -55,7 +55,8 @@ macro_rules! store_conformance_tests {
             deleting_an_account_removes_its_members_and_tokens,
             bootstrap_makes_one_root_user_and_refuses_a_second,
             the_audit_log_pages_a_thousand_events_both_ways_and_filters,
-            a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves
+            a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves,
+            a_profile_round_trips_and_is_replaced_whole
         );
     };
     (@cases $factory:path; $($case:ident),+) => {
@@ -405,6 +406,7 @@ fn fresh_account(name: &str) -> Account {
         owner_id: None,
         hierarchy: Vec::new(),
         settings: AccountSettings::default(),
+        profile: Default::default(),
         version: Version::INITIAL,
         created_at: now,
         updated_at: now,
@@ -821,4 +823,28 @@ pub async fn a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leave
         (top.parent_id(), accounts.get(&caller(), ads.id).await.expect("ads").hierarchy),
         (None, vec![manager.id])
     );
+}
+
+pub async fn a_profile_round_trips_and_is_replaced_whole(store: Arc<dyn Store>) {
+    use crate::AccountProfileInput;
+    let accounts = service(&store);
+    let account = create(&store, "Profiled", "standard", None).await;
+    let profile = AccountProfileInput {
+        business_name: Some("Acme Ltd".into()),
+        business_address: Some("1 Main St\nSpringfield".into()),
+        business_email: Some("billing@acme.example".into()),
+        business_phone: Some("+1 555 0100".into()),
+        external_metadata: Some(r#"{"crm":"42"}"#.into()),
+    }
+    .validate()
+    .expect("valid");
+    let updated = accounts.update_profile(&caller(), account.id, profile.clone(), IfMatch::Any).await.expect("update");
+    assert_eq!(updated.version, account.version.next());
+    assert_eq!(accounts.get_profile(&caller(), account.id).await.expect("get"), profile);
+    let smaller =
+        AccountProfileInput { business_name: Some("Acme".into()), ..Default::default() }.validate().expect("valid");
+    accounts.update_profile(&caller(), account.id, smaller.clone(), IfMatch::Any).await.expect("replace");
+    assert_eq!(accounts.get_profile(&caller(), account.id).await.expect("get"), smaller, "absent fields are cleared");
+    let trail = events(&store, account.id).await;
+    assert_eq!(trail.last().map(|e| e.action.as_str()), Some("account.update"));
 }

@@ -33,9 +33,9 @@ mod user_service;
 pub mod conformance;
 
 pub use account::{
-    Account, AccountName, AccountPatch, AccountPatchInput, AccountService, AccountSettings, AccountStatus, AccountType,
-    CreateAccountError, DeleteAccountError, GetAccountError, IfMatch, ListAccountsError, MoveAccountError, NewAccount,
-    NewAccountInput, UpdateAccountError, Version,
+    Account, AccountName, AccountPatch, AccountPatchInput, AccountProfile, AccountProfileInput, AccountService,
+    AccountSettings, AccountStatus, AccountType, CreateAccountError, DeleteAccountError, GetAccountError, IfMatch,
+    ListAccountsError, MoveAccountError, NewAccount, NewAccountInput, UpdateAccountError, Version,
 };
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
 pub use audit_service::AuditService;

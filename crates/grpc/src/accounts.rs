@@ -1,8 +1,8 @@
 //! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountStatus, AccountType, IfMatch, NewAccountInput, PageRequest, Services,
-    ValidationErrors,
+    Account, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, AccountStatus, AccountType, IfMatch,
+    NewAccountInput, PageRequest, Services, ValidationErrors,
 };
 use prost_types::Timestamp;
 use tonic::metadata::MetadataValue;
@@ -98,6 +98,18 @@ impl From<&Account> for pb::Account {
             }),
             version: a.version.get(),
             etag: a.version.etag(),
+        }
+    }
+}
+
+impl From<&AccountProfile> for pb::AccountProfile {
+    fn from(p: &AccountProfile) -> Self {
+        Self {
+            business_name: p.business_name.clone().unwrap_or_default(),
+            business_address: p.business_address.clone().unwrap_or_default(),
+            business_email: p.business_email.as_ref().map(ToString::to_string).unwrap_or_default(),
+            business_phone: p.business_phone.clone().unwrap_or_default(),
+            external_metadata: p.external_metadata.clone().unwrap_or_default(),
         }
     }
 }
@@ -222,6 +234,42 @@ impl pb::account_service_server::AccountService for AccountsApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::MoveAccountResponse { account: Some((&account).into()) }))
+    }
+
+    async fn get_account_profile(
+        &self,
+        request: Request<pb::GetAccountProfileRequest>,
+    ) -> Result<Response<pb::AccountProfile>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let id = account_id(&request.get_ref().account_id)?;
+        let profile = self.services.accounts.get_profile(&caller, id).await.map_err(to_status)?;
+        Ok(Response::new((&profile).into()))
+    }
+
+    async fn update_account_profile(
+        &self,
+        request: Request<pb::UpdateAccountProfileRequest>,
+    ) -> Result<Response<pb::AccountProfile>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let id = account_id(&request.account_id)?;
+        let p = request.profile.unwrap_or_default();
+        let profile = AccountProfileInput {
+            business_name: non_empty(p.business_name),
+            business_address: non_empty(p.business_address),
+            business_email: non_empty(p.business_email),
+            business_phone: non_empty(p.business_phone),
+            external_metadata: non_empty(p.external_metadata),
+        }
+        .validate()
+        .map_err(to_status)?;
+        let account = self
+            .services
+            .accounts
+            .update_profile(&caller, id, profile, IfMatch::parse(&request.etag))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new((&account.profile).into()))
     }
 }
 

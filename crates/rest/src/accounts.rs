@@ -1,6 +1,9 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
-use accountd_domain::{Account, AccountId, AccountPatchInput, IdempotencyKey, IfMatch, NewAccountInput};
+use accountd_domain::{
+    Account, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IdempotencyKey, IfMatch,
+    NewAccountInput,
+};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -22,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/accounts", get(list_accounts).post(create_account))
         .route("/v1/accounts/{account_id}", get(get_account).patch(update_account).delete(delete_account))
         .route("/v1/accounts/{account_id}/move", axum::routing::post(move_account))
+        .route("/v1/accounts/{account_id}/profile", get(get_profile).put(update_profile))
 }
 
 /// An account (tenant).
@@ -117,6 +121,34 @@ pub struct SettingsRequest {
     #[schema(value_type = Option<String>)]
     pub abuse_contact_email: Option<Option<String>>,
     pub enforce_twofactor: Option<bool>,
+}
+
+/// The business behind an account (seed 004). On PUT the profile is replaced whole:
+/// absent fields are cleared.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    /// At most 100 characters.
+    pub business_name: Option<String>,
+    /// At most 500 characters.
+    pub business_address: Option<String>,
+    pub business_email: Option<String>,
+    /// Digits, spaces and `+ - ( ) .`; at most 32 characters.
+    pub business_phone: Option<String>,
+    /// Free text for the product's own use; at most 4096 characters.
+    pub external_metadata: Option<String>,
+}
+
+impl From<&AccountProfile> for ProfileBody {
+    fn from(p: &AccountProfile) -> Self {
+        Self {
+            business_name: p.business_name.clone(),
+            business_address: p.business_address.clone(),
+            business_email: p.business_email.as_ref().map(ToString::to_string),
+            business_phone: p.business_phone.clone(),
+            external_metadata: p.external_metadata.clone(),
+        }
+    }
 }
 
 /// Where to move an account (seed 004 "Move account").
@@ -365,4 +397,46 @@ pub async fn move_account(
     };
     let account = state.services.accounts.move_account(&caller, id, parent, if_match(&headers)).await?;
     Ok(with_etag(StatusCode::OK, &account, false))
+}
+
+/// The account's profile (`accounts:read`).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/profile", tag = "accounts", params(("account_id" = String, Path)),
+    responses((status = 200, body = ProfileBody), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_profile(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ProfileBody>, ApiError> {
+    let profile = state.services.accounts.get_profile(&caller, account_id(&id)?).await?;
+    Ok(Json(ProfileBody::from(&profile)))
+}
+
+/// Replaces the account's profile (`accounts:write`).
+#[utoipa::path(put, path = "/v1/accounts/{account_id}/profile", tag = "accounts",
+    params(("account_id" = String, Path), ("If-Match" = Option<String>, Header, description = "the account's ETag")),
+    request_body = ProfileBody,
+    responses((status = 200, body = ProfileBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<ProfileBody>,
+) -> Result<Response, ApiError> {
+    let id = account_id(&id)?;
+    let profile = AccountProfileInput {
+        business_name: body.business_name,
+        business_address: body.business_address,
+        business_email: body.business_email,
+        business_phone: body.business_phone,
+        external_metadata: body.external_metadata,
+    }
+    .validate()
+    .map_err(|e| ApiError::invalid(&e))?;
+    let account = state.services.accounts.update_profile(&caller, id, profile, if_match(&headers)).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(tag) = HeaderValue::from_str(&account.version.etag()) {
+        headers.insert(ETAG, tag);
+    }
+    Ok((headers, Json(ProfileBody::from(&account.profile))).into_response())
 }

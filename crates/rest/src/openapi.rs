@@ -38,6 +38,8 @@ pub enum AccountStatusSchema {
         accounts::update_account,
         accounts::delete_account,
         accounts::move_account,
+        accounts::get_profile,
+        accounts::update_profile,
         users::list_users,
         users::create_user,
         users::get_user,

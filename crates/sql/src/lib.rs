@@ -41,7 +41,8 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 #[doc(hidden)]
 macro_rules! account_columns {
     () => {
-        "id, name, account_type, status, owner_id, path, abuse_contact_email, enforce_twofactor, version, created_at, updated_at"
+        "id, name, account_type, status, owner_id, path, abuse_contact_email, enforce_twofactor, version, created_at, \
+         updated_at, business_name, business_address, business_email, business_phone, external_metadata"
     };
 }
 
@@ -504,8 +505,9 @@ macro_rules! impl_store {
                 async fn insert_account(&mut self, account: &Account) -> Result<(), InsertAccountError> {
                     let result = sqlx::query(concat!(
                         "INSERT INTO accounts (id, name, account_type, status, owner_id, parent_id, path, ",
-                        "abuse_contact_email, enforce_twofactor, version, created_at, updated_at) ",
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                        "abuse_contact_email, enforce_twofactor, version, created_at, updated_at, business_name, ",
+                        "business_address, business_email, business_phone, external_metadata) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                     ))
                     .bind(account.id.as_uuid())
                     .bind(account.name.as_str())
@@ -519,6 +521,11 @@ macro_rules! impl_store {
                     .bind(account.version.get())
                     .bind(account.created_at)
                     .bind(account.updated_at)
+                    .bind(account.profile.business_name.as_deref())
+                    .bind(account.profile.business_address.as_deref())
+                    .bind(account.profile.business_email.as_ref().map(|e| e.as_str()))
+                    .bind(account.profile.business_phone.as_deref())
+                    .bind(account.profile.external_metadata.as_deref())
                     .execute(&mut *self.tx)
                     .await;
                     match result {
@@ -531,7 +538,9 @@ macro_rules! impl_store {
                 async fn update_account(&mut self, account: &Account, expected: Version) -> anyhow::Result<bool> {
                     let done = sqlx::query(concat!(
                         "UPDATE accounts SET name = $2, status = $3, owner_id = $4, abuse_contact_email = $5, ",
-                        "enforce_twofactor = $6, version = $7, updated_at = $8 WHERE id = $1 AND version = $9"
+                        "enforce_twofactor = $6, version = $7, updated_at = $8, business_name = $10, ",
+                        "business_address = $11, business_email = $12, business_phone = $13, external_metadata = $14 ",
+                        "WHERE id = $1 AND version = $9"
                     ))
                     .bind(account.id.as_uuid())
                     .bind(account.name.as_str())
@@ -542,6 +551,11 @@ macro_rules! impl_store {
                     .bind(account.version.get())
                     .bind(account.updated_at)
                     .bind(expected.get())
+                    .bind(account.profile.business_name.as_deref())
+                    .bind(account.profile.business_address.as_deref())
+                    .bind(account.profile.business_email.as_ref().map(|e| e.as_str()))
+                    .bind(account.profile.business_phone.as_deref())
+                    .bind(account.profile.external_metadata.as_deref())
                     .execute(&mut *self.tx)
                     .await
                     .context("updating an account")?;

@@ -8,8 +8,8 @@ use accountd_domain::member::{Member, MemberStatus};
 use accountd_domain::token::{Effect, Policy, Token, TokenCondition, TokenName, TokenStatus};
 use accountd_domain::user::{PersonName, User, UserStatus};
 use accountd_domain::{
-    Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Actor, ActorKind, AuditEvent,
-    AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
+    Account, AccountId, AccountName, AccountProfile, AccountSettings, AccountStatus, AccountType, Actor, ActorKind,
+    AuditEvent, AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
 };
 use accountd_domain::{PermissionSet, Role, TokenId};
 use anyhow::{Context, anyhow, ensure};
@@ -33,6 +33,11 @@ pub struct AccountRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub business_name: Option<String>,
+    pub business_address: Option<String>,
+    pub business_email: Option<String>,
+    pub business_phone: Option<String>,
+    pub external_metadata: Option<String>,
 }
 
 /// The stored path of `account`: its hierarchy and then its own id, `/`-separated.
@@ -84,6 +89,18 @@ impl TryFrom<AccountRow> for Account {
                     .transpose()
                     .map_err(corrupt("abuse contact email"))?,
                 enforce_twofactor: row.enforce_twofactor,
+            },
+            profile: AccountProfile {
+                business_name: row.business_name,
+                business_address: row.business_address,
+                business_email: row
+                    .business_email
+                    .as_deref()
+                    .map(EmailAddress::parse)
+                    .transpose()
+                    .map_err(corrupt("business email"))?,
+                business_phone: row.business_phone,
+                external_metadata: row.external_metadata,
             },
             version: Version::new(row.version),
             created_at: row.created_at,

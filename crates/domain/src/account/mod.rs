@@ -151,6 +151,70 @@ pub struct AccountSettings {
     pub enforce_twofactor: bool,
 }
 
+/// The business behind an account (seed 004 account profile). Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountProfile {
+    pub business_name: Option<String>,
+    pub business_address: Option<String>,
+    pub business_email: Option<EmailAddress>,
+    pub business_phone: Option<String>,
+    /// Opaque to accountd: whatever the product stores there.
+    pub external_metadata: Option<String>,
+}
+
+/// Raw profile input; an absent or empty field is cleared (the profile is replaced whole).
+#[derive(Debug, Clone, Default)]
+pub struct AccountProfileInput {
+    pub business_name: Option<String>,
+    pub business_address: Option<String>,
+    pub business_email: Option<String>,
+    pub business_phone: Option<String>,
+    pub external_metadata: Option<String>,
+}
+
+impl AccountProfileInput {
+    pub fn validate(self) -> Result<AccountProfile, ValidationErrors> {
+        let mut errors = Collector::default();
+        let text = |value: Option<String>, field: &'static str, max: usize| -> Result<Option<String>, FieldError> {
+            let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else { return Ok(None) };
+            if value.chars().count() > max {
+                return Err(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
+            }
+            if field != "external_metadata" && value.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+            }
+            Ok(Some(value))
+        };
+        let name = errors.take(text(self.business_name, "business_name", 100));
+        let address = errors.take(text(self.business_address, "business_address", 500));
+        let email = errors.take_opt(
+            non_empty(self.business_email).map(|e| EmailAddress::parse(&e).map_err(|e| e.at("business_email"))),
+        );
+        let phone = errors.take(text(self.business_phone, "business_phone", 32).and_then(|p| match p {
+            Some(p)
+                if !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+                    || !p.chars().any(|c| c.is_ascii_digit()) =>
+            {
+                Err(FieldError::new(
+                    "business_phone",
+                    "invalid_phone",
+                    "must be a phone number: digits, spaces and + - ( ) .",
+                ))
+            }
+            other => Ok(other),
+        }));
+        let metadata = errors.take(text(self.external_metadata, "external_metadata", 4096));
+        errors.finish()?;
+        Ok(AccountProfile {
+            business_name: name.flatten(),
+            business_address: address.flatten(),
+            business_email: email.flatten(),
+            business_phone: phone.flatten(),
+            external_metadata: metadata.flatten(),
+        })
+    }
+}
+
 /// A tenant. Fields are public so stores can rebuild one; every field holds a value type
 /// that was validated when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +228,7 @@ pub struct Account {
     /// Ancestor ids, root first; empty for a top-level account. The parent is the last one.
     pub hierarchy: Vec<AccountId>,
     pub settings: AccountSettings,
+    pub profile: AccountProfile,
     pub version: Version,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -193,6 +258,11 @@ impl Account {
             .with("hierarchy", AuditValue::List(self.hierarchy.iter().map(|id| id.to_string().into()).collect()))
             .with("abuse_contact_email", self.settings.abuse_contact_email.as_ref().map(|e| e.to_string()))
             .with("enforce_twofactor", self.settings.enforce_twofactor)
+            .with("profile.business_name", self.profile.business_name.clone())
+            .with("profile.business_address", self.profile.business_address.clone())
+            .with("profile.business_email", self.profile.business_email.as_ref().map(|e| e.to_string()))
+            .with("profile.business_phone", self.profile.business_phone.clone())
+            .with("profile.external_metadata", self.profile.external_metadata.clone())
     }
 
     /// This account with `patch` applied; version and timestamps are the caller's business.
@@ -209,6 +279,9 @@ impl Account {
         }
         if let Some(enforce) = patch.enforce_twofactor {
             next.settings.enforce_twofactor = enforce;
+        }
+        if let Some(profile) = &patch.profile {
+            next.profile = profile.clone();
         }
         next
     }
@@ -285,6 +358,8 @@ pub struct AccountPatch {
     /// `Some(None)` clears the address.
     pub abuse_contact_email: Option<Option<EmailAddress>>,
     pub enforce_twofactor: Option<bool>,
+    /// Replaces the whole profile.
+    pub profile: Option<AccountProfile>,
 }
 
 /// Raw update input as both wire adapters receive it.
@@ -312,6 +387,7 @@ impl AccountPatchInput {
             status: status.flatten(),
             abuse_contact_email: abuse.flatten(),
             enforce_twofactor: self.enforce_twofactor,
+            profile: None,
         })
     }
 }
@@ -395,6 +471,24 @@ mod tests {
     fn a_patch_with_an_empty_abuse_email_clears_it() {
         let patch = AccountPatchInput { abuse_contact_email: Some(String::new()), ..Default::default() };
         assert_eq!(patch.validate().unwrap().abuse_contact_email, Some(None));
+    }
+
+    #[test]
+    fn a_profile_is_validated_field_by_field() {
+        let err = AccountProfileInput {
+            business_name: Some("n".repeat(101)),
+            business_email: Some("nope".into()),
+            business_phone: Some("call me".into()),
+            external_metadata: Some("m".repeat(4097)),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        for field in ["business_name", "business_email", "business_phone", "external_metadata"] {
+            assert!(err.mentions(field), "{field}: {err}");
+        }
+        let ok = AccountProfileInput { business_phone: Some("+1 (555) 010-0100".into()), ..Default::default() };
+        assert_eq!(ok.validate().unwrap().business_phone.as_deref(), Some("+1 (555) 010-0100"));
     }
 
     #[test]

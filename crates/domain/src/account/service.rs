@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::instrument;
 
-use super::{Account, AccountPatch, AccountStatus, IfMatch, NewAccount, Version};
+use super::{Account, AccountPatch, AccountProfile, AccountStatus, IfMatch, NewAccount, Version};
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
@@ -307,6 +307,7 @@ impl AccountService {
             owner_id,
             hierarchy,
             settings: command.settings.clone(),
+            profile: AccountProfile::default(),
             version: Version::INITIAL,
             created_at: now,
             updated_at: now,
@@ -457,6 +458,22 @@ impl AccountService {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The account's profile (seed 004), for a caller with `accounts:read`.
+    pub async fn get_profile(&self, principal: &Principal, id: AccountId) -> Result<AccountProfile, GetAccountError> {
+        Ok(self.get(principal, id).await?.profile)
+    }
+
+    /// Replaces the account's profile (`accounts:write`): an update like any other.
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        profile: AccountProfile,
+        if_match: IfMatch,
+    ) -> Result<Account, UpdateAccountError> {
+        self.update(principal, id, AccountPatch { profile: Some(profile), ..AccountPatch::default() }, if_match).await
     }
 
     /// Moves an account with its whole subtree under `new_parent` (or to the top level):

@@ -345,6 +345,7 @@ mod tests {
             owner_id: None,
             hierarchy: hierarchy.iter().map(|h| AccountId::from_uuid(uuid::Uuid::from_u128(*h))).collect(),
             settings: AccountSettings::default(),
+            profile: Default::default(),
             version: Version::INITIAL,
             created_at: now,
             updated_at: now,

@@ -268,3 +268,33 @@ async fn an_account_moves_with_its_subtree_and_children_are_listed() {
         .expect_err("cycle");
     assert_eq!(cycle.code(), Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn a_profile_is_replaced_and_validated() {
+    use accountd_grpc::pb::{AccountProfile, GetAccountProfileRequest, UpdateAccountProfileRequest};
+
+    let server = spawn_server().await;
+    let mut client = server.accounts();
+    let account = client.create_account(create("Profiled")).await.expect("create").into_inner().account.expect("a");
+    let profile =
+        AccountProfile { business_name: "Acme Ltd".into(), business_phone: "+1 555 0100".into(), ..Default::default() };
+    let request = UpdateAccountProfileRequest {
+        account_id: account.id.clone(),
+        profile: Some(profile.clone()),
+        etag: account.etag,
+    };
+    assert_eq!(client.update_account_profile(request).await.expect("update").into_inner(), profile);
+    let read =
+        client.get_account_profile(GetAccountProfileRequest { account_id: account.id.clone() }).await.expect("get");
+    assert_eq!(read.into_inner(), profile);
+    let bad = AccountProfile { business_email: "nope".into(), ..Default::default() };
+    let status = client
+        .update_account_profile(UpdateAccountProfileRequest {
+            account_id: account.id,
+            profile: Some(bad),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("invalid");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["business_email".to_owned()]));
+}

@@ -104,3 +104,24 @@ async fn moving_a_business_manager_moves_its_ad_account_and_who_may_act_on_it() 
     let top = app.send(Method::POST, &format!("/v1/accounts/{manager}/move"), Some(r#"{"parent_id":null}"#), &[]).await;
     assert_eq!((top.status, top.body["parent_id"].clone()), (StatusCode::OK, json!(null)));
 }
+
+#[tokio::test]
+async fn a_profile_is_read_replaced_and_validated() {
+    let app = spawn_app().await;
+    let a = create(&app, "Profiled", "standard", None).await;
+    let uri = format!("/v1/accounts/{a}/profile");
+    assert_eq!(
+        app.get(&uri).await.body,
+        json!({"business_name": null, "business_address": null, "business_email": null, "business_phone": null, "external_metadata": null})
+    );
+    let body = json!({"business_name": "Acme Ltd", "business_email": "billing@acme.example", "business_phone": "+1 555 0100", "external_metadata": "{\"crm\":42}"});
+    let put = app.send(Method::PUT, &uri, Some(&body.to_string()), &[("if-match", "\"1\"")]).await;
+    assert_eq!((put.status, put.header("etag")), (StatusCode::OK, "\"2\""), "{}", put.text);
+    assert_eq!(app.get(&uri).await.body["business_email"], "billing@acme.example");
+    let bad = app.send(Method::PUT, &uri, Some(r#"{"business_email":"nope","business_phone":"call me"}"#), &[]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.error_fields(), ["business_email", "business_phone"]);
+    let stale = app.send(Method::PUT, &uri, Some("{}"), &[("if-match", "\"1\"")]).await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(app.get(&uri).await.body["business_name"], "Acme Ltd", "refusals change nothing");
+}

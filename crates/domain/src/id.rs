@@ -74,6 +74,10 @@ define_id!(
     /// Identifies an API token (not its secret).
     TokenId
 );
+define_id!(
+    /// Identifies a subscription.
+    SubscriptionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use crate::account::{Account, Version};
 use crate::audit::{AuditEvent, AuditQuery};
 use crate::email::EmailAddress;
-use crate::id::{AccountId, TokenId, UserId};
+use crate::id::{AccountId, SubscriptionId, TokenId, UserId};
 use crate::idempotency::{IdempotencyKey, IdempotencyRecord};
 use crate::member::Member;
 use crate::page::{Page, PageRequest};
 use crate::permission::Role;
+use crate::subscription::{RatePlan, Subscription};
 use crate::token::{Token, TokenDigest};
 use crate::user::User;
 
@@ -77,6 +78,34 @@ pub trait IdentityRepository: Send + Sync {
 
     /// Records that the token was used at `at`. Callers throttle it: it is a write.
     async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()>;
+}
+
+/// Reads of the rate-plan catalogue and of subscriptions.
+#[async_trait]
+pub trait SubscriptionRepository: Send + Sync {
+    /// The catalogue, in id order.
+    async fn list_rate_plans(&self) -> anyhow::Result<Vec<RatePlan>>;
+
+    async fn get_rate_plan(&self, id: &str) -> anyhow::Result<Option<RatePlan>>;
+
+    /// Subscriptions of `account` in id order, paged like accounts.
+    async fn list_subscriptions(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Subscription>>;
+
+    async fn get_subscription(&self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>>;
+}
+
+/// Subscription writes, available only inside a [`Transaction`].
+#[async_trait]
+pub trait SubscriptionWrites: Send {
+    /// Reads a subscription and locks it like [`AccountWrites::find_account`].
+    async fn find_subscription(&mut self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>>;
+
+    async fn insert_subscription(&mut self, subscription: &Subscription) -> anyhow::Result<()>;
+
+    /// Overwrites the subscription whose version is `expected`; `Ok(false)` when none matched.
+    async fn update_subscription(&mut self, subscription: &Subscription, expected: Version) -> anyhow::Result<bool>;
+
+    async fn delete_subscription(&mut self, id: SubscriptionId) -> anyhow::Result<bool>;
 }
 
 /// Why a user could not be inserted.
@@ -230,7 +259,9 @@ pub trait IdempotencyWrites: Send {
 /// One database transaction. Dropping it without [`Transaction::commit`] rolls back
 /// everything written through it.
 #[async_trait]
-pub trait Transaction: AccountWrites + AuditWrites + IdempotencyWrites + IdentityWrites + Send {
+pub trait Transaction:
+    AccountWrites + AuditWrites + IdempotencyWrites + IdentityWrites + SubscriptionWrites + Send
+{
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
 
@@ -244,7 +275,9 @@ pub trait UnitOfWork: Send + Sync {
 
 /// Everything a storage adapter provides, as one object the application picks at run time.
 #[async_trait]
-pub trait Store: UnitOfWork + AccountRepository + AuditRepository + IdentityRepository + std::fmt::Debug {
+pub trait Store:
+    UnitOfWork + AccountRepository + AuditRepository + IdentityRepository + SubscriptionRepository + std::fmt::Debug
+{
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> anyhow::Result<()>;
 }

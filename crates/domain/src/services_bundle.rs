@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, IdGenerator};
 use crate::ports::Store;
-use crate::{AccountService, AuditService, Authenticator, MemberService, TokenService, UserService};
+use crate::{
+    AccountService, AuditService, Authenticator, MemberService, SubscriptionService, TokenService, UserService,
+};
 
 /// The domain's services.
 #[derive(Debug, Clone)]
@@ -15,6 +17,7 @@ pub struct Services {
     pub members: MemberService,
     pub tokens: TokenService,
     pub audit: AuditService,
+    pub subscriptions: SubscriptionService,
     pub authenticator: Authenticator,
     pub store: Arc<dyn Store>,
 }
@@ -27,6 +30,7 @@ impl Services {
             members: MemberService::new(store.clone(), clock.clone(), ids.clone()),
             tokens: TokenService::new(store.clone(), clock.clone(), ids.clone()),
             audit: AuditService::new(store.clone(), clock.clone(), ids.clone()),
+            subscriptions: SubscriptionService::new(store.clone(), clock.clone(), ids.clone()),
             authenticator: Authenticator::new(store.clone(), clock, ids),
             store,
         }

@@ -8,6 +8,7 @@ mod caller;
 mod members;
 mod metrics;
 pub mod status;
+mod subscriptions;
 mod tokens;
 mod users;
 
@@ -31,6 +32,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     use pb::account_service_server::AccountServiceServer;
     use pb::audit_service_server::AuditServiceServer;
     use pb::member_service_server::MemberServiceServer;
+    use pb::subscription_service_server::SubscriptionServiceServer;
     use pb::token_service_server::TokenServiceServer;
     use pb::user_service_server::UserServiceServer;
 
@@ -38,13 +40,15 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let users = UserServiceServer::new(users::UsersApi::new(services.clone()));
     let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
     let tokens = TokenServiceServer::new(tokens::TokensApi::new(services.clone()));
-    let audit = AuditServiceServer::new(audit::AuditApi::new(services));
+    let audit = AuditServiceServer::new(audit::AuditApi::new(services.clone()));
+    let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<AccountServiceServer<accounts::AccountsApi>>().await;
     reporter.set_serving::<UserServiceServer<users::UsersApi>>().await;
     reporter.set_serving::<MemberServiceServer<members::MembersApi>>().await;
     reporter.set_serving::<TokenServiceServer<tokens::TokensApi>>().await;
     reporter.set_serving::<AuditServiceServer<audit::AuditApi>>().await;
+    reporter.set_serving::<SubscriptionServiceServer<subscriptions::SubscriptionsApi>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -55,6 +59,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
         .add_service(members)
         .add_service(tokens)
         .add_service(audit)
+        .add_service(subscriptions)
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?))

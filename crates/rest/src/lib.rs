@@ -11,6 +11,7 @@ mod members;
 mod metrics;
 mod openapi;
 pub mod problem;
+mod subscriptions;
 mod tokens;
 mod users;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(subscriptions::routes())
         .merge(health::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{accounts, audit, health, me, members, problem, tokens, users};
+use crate::{accounts, audit, health, me, members, problem, subscriptions, tokens, users};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -63,6 +63,12 @@ pub enum AccountStatusSchema {
         tokens::verify_token,
         tokens::permission_groups,
         audit::list_audit_logs,
+        subscriptions::list_rate_plans,
+        subscriptions::list_subscriptions,
+        subscriptions::create_subscription,
+        subscriptions::get_subscription,
+        subscriptions::update_subscription,
+        subscriptions::delete_subscription,
         health::healthz,
         health::readyz,
     ),
@@ -76,6 +82,7 @@ pub enum AccountStatusSchema {
         (name = "members", description = "Members and roles of an account"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "subscriptions", description = "Rate plans and subscriptions"),
         (name = "operations", description = "Probes; no credentials needed")
     )
 )]

@@ -11,8 +11,8 @@ mod rows;
 
 pub use json::{changes_from_json, changes_to_json};
 pub use rows::{
-    AccountRow, AuditRow, IdempotencyRow, MemberRow, TokenRow, TokenUserRow, UserRow, join_names, join_nets,
-    parse_roles, path_of, policies_to_json, subtree_bounds,
+    AccountRow, AuditRow, IdempotencyRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow, TokenUserRow, UserRow,
+    join_names, join_nets, parse_roles, path_of, policies_to_json, subtree_bounds,
 };
 
 /// Items the expansion of [`impl_store!`] needs, so adapter crates need not name them.
@@ -71,6 +71,22 @@ macro_rules! token_columns {
     () => {
         "t.id, t.account_id, t.user_id, t.name, t.policies, t.ip_in, t.ip_not_in, t.not_before, t.expires_on, \
          t.status, t.hint, t.last_used_on, t.created_at, t.updated_at"
+    };
+}
+
+/// `SELECT` a subscription joined with its plan, as [`SubscriptionRow`] reads it, then the
+/// given clauses.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! select_subscriptions {
+    ($($tail:literal)*) => {
+        concat!(
+            "SELECT s.id, s.account_id, s.rate_plan_id, p.public_name AS plan_name, p.currency AS plan_currency, ",
+            "p.monthly_price AS plan_price, s.frequency, s.state, s.price, s.currency, s.current_period_start, ",
+            "s.current_period_end, s.version, s.created_at, s.updated_at ",
+            "FROM subscriptions s JOIN rate_plans p ON p.id = s.rate_plan_id "
+            $(, $tail)*
+        )
     };
 }
 
@@ -146,21 +162,26 @@ macro_rules! impl_store {
             use $crate::__private::anyhow::{self, Context as _};
             use $crate::__private::domain::ports::{
                 AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
-                IdentityWrites, InsertAccountError, InsertUserError, Store, Transaction, UnitOfWork,
+                IdentityWrites, InsertAccountError, InsertUserError, Store, SubscriptionRepository, SubscriptionWrites,
+                Transaction, UnitOfWork,
             };
             use $crate::__private::domain::audit::AuditQuery;
             use $crate::__private::domain::idempotency::{IdempotencyKey, IdempotencyRecord};
             use $crate::__private::domain::member::Member;
+            use $crate::__private::domain::subscription::{RatePlan, Subscription};
             use $crate::__private::domain::token::{Token, TokenDigest};
             use $crate::__private::domain::user::User;
             use $crate::__private::domain::{
-                Account, AccountId, AuditEvent, EmailAddress, Page, PageRequest, Role, TokenId, UserId, Version,
+                Account, AccountId, AuditEvent, EmailAddress, Page, PageRequest, Role, SubscriptionId, TokenId, UserId,
+                Version,
             };
             use $crate::__private::uuid;
             use $crate::__private::chrono::{DateTime, Utc};
             use $crate::__private::sqlx::{self, types::Json};
             use $crate::__private::async_trait;
-            use $crate::{AccountRow, AuditRow, IdempotencyRow, MemberRow, TokenRow, TokenUserRow, UserRow};
+            use $crate::{
+                AccountRow, AuditRow, IdempotencyRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow, TokenUserRow, UserRow,
+            };
 
             fn accounts(rows: Vec<AccountRow>, page: PageRequest) -> anyhow::Result<Page<Account>> {
                 let accounts = rows.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
@@ -414,6 +435,50 @@ macro_rules! impl_store {
                         .context("listing audit events")?;
                     let events = rows.into_iter().map(AuditEvent::try_from).collect::<anyhow::Result<Vec<_>>>()?;
                     Ok(Page::from_overfetch(events, query.page.size, |e| e.id.as_uuid()))
+                }
+            }
+
+            #[async_trait]
+            impl SubscriptionRepository for $store {
+                async fn list_rate_plans(&self) -> anyhow::Result<Vec<RatePlan>> {
+                    let rows: Vec<RatePlanRow> =
+                        sqlx::query_as("SELECT id, public_name, currency, monthly_price FROM rate_plans ORDER BY id")
+                            .fetch_all(&self.pool)
+                            .await
+                            .context("listing rate plans")?;
+                    Ok(rows.into_iter().map(RatePlan::from).collect())
+                }
+
+                async fn get_rate_plan(&self, id: &str) -> anyhow::Result<Option<RatePlan>> {
+                    let row: Option<RatePlanRow> =
+                        sqlx::query_as("SELECT id, public_name, currency, monthly_price FROM rate_plans WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .context("reading a rate plan")?;
+                    Ok(row.map(RatePlan::from))
+                }
+
+                async fn list_subscriptions(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Subscription>> {
+                    let rows: Vec<SubscriptionRow> =
+                        sqlx::query_as($crate::select_subscriptions!("WHERE s.account_id = $1 AND s.id > $2 ORDER BY s.id LIMIT $3"))
+                            .bind(account.as_uuid())
+                            .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                            .bind(limit(page))
+                            .fetch_all(&self.pool)
+                            .await
+                            .context("listing subscriptions")?;
+                    let items = rows.into_iter().map(Subscription::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(Page::from_overfetch(items, page.size, |s| s.id.as_uuid()))
+                }
+
+                async fn get_subscription(&self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>> {
+                    let row: Option<SubscriptionRow> = sqlx::query_as($crate::select_subscriptions!("WHERE s.id = $1"))
+                        .bind(id.as_uuid())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .context("reading a subscription")?;
+                    row.map(Subscription::try_from).transpose()
                 }
             }
 
@@ -876,6 +941,74 @@ macro_rules! impl_store {
                         .execute(&mut *self.tx)
                         .await
                         .context("deleting a token")?;
+                    Ok(done.rows_affected() == 1)
+                }
+            }
+
+            #[async_trait]
+            impl SubscriptionWrites for $tx {
+                async fn find_subscription(&mut self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>> {
+                    let row: Option<SubscriptionRow> = sqlx::query_as($crate::select_subscriptions!("WHERE s.id = $1" $lock))
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .context("reading a subscription")?;
+                    row.map(Subscription::try_from).transpose()
+                }
+
+                async fn insert_subscription(&mut self, s: &Subscription) -> anyhow::Result<()> {
+                    sqlx::query(concat!(
+                        "INSERT INTO subscriptions (id, account_id, rate_plan_id, frequency, state, price, currency, ",
+                        "current_period_start, current_period_end, version, created_at, updated_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    ))
+                    .bind(s.id.as_uuid())
+                    .bind(s.account_id.as_uuid())
+                    .bind(&s.rate_plan.id)
+                    .bind(s.frequency.as_str())
+                    .bind(s.state.as_str())
+                    .bind(s.price)
+                    .bind(&s.currency)
+                    .bind(s.current_period_start)
+                    .bind(s.current_period_end)
+                    .bind(s.version.get())
+                    .bind(s.created_at)
+                    .bind(s.updated_at)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("inserting a subscription")?;
+                    Ok(())
+                }
+
+                async fn update_subscription(&mut self, s: &Subscription, expected: Version) -> anyhow::Result<bool> {
+                    let done = sqlx::query(concat!(
+                        "UPDATE subscriptions SET rate_plan_id = $2, frequency = $3, state = $4, price = $5, currency = $6, ",
+                        "current_period_start = $7, current_period_end = $8, version = $9, updated_at = $10 ",
+                        "WHERE id = $1 AND version = $11"
+                    ))
+                    .bind(s.id.as_uuid())
+                    .bind(&s.rate_plan.id)
+                    .bind(s.frequency.as_str())
+                    .bind(s.state.as_str())
+                    .bind(s.price)
+                    .bind(&s.currency)
+                    .bind(s.current_period_start)
+                    .bind(s.current_period_end)
+                    .bind(s.version.get())
+                    .bind(s.updated_at)
+                    .bind(expected.get())
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("updating a subscription")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn delete_subscription(&mut self, id: SubscriptionId) -> anyhow::Result<bool> {
+                    let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
+                        .bind(id.as_uuid())
+                        .execute(&mut *self.tx)
+                        .await
+                        .context("deleting a subscription")?;
                     Ok(done.rows_affected() == 1)
                 }
             }

@@ -5,13 +5,14 @@
 use accountd_domain::audit::AuditOutcome;
 use accountd_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use accountd_domain::member::{Member, MemberStatus};
+use accountd_domain::subscription::{Frequency, RatePlan, Subscription, SubscriptionState};
 use accountd_domain::token::{Effect, Policy, Token, TokenCondition, TokenName, TokenStatus};
 use accountd_domain::user::{PersonName, User, UserStatus};
 use accountd_domain::{
     Account, AccountId, AccountName, AccountProfile, AccountSettings, AccountStatus, AccountType, Actor, ActorKind,
     AuditEvent, AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
 };
-use accountd_domain::{PermissionSet, Role, TokenId};
+use accountd_domain::{PermissionSet, Role, SubscriptionId, TokenId};
 use anyhow::{Context, anyhow, ensure};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
@@ -379,5 +380,66 @@ impl TryFrom<TokenUserRow> for (Token, User) {
             updated_at: row.u_updated_at,
         };
         Ok((Token::try_from(row.token)?, User::try_from(user)?))
+    }
+}
+
+/// A row of `rate_plans`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RatePlanRow {
+    pub id: String,
+    pub public_name: String,
+    pub currency: String,
+    pub monthly_price: i64,
+}
+
+impl From<RatePlanRow> for RatePlan {
+    fn from(row: RatePlanRow) -> Self {
+        RatePlan { id: row.id, public_name: row.public_name, currency: row.currency, monthly_price: row.monthly_price }
+    }
+}
+
+/// A row of `subscriptions` joined with its rate plan (`plan_*`).
+#[derive(Debug, sqlx::FromRow)]
+pub struct SubscriptionRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub rate_plan_id: String,
+    pub plan_name: String,
+    pub plan_currency: String,
+    pub plan_price: i64,
+    pub frequency: String,
+    pub state: String,
+    pub price: i64,
+    pub currency: String,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<SubscriptionRow> for Subscription {
+    type Error = anyhow::Error;
+
+    fn try_from(row: SubscriptionRow) -> anyhow::Result<Self> {
+        Ok(Subscription {
+            id: SubscriptionId::from_uuid(row.id),
+            account_id: AccountId::from_uuid(row.account_id),
+            rate_plan: RatePlan {
+                id: row.rate_plan_id,
+                public_name: row.plan_name,
+                currency: row.plan_currency,
+                monthly_price: row.plan_price,
+            },
+            frequency: Frequency::parse(&row.frequency).map_err(corrupt("subscription frequency"))?,
+            state: SubscriptionState::parse(&row.state).map_err(corrupt("subscription state"))?,
+            price: row.price,
+            currency: row.currency,
+            current_period_start: row.current_period_start,
+            current_period_end: row.current_period_end,
+            version: Version::new(row.version),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
     }
 }

@@ -55,3 +55,35 @@ async fn the_audit_log_lists_filters_and_refuses_without_audit_read() {
         .expect_err("billing lacks audit:read");
     assert_eq!(refused.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn subscriptions_follow_the_state_machine_over_grpc() {
+    use accountd_grpc::pb::{CreateSubscriptionRequest, ListRatePlansRequest, UpdateSubscriptionRequest};
+
+    let server = spawn_server().await;
+    let account = create_account(&server, "Paying").await;
+    let mut client = server.subscriptions_with(Credential::bearer(&server.root_token));
+    let plans = client.list_rate_plans(ListRatePlansRequest {}).await.expect("plans").into_inner().rate_plans;
+    assert!(plans.iter().any(|p| p.id == "pro"));
+    let created = client
+        .create_subscription(CreateSubscriptionRequest {
+            account_id: account.id.clone(),
+            rate_plan: "pro".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!((created.state.as_str(), created.price), ("trial", 1900));
+    let update = |state: &str| UpdateSubscriptionRequest {
+        account_id: account.id.clone(),
+        subscription_id: created.id.clone(),
+        state: state.into(),
+        ..Default::default()
+    };
+    client.update_subscription(update("cancelled")).await.expect("cancel");
+    let refused = client.update_subscription(update("paid")).await.expect_err("paid after cancelled");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let invalid = client.update_subscription(update("zombie")).await.expect_err("unknown state");
+    assert_eq!((invalid.code(), violated_fields(&invalid)), (Code::InvalidArgument, vec!["state".to_owned()]));
+}

@@ -13,6 +13,7 @@ use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
 use accountd_grpc::pb::audit_service_client::AuditServiceClient;
 use accountd_grpc::pb::member_service_client::MemberServiceClient;
+use accountd_grpc::pb::subscription_service_client::SubscriptionServiceClient;
 use accountd_grpc::pb::token_service_client::TokenServiceClient;
 use accountd_grpc::pb::user_service_client::UserServiceClient;
 use accountd_grpc::{pb, routes};
@@ -65,6 +66,11 @@ impl Interceptor for Credential {
 }
 
 impl TestServer {
+    /// SubscriptionService with `credential`.
+    pub fn subscriptions_with(&self, credential: Credential) -> SubscriptionServiceClient<Authed> {
+        SubscriptionServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
     /// AuditService with `credential`.
     pub fn audit_with(&self, credential: Credential) -> AuditServiceClient<Authed> {
         AuditServiceClient::with_interceptor(self.channel.clone(), credential)

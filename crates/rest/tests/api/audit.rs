@@ -195,6 +195,57 @@ async fn every_mutating_operation_writes_exactly_one_complete_event_without_secr
         "member.reject",
         "member"
     );
+    let other = app.post("/v1/accounts", r#"{"name":"Other","type":"agency"}"#).await.body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    accounts.push(other.clone());
+    audited!(
+        &root,
+        Method::POST,
+        format!("/v1/accounts/{a}/move"),
+        Some(json!({"parent_id": other}).to_string()),
+        StatusCode::OK,
+        "account.move",
+        "account"
+    );
+    audited!(
+        &root,
+        Method::PUT,
+        format!("/v1/accounts/{a}/profile"),
+        Some(r#"{"business_name":"Acme Ltd"}"#.into()),
+        StatusCode::OK,
+        "account.update",
+        "account"
+    );
+    let subscription = audited!(
+        &root,
+        Method::POST,
+        format!("/v1/accounts/{a}/subscriptions"),
+        Some(r#"{"rate_plan":"pro"}"#.into()),
+        StatusCode::CREATED,
+        "subscription.create",
+        "subscription"
+    );
+    let sub = subscription.body["id"].as_str().expect("id").to_owned();
+    audited!(
+        &root,
+        Method::PUT,
+        format!("/v1/accounts/{a}/subscriptions/{sub}"),
+        Some(r#"{"state":"paid"}"#.into()),
+        StatusCode::OK,
+        "subscription.update",
+        "subscription"
+    );
+    audited!(
+        &root,
+        Method::DELETE,
+        format!("/v1/accounts/{a}/subscriptions/{sub}"),
+        None,
+        StatusCode::NO_CONTENT,
+        "subscription.delete",
+        "subscription"
+    );
     audited!(
         &root,
         Method::DELETE,

@@ -125,3 +125,58 @@ async fn a_profile_is_read_replaced_and_validated() {
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(app.get(&uri).await.body["business_name"], "Acme Ltd", "refusals change nothing");
 }
+
+#[tokio::test]
+async fn billing_manages_subscriptions_and_the_state_machine_refuses_impossible_moves() {
+    let app = spawn_app().await;
+    let a = create(&app, "Paying", "standard", None).await;
+    let plans = app.get("/v1/rate_plans").await;
+    assert!(plans.body.as_array().expect("plans").iter().any(|p| p["id"] == "pro"), "{}", plans.text);
+    let member = |role: &'static str| {
+        let app = &app;
+        let a = a.clone();
+        async move {
+            let email = format!("{role}@example.com");
+            let user = app.post("/v1/users", &json!({"email": email}).to_string()).await.body["id"]
+                .as_str()
+                .expect("id")
+                .to_owned();
+            app.send(
+                Method::PUT,
+                &format!("/v1/accounts/{a}/members/{user}"),
+                Some(&json!({"roles": [role]}).to_string()),
+                &[],
+            )
+            .await;
+            let token =
+                app.post(&format!("/v1/accounts/{a}/tokens"), &json!({"name": "t", "user_id": user}).to_string()).await;
+            format!("Bearer {}", token.body["value"].as_str().expect("value"))
+        }
+    };
+    let billing = member("billing").await;
+    let viewer = member("viewer").await;
+    let uri = format!("/v1/accounts/{a}/subscriptions");
+    let body = r#"{"rate_plan":"pro","frequency":"quarterly"}"#;
+    let refused = app.send_raw(Method::POST, &uri, Some(body), &[("authorization", viewer.as_str())]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let created = app.send_raw(Method::POST, &uri, Some(body), &[("authorization", billing.as_str())]).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!((created.body["state"].as_str(), created.body["price"].as_i64()), (Some("trial"), Some(5700)));
+    let one = format!("{uri}/{}", created.body["id"].as_str().expect("id"));
+    let put = |body: &'static str| {
+        let app = &app;
+        let (one, billing) = (one.clone(), billing.clone());
+        async move { app.send_raw(Method::PUT, &one, Some(body), &[("authorization", billing.as_str())]).await }
+    };
+    assert_eq!(put(r#"{"state":"paid"}"#).await.status, StatusCode::OK);
+    assert_eq!(put(r#"{"state":"cancelled"}"#).await.status, StatusCode::OK);
+    let again = put(r#"{"state":"paid"}"#).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.text);
+    assert_eq!(again.body["type"], "urn:accountd:problem:failed-precondition");
+    let bad = put(r#"{"state":"zombie","frequency":"daily"}"#).await;
+    assert_eq!(bad.error_fields(), ["frequency", "state"]);
+    let viewed = app.send_raw(Method::GET, &uri, None, &[("authorization", viewer.as_str())]).await;
+    assert_eq!(viewed.body["subscriptions"][0]["state"], "cancelled", "viewers read subscriptions");
+    let unknown = app.post(&uri, r#"{"rate_plan":"gold"}"#).await;
+    assert_eq!(unknown.error_fields(), ["rate_plan"]);
+}

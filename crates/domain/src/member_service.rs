@@ -75,9 +75,7 @@ impl MemberService {
         id: AccountId,
         permission: Permission,
     ) -> Result<Account, IdentityError> {
-        let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
-        self.deps.authorize(principal, &account, permission).await?;
-        Ok(account)
+        Ok(self.deps.authorized_account(principal, id, permission).await?)
     }
 
     /// Roles may be granted freely except `owner`, which only an ownership transfer moves.

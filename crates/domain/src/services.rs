@@ -172,6 +172,19 @@ impl Deps {
         Ok(Rights { everywhere: caller.user.root_permissions, memberships, token: Some(caller.token.clone()) })
     }
 
+    /// The account `id`, when the caller holds `permission` on it; a missing account is
+    /// [`AccessError::NotFound`] like one the caller cannot see.
+    pub async fn authorized_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        permission: Permission,
+    ) -> Result<Account, AccessError> {
+        let account = self.store.get_account(id).await?.ok_or(AccessError::NotFound)?;
+        self.authorize(principal, &account, permission).await?;
+        Ok(account)
+    }
+
     /// Succeeds when the caller holds `permission` on `account`; a caller holding nothing
     /// there gets [`AccessError::NotFound`], so existence does not leak across tenants.
     pub async fn authorize(

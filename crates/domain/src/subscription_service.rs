@@ -44,15 +44,14 @@ impl SubscriptionService {
         Self { deps: Deps { store, clock, ids } }
     }
 
+    /// The account, if the caller holds `permission` on it.
     async fn account(
         &self,
         principal: &Principal,
         id: AccountId,
         permission: Permission,
     ) -> Result<Account, IdentityError> {
-        let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
-        self.deps.authorize(principal, &account, permission).await?;
-        Ok(account)
+        Ok(self.deps.authorized_account(principal, id, permission).await?)
     }
 
     async fn plan(&self, id: &str) -> Result<RatePlan, IdentityError> {

@@ -373,9 +373,7 @@ impl AccountService {
     /// Reads one account.
     #[instrument(skip_all, fields(account_id = %id))]
     pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
-        let account = self.deps.store.get_account(id).await?.ok_or(GetAccountError::NotFound)?;
-        self.deps.authorize(principal, &account, Permission::AccountsRead).await?;
-        Ok(account)
+        Ok(self.deps.authorized_account(principal, id, Permission::AccountsRead).await?)
     }
 
     /// Lists accounts in creation order, one page at a time.
@@ -559,8 +557,7 @@ impl AccountService {
         parent: AccountId,
         page: PageRequest,
     ) -> Result<Page<Account>, GetAccountError> {
-        let account = self.deps.store.get_account(parent).await?.ok_or(GetAccountError::NotFound)?;
-        self.deps.authorize(principal, &account, Permission::AccountsRead).await?;
+        self.deps.authorized_account(principal, parent, Permission::AccountsRead).await?;
         let rights = self.deps.all_rights(principal).await?;
         let page = self.deps.store.list_children(parent, page).await?;
         Ok(Page {

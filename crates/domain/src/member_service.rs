@@ -131,9 +131,7 @@ impl MemberService {
             },
         };
         Self::check_roles(&account, user.id, &roles)?;
-        if tx.find_member(account_id, user.id).await?.is_some() {
-            return Err(IdentityError::AlreadyExists("the user is a member of the account already"));
-        }
+
         let now = self.deps.clock.now();
         let member = Member {
             account_id,
@@ -144,7 +142,9 @@ impl MemberService {
             created_at: now,
             updated_at: now,
         };
-        tx.save_member(&member).await?;
+        if !tx.insert_member(&member).await? {
+            return Err(IdentityError::AlreadyExists("the user is a member of the account already"));
+        }
         self.deps
             .record(
                 &mut *tx,
@@ -243,6 +243,15 @@ impl MemberService {
         accept: bool,
     ) -> Result<Option<Member>, IdentityError> {
         let user_id = principal.user_id().ok_or(IdentityError::NotFound)?;
+        // The calling token must reach the account: an account-bound token answers only for
+        // its own part of the tree.
+        let account = self.deps.store.get_account(account_id).await?.ok_or(IdentityError::NotFound)?;
+        if principal
+            .token_caller()
+            .is_some_and(|c| c.token.account_id.is_some() && c.token.grant_on(&account).is_empty())
+        {
+            return Err(IdentityError::NotFound);
+        }
         let mut tx = self.deps.store.begin().await?;
         // Read and changed in one transaction, so a membership removed meanwhile is not revived.
         let current = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;

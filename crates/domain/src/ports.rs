@@ -139,6 +139,10 @@ pub trait IdentityWrites: Send {
     /// Inserts the membership, or replaces the one of the same account and user.
     async fn save_member(&mut self, member: &Member) -> anyhow::Result<()>;
 
+    /// Inserts a new membership; `Ok(false)`, changing nothing, when the user is a member
+    /// already (including one a concurrent transaction just committed).
+    async fn insert_member(&mut self, member: &Member) -> anyhow::Result<bool>;
+
     /// `Ok(false)` when there was no such membership.
     async fn delete_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<bool>;
 

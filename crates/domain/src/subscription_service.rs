@@ -152,6 +152,10 @@ impl SubscriptionService {
         if !if_match.matches(current.version) {
             return Err(IdentityError::VersionMismatch);
         }
+        let final_state = matches!(current.state, SubscriptionState::Cancelled | SubscriptionState::Expired);
+        if final_state && (plan.is_some() || fields.frequency.is_some()) {
+            return Err(IdentityError::FailedPrecondition("a cancelled or expired subscription cannot change"));
+        }
         let mut next = current.clone();
         if let Some(state) = fields.state {
             if !current.state.can_become(state) {
@@ -161,19 +165,20 @@ impl SubscriptionService {
             }
             next.state = state;
         }
-        if matches!(current.state, SubscriptionState::Cancelled | SubscriptionState::Expired)
-            && (plan.is_some() || fields.frequency.is_some())
-        {
-            return Err(IdentityError::FailedPrecondition("a cancelled or expired subscription cannot change"));
-        }
+        // The price moves only when what is bought changes; a new frequency starts a new period.
+        let repriced = plan.is_some() || fields.frequency.is_some_and(|f| f != current.frequency);
         if let Some(plan) = plan {
             next.currency = plan.currency.clone();
             next.rate_plan = plan;
         }
-        if let Some(frequency) = fields.frequency {
+        if let Some(frequency) = fields.frequency.filter(|f| *f != current.frequency) {
             next.frequency = frequency;
+            next.current_period_start = self.deps.clock.now();
+            next.current_period_end = frequency.period_end(next.current_period_start);
         }
-        next.price = next.frequency.price(next.rate_plan.monthly_price);
+        if repriced {
+            next.price = next.frequency.price(next.rate_plan.monthly_price);
+        }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         if changes.is_empty() {
             return Ok(current);

@@ -20,6 +20,9 @@ use crate::principal::{Principal, RequestInfo};
 use crate::services::{AuditEntry, Deps};
 use crate::token::{Effect, Policy, Token, TokenCondition, TokenFields, TokenSecret, TokenStatus};
 
+/// How many accounts the policies of one token may name in all.
+const MAX_POLICY_RESOURCES: usize = 100;
+
 /// A token with its secret, returned once on create and on roll.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -73,9 +76,27 @@ impl TokenService {
         all: bool,
     ) -> Result<Token, IdentityError> {
         let token = self.deps.store.get_token(id).await?.ok_or(IdentityError::NotFound)?;
+        Self::check_visible(principal, account, &token, all)?;
+        Ok(token)
+    }
+
+    fn check_visible(principal: &Principal, account: AccountId, token: &Token, all: bool) -> Result<(), IdentityError> {
         if token.account_id != Some(account) || (!all && Some(token.user_id) != principal.user_id()) {
             return Err(IdentityError::NotFound);
         }
+        Ok(())
+    }
+
+    /// The token read again, and locked, inside `tx`: what a write decides on.
+    async fn locked(
+        tx: &mut dyn crate::ports::Transaction,
+        principal: &Principal,
+        account: AccountId,
+        id: TokenId,
+        all: bool,
+    ) -> Result<Token, IdentityError> {
+        let token = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+        Self::check_visible(principal, account, &token, all)?;
         Ok(token)
     }
 
@@ -87,12 +108,12 @@ impl TokenService {
     ) -> Result<Page<Token>, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
         let only = if all { None } else { principal.user_id() };
-        Ok(self.deps.store.list_tokens(account, only, page).await?)
+        Ok(self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t)))
     }
 
     pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
-        self.visible(principal, account, id, all).await
+        Ok(self.shown(self.visible(principal, account, id, all).await?))
     }
 
     /// Creates a token for the caller, or for `fields.user_id` when the caller is root.
@@ -106,7 +127,7 @@ impl TokenService {
         let (account, _) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let caller = principal.user_id();
         let user_id = match fields.user_id {
-            Some(user) if Some(user) != caller && principal.root_permissions().is_empty() => {
+            Some(user) if Some(user) != caller && !principal.root_permissions().contains(Permission::UsersWrite) => {
                 return Err(IdentityError::Forbidden("only a root caller creates tokens for other users".into()));
             }
             Some(user) => user,
@@ -117,13 +138,14 @@ impl TokenService {
         let name = fields.name.ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
         let policies = match fields.policies {
             Some(p) if !p.is_empty() => p,
+            // By default a token may do what its maker's token may do on the account.
             _ => vec![Policy {
                 effect: Effect::Allow,
-                permissions: PermissionSet::account_scoped(),
+                permissions: self.caller_grant(principal, &account),
                 resources: Vec::new(),
             }],
         };
-        self.check_resources(user_id, &account, &policies).await?;
+        self.check_resources(principal, user_id, &account, &policies).await?;
         let now = self.deps.clock.now();
         let secret = TokenSecret::generate();
         let token = Token {
@@ -159,32 +181,54 @@ impl TokenService {
             )
             .await?;
         tx.commit().await?;
-        Ok(IssuedToken { token, secret })
+        Ok(IssuedToken { token: self.shown(token), secret })
+    }
+
+    /// What the calling token may do on `account` (everything for the system principal).
+    fn caller_grant(&self, principal: &Principal, account: &Account) -> PermissionSet {
+        principal.token_caller().map_or(PermissionSet::account_scoped(), |c| c.token.grant_on(account))
     }
 
     /// Every account a policy names must be one the token's user belongs to (directly or
-    /// through an ancestor); the token's own account always qualifies for root users.
-    async fn check_resources(&self, user: UserId, account: &Account, policies: &[Policy]) -> Result<(), IdentityError> {
+    /// through an ancestor), and on every account the new policies reach they may grant no
+    /// more than the calling token itself holds there: a token never mints a wider one.
+    async fn check_resources(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        account: &Account,
+        policies: &[Policy],
+    ) -> Result<(), IdentityError> {
+        let total: usize = policies.iter().map(|p| p.resources.len()).sum();
+        if total > MAX_POLICY_RESOURCES {
+            return Err(IdentityError::field("policies", "too_many", "policies may name at most 100 accounts in all"));
+        }
+        let mut reached = vec![account.clone()];
         for (i, policy) in policies.iter().enumerate() {
             for resource in &policy.resources {
-                let Some(target) = self.deps.store.get_account(*resource).await? else {
-                    return Err(IdentityError::field(
+                // One answer for "no such account" and "not yours", so no account's existence leaks.
+                let refused = || {
+                    IdentityError::field(
                         &format!("policies[{i}].resources"),
-                        "not_found",
-                        format!("no account {resource} the user belongs to"),
-                    ));
+                        "not_a_member",
+                        format!("{resource} is not an account the user belongs to"),
+                    )
                 };
+                let target = self.deps.store.get_account(*resource).await?.ok_or_else(refused)?;
                 let mut path = target.hierarchy.clone();
                 path.push(target.id);
                 let member = !self.deps.store.member_roles(user, &path).await?.is_empty();
                 let own = target.id == account.id || target.hierarchy.contains(&account.id);
                 if !member && !own {
-                    return Err(IdentityError::field(
-                        &format!("policies[{i}].resources"),
-                        "not_a_member",
-                        format!("no account {resource} the user belongs to"),
-                    ));
+                    return Err(refused());
                 }
+                reached.push(target);
+            }
+        }
+        for target in &reached {
+            let granted = crate::token::grant(policies, Some(account.id), target);
+            if !granted.difference(self.caller_grant(principal, target)).is_empty() {
+                return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
             }
         }
         Ok(())
@@ -199,9 +243,21 @@ impl TokenService {
         fields: TokenFields,
     ) -> Result<Token, IdentityError> {
         let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let current = self.visible(principal, account_id, id, all).await?;
-        if fields.user_id.is_some_and(|u| u != current.user_id) {
+        let seen = self.visible(principal, account_id, id, all).await?;
+        if fields.user_id.is_some_and(|u| u != seen.user_id) {
             return Err(IdentityError::field("user_id", "immutable", "a token's user cannot change"));
+        }
+        if let Some(policies) = &fields.policies {
+            if policies.is_empty() {
+                return Err(IdentityError::field("policies", "required", "must hold at least one policy"));
+            }
+            // Checked before the transaction: the checks read through the pool.
+            self.check_resources(principal, seen.user_id, &account, policies).await?;
+        }
+        let mut tx = self.deps.store.begin().await?;
+        let current = Self::locked(&mut *tx, principal, account_id, id, all).await?;
+        if !all && current.status == TokenStatus::Disabled && fields.status == Some(TokenStatus::Active) {
+            return Err(IdentityError::Forbidden("only an administrator re-enables a disabled token".into()));
         }
         let mut next = current.clone();
         if let Some(name) = fields.name {
@@ -211,10 +267,6 @@ impl TokenService {
             next.status = status;
         }
         if let Some(policies) = fields.policies {
-            if policies.is_empty() {
-                return Err(IdentityError::field("policies", "required", "must hold at least one policy"));
-            }
-            self.check_resources(current.user_id, &account, &policies).await?;
             next.policies = policies;
         }
         if let Some(ip_in) = fields.ip_in {
@@ -240,19 +292,18 @@ impl TokenService {
         }
         let now = self.deps.clock.now();
         next.updated_at = now;
-        let mut tx = self.deps.store.begin().await?;
         if !tx.update_token(&next, None).await? {
             return Err(IdentityError::NotFound);
         }
         self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.update", changes), now).await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(self.shown(next))
     }
 
     pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let token = self.visible(principal, account_id, id, all).await?;
         let mut tx = self.deps.store.begin().await?;
+        let token = Self::locked(&mut *tx, principal, account_id, id, all).await?;
         if !tx.delete_token(id).await? {
             return Err(IdentityError::NotFound);
         }
@@ -277,11 +328,11 @@ impl TokenService {
         id: TokenId,
     ) -> Result<IssuedToken, IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let current = self.visible(principal, account_id, id, all).await?;
+        let mut tx = self.deps.store.begin().await?;
+        let current = Self::locked(&mut *tx, principal, account_id, id, all).await?;
         let secret = TokenSecret::generate();
         let now = self.deps.clock.now();
         let next = Token { hint: secret.hint(), updated_at: now, ..current.clone() };
-        let mut tx = self.deps.store.begin().await?;
         if !tx.update_token(&next, Some(&secret.digest())).await? {
             return Err(IdentityError::NotFound);
         }
@@ -289,7 +340,14 @@ impl TokenService {
             Changes::updated(current.snapshot().with("secret", "old"), next.snapshot().with("secret", "rolled"));
         self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.roll", changes), now).await?;
         tx.commit().await?;
-        Ok(IssuedToken { token: next, secret })
+        Ok(IssuedToken { token: self.shown(next), secret })
+    }
+
+    /// The token as callers see it: an active token past its expiry shows as `expired`, by
+    /// the domain's clock.
+    fn shown(&self, mut token: Token) -> Token {
+        token.status = token.status_at(self.deps.clock.now());
+        token
     }
 
     /// The calling token (seed 004 "Verify Token").
@@ -299,7 +357,7 @@ impl TokenService {
         if self.deps.rights_for(principal, &account).await?.on(&account).is_empty() {
             return Err(IdentityError::NotFound);
         }
-        Ok(caller.token.clone())
+        Ok(self.shown(caller.token.clone()))
     }
 
     /// The permission groups a token policy may name, for a caller that can see the account.
@@ -357,6 +415,9 @@ mod tests {
         assert_eq!(Authenticator::credential(Some("Bearer "), Some(" ")), None);
     }
 }
+
+/// The size at which the authenticator forgets tokens it has not seen for an interval.
+const TOUCHED_PRUNE_AT: usize = 10_000;
 
 /// How often a token's `last_used_on` is written at most, per instance.
 const TOUCH_INTERVAL: Duration = Duration::seconds(60);
@@ -424,6 +485,11 @@ impl Authenticator {
             let last = touched.get(&token.id).copied().or(token.last_used_on);
             let due = last.is_none_or(|t| now - t >= TOUCH_INTERVAL);
             if due {
+                // Entries older than the interval decide nothing any more; drop them so the
+                // map holds at most the tokens used within one interval.
+                if touched.len() >= TOUCHED_PRUNE_AT {
+                    touched.retain(|_, t| now - *t < TOUCH_INTERVAL);
+                }
                 touched.insert(token.id, now);
             }
             due

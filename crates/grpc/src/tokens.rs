@@ -3,7 +3,6 @@
 
 use accountd_domain::token::{PolicyInput, Token, TokenInput};
 use accountd_domain::{PageRequest, Services, TokenId, ValidationErrors};
-use chrono::Utc;
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
@@ -36,7 +35,7 @@ impl From<&Token> for pb::Token {
             account_id: t.account_id.map(|a| a.to_string()).unwrap_or_default(),
             user_id: t.user_id.to_string(),
             // The stored status says `active` for a token past its expiry; show what it is now.
-            status: t.status_at(Utc::now()).as_str().to_owned(),
+            status: t.status.as_str().to_owned(),
             policies: t
                 .policies
                 .iter()
@@ -204,7 +203,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         let token = self.services.tokens.verify(&caller, account).await.map_err(to_status)?;
         Ok(Response::new(pb::VerifyTokenResponse {
             id: token.id.to_string(),
-            status: token.status_at(Utc::now()).as_str().to_owned(),
+            status: token.status.as_str().to_owned(),
             not_before: token.not_before.map(timestamp),
             expires_on: token.expires_on.map(timestamp),
         }))

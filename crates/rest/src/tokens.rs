@@ -80,7 +80,7 @@ impl From<&Token> for TokenBody {
             name: t.name.as_str().to_owned(),
             account_id: t.account_id.map(|a| a.to_string()),
             user_id: t.user_id.to_string(),
-            status: t.status_at(Utc::now()).as_str(),
+            status: t.status.as_str(),
             policies: t
                 .policies
                 .iter()
@@ -107,7 +107,7 @@ impl From<&Token> for TokenBody {
 }
 
 /// A new token with its secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub token: TokenBody,
@@ -122,9 +122,22 @@ impl From<&IssuedToken> for CreatedToken {
 }
 
 /// A rolled token's new secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenValue {
     pub value: String,
+}
+
+// The secrets are serialized for their one showing, and never printed in a log line.
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken").field("token", &self.token).field("value", &"***").finish()
+    }
+}
+
+impl std::fmt::Debug for TokenValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenValue(***)")
+    }
 }
 
 /// One page of tokens.
@@ -291,7 +304,7 @@ pub async fn verify_token(
     let token = state.services.tokens.verify(&caller, account_id(&id)?).await?;
     Ok(Json(VerifiedToken {
         id: token.id.to_string(),
-        status: token.status_at(Utc::now()).as_str(),
+        status: token.status.as_str(),
         not_before: token.not_before,
         expires_on: token.expires_on,
     }))

@@ -865,6 +865,24 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                async fn insert_member(&mut self, member: &Member) -> anyhow::Result<bool> {
+                    let done = sqlx::query(concat!(
+                        "INSERT INTO members (account_id, user_id, roles, status, invited_by, created_at, updated_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, user_id) DO NOTHING"
+                    ))
+                    .bind(member.account_id.as_uuid())
+                    .bind(member.user_id.as_uuid())
+                    .bind($crate::join_names(member.roles.iter().map(|r| r.as_str())))
+                    .bind(member.status.as_str())
+                    .bind(member.invited_by.map(|u| u.as_uuid()))
+                    .bind(member.created_at)
+                    .bind(member.updated_at)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("inserting a member")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 async fn delete_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<bool> {
                     let done = sqlx::query("DELETE FROM members WHERE account_id = $1 AND user_id = $2")
                         .bind(account.as_uuid())

@@ -225,6 +225,23 @@ impl AccountService {
         command: NewAccount,
         key: Option<IdempotencyKey>,
     ) -> Result<Created<Account>, CreateAccountError> {
+        // Decided before any transaction: rights are read through the pool, and a transaction
+        // waiting on a second connection could starve the pool under load.
+        match command.parent_id {
+            // A top-level account is a new tenant: only the platform (root) creates one.
+            None if !principal.root_permissions().contains(Permission::AccountsWrite) => {
+                return Err(CreateAccountError::Forbidden);
+            }
+            None => {}
+            Some(parent_id) => {
+                match self.deps.authorized_account(principal, parent_id, Permission::AccountsWrite).await {
+                    Ok(_) => {}
+                    Err(AccessError::NotFound) => return Err(no_such_parent(parent_id)),
+                    Err(AccessError::Forbidden(_)) => return Err(CreateAccountError::Forbidden),
+                    Err(AccessError::Unknown(e)) => return Err(e.into()),
+                }
+            }
+        }
         // A second attempt happens only when a concurrent request with the same key won the
         // race; the attempt then finds its record and replays it.
         for _ in 0..2 {
@@ -271,22 +288,10 @@ impl AccountService {
         now: DateTime<Utc>,
     ) -> Result<Account, CreateAccountError> {
         let hierarchy = match command.parent_id {
-            None => {
-                // A top-level account is a new tenant: only the platform (root) creates one.
-                if !principal.root_permissions().contains(Permission::AccountsWrite) {
-                    return Err(CreateAccountError::Forbidden);
-                }
-                Vec::new()
-            }
+            None => Vec::new(),
             Some(parent_id) => {
                 tx.lock_hierarchy().await?;
                 let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
-                match self.deps.authorize(principal, &parent, Permission::AccountsWrite).await {
-                    Ok(()) => {}
-                    Err(AccessError::NotFound) => return Err(no_such_parent(parent_id)),
-                    Err(AccessError::Forbidden(_)) => return Err(CreateAccountError::Forbidden),
-                    Err(AccessError::Unknown(e)) => return Err(e.into()),
-                }
                 if !parent.account_type.is_container() {
                     return Err(CreateAccountError::ParentNotContainer(parent.account_type));
                 }
@@ -342,7 +347,7 @@ impl AccountService {
         named: Option<UserId>,
     ) -> Result<Option<UserId>, CreateAccountError> {
         let Some(owner) = named else { return Ok(principal.user_id()) };
-        if principal.user_id() != Some(owner) && principal.root_permissions().is_empty() {
+        if principal.user_id() != Some(owner) && !principal.root_permissions().contains(Permission::UsersWrite) {
             return Err(CreateAccountError::Forbidden);
         }
         match tx.find_user(owner).await? {
@@ -404,9 +409,14 @@ impl AccountService {
         patch: AccountPatch,
         if_match: IfMatch,
     ) -> Result<Account, UpdateAccountError> {
+        self.deps.authorized_account(principal, id, Permission::AccountsWrite).await?;
+        // The verification status is the platform's to give: tenants cannot verify or
+        // unsuspend themselves.
+        if patch.status.is_some() && !principal.root_permissions().contains(Permission::AccountsWrite) {
+            return Err(UpdateAccountError::Forbidden);
+        }
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_account(id).await?.ok_or(UpdateAccountError::NotFound)?;
-        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
             return Err(UpdateAccountError::VersionMismatch);
         }
@@ -435,10 +445,10 @@ impl AccountService {
         id: AccountId,
         if_match: IfMatch,
     ) -> Result<(), DeleteAccountError> {
+        self.deps.authorized_account(principal, id, Permission::AccountsWrite).await?;
         let mut tx = self.deps.store.begin().await?;
         tx.lock_hierarchy().await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
-        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
             return Err(DeleteAccountError::VersionMismatch);
         }
@@ -486,40 +496,46 @@ impl AccountService {
         new_parent: Option<AccountId>,
         if_match: IfMatch,
     ) -> Result<Account, MoveAccountError> {
+        // Rights are decided first, through the pool, on the account as it is now; the
+        // transaction then re-reads everything under the tree lock and refuses a race.
+        let seen = self.deps.authorized_account(principal, id, Permission::AccountsWrite).await?;
+        let write_on = |account: Option<AccountId>| async move {
+            match account {
+                None => Ok(()),
+                Some(id) => match self.deps.authorized_account(principal, id, Permission::AccountsWrite).await {
+                    Ok(_) => Ok(()),
+                    Err(AccessError::Unknown(e)) => Err(MoveAccountError::Unknown(e)),
+                    Err(AccessError::NotFound) if Some(id) == new_parent => Err(no_such_new_parent(id)),
+                    Err(_) => Err(MoveAccountError::Forbidden),
+                },
+            }
+        };
+        write_on(seen.parent_id()).await?;
+        write_on(new_parent).await?;
+        // Making an account top-level makes it a tenant of its own, as creating one would.
+        if new_parent.is_none()
+            && seen.parent_id().is_some()
+            && !principal.root_permissions().contains(Permission::AccountsWrite)
+        {
+            return Err(MoveAccountError::Forbidden);
+        }
         let mut tx = self.deps.store.begin().await?;
         tx.lock_hierarchy().await?;
         let current = tx.find_account(id).await?.ok_or(MoveAccountError::NotFound)?;
-        self.deps.authorize(principal, &current, Permission::AccountsWrite).await?;
         if !if_match.matches(current.version) {
             return Err(MoveAccountError::VersionMismatch);
+        }
+        if current.parent_id() != seen.parent_id() {
+            return Err(MoveAccountError::Conflict);
         }
         if current.parent_id() == new_parent {
             return Ok(current);
         }
-        if let Some(old) = current.parent_id() {
-            let old = tx.find_account(old).await?.ok_or(MoveAccountError::Conflict)?;
-            self.deps.authorize(principal, &old, Permission::AccountsWrite).await.map_err(|e| match e {
-                AccessError::Unknown(e) => MoveAccountError::Unknown(e),
-                _ => MoveAccountError::Forbidden,
-            })?;
-        }
         let hierarchy = match new_parent {
             None => Vec::new(),
             Some(parent_id) => {
-                let missing = || {
-                    MoveAccountError::Invalid(ValidationErrors::single(FieldError::new(
-                        "parent_id",
-                        "not_found",
-                        format!("no account {parent_id} exists"),
-                    )))
-                };
+                let missing = || no_such_new_parent(parent_id);
                 let parent = tx.find_account(parent_id).await?.ok_or_else(missing)?;
-                match self.deps.authorize(principal, &parent, Permission::AccountsWrite).await {
-                    Ok(()) => {}
-                    Err(AccessError::NotFound) => return Err(missing()),
-                    Err(AccessError::Forbidden(_)) => return Err(MoveAccountError::Forbidden),
-                    Err(AccessError::Unknown(e)) => return Err(e.into()),
-                }
                 if parent.id == current.id || parent.hierarchy.contains(&current.id) {
                     return Err(MoveAccountError::Cycle);
                 }
@@ -565,6 +581,14 @@ impl AccountService {
             next: page.next,
         })
     }
+}
+
+fn no_such_new_parent(parent_id: AccountId) -> MoveAccountError {
+    MoveAccountError::Invalid(ValidationErrors::single(FieldError::new(
+        "parent_id",
+        "not_found",
+        format!("no account {parent_id} exists"),
+    )))
 }
 
 fn no_such_parent(parent_id: AccountId) -> CreateAccountError {

@@ -96,10 +96,10 @@ pub struct TokenCondition {
 
 impl TokenCondition {
     /// Whether a request from `ip` may use the token. An unknown address passes only when
-    /// no `in` list restricts it.
+    /// there is no condition at all: a restriction never fails open.
     pub fn admits(&self, ip: Option<IpAddr>) -> bool {
         match ip {
-            None => self.ip_in.is_empty(),
+            None => self.ip_in.is_empty() && self.ip_not_in.is_empty(),
             Some(ip) => {
                 let ip = canonical(ip);
                 (self.ip_in.is_empty() || self.ip_in.iter().any(|n| n.contains(&ip)))
@@ -395,6 +395,8 @@ mod tests {
         assert!(!condition.admits(Some("192.0.2.1".parse().unwrap())));
         assert!(!condition.admits(None));
         assert!(TokenCondition::default().admits(None));
+        let deny_only = TokenCondition { ip_in: vec![], ip_not_in: vec!["10.0.0.0/8".parse().unwrap()] };
+        assert!(!deny_only.admits(None), "an unknown address does not slip past a deny list");
     }
 
     #[test]

@@ -362,3 +362,52 @@ async fn token_responses_show_the_secret_once_and_a_member_sees_only_its_own_tok
     let viewer_reads = w.call(w.token("viewer"), Method::GET, &format!("/v1/accounts/{a}/tokens/{id}"), None).await;
     assert_eq!(viewer_reads.status, StatusCode::NOT_FOUND, "another member's token is not visible");
 }
+
+#[tokio::test]
+async fn a_narrowed_token_cannot_mint_a_wider_one_and_tenants_cannot_verify_themselves() {
+    let w = world().await;
+    let a = &w.account;
+    let admin = w.user("administrator").to_owned();
+    let narrowed =
+        token_for(&w.app, a, &admin, json!({"policies": [{"permission_groups": ["accounts:read", "tokens:write"]}]}))
+            .await;
+    let secret = narrowed["value"].as_str().expect("value").to_owned();
+    let wider = json!({"name": "wider", "policies": [{"permission_groups": ["accounts:write"]}]}).to_string();
+    let refused = w.call(&secret, Method::POST, &format!("/v1/accounts/{a}/tokens"), Some(&wider)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    let by_default =
+        w.call(&secret, Method::POST, &format!("/v1/accounts/{a}/tokens"), Some(r#"{"name":"child"}"#)).await;
+    assert_eq!(by_default.status, StatusCode::CREATED, "{}", by_default.text);
+    let groups = &by_default.body["policies"][0]["permission_groups"];
+    assert_eq!(groups, &json!(["accounts:read", "tokens:write"]), "a default policy copies the maker's reach");
+    let own = narrowed["id"].as_str().expect("id");
+    let widen_self = w
+        .call(
+            &secret,
+            Method::PUT,
+            &format!("/v1/accounts/{a}/tokens/{own}"),
+            Some(&json!({"policies": [{"permission_groups": ["accounts:write"]}]}).to_string()),
+        )
+        .await;
+    assert_eq!(widen_self.status, StatusCode::FORBIDDEN, "a token cannot widen itself");
+
+    let verify =
+        w.call(w.token("owner"), Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"status":"verified"}"#)).await;
+    assert_eq!(verify.status, StatusCode::FORBIDDEN, "verification is the platform's to give");
+    let detach =
+        w.call(w.token("owner"), Method::POST, &format!("/v1/accounts/{a}/move"), Some(r#"{"parent_id":null}"#)).await;
+    assert_eq!(detach.status, StatusCode::OK, "a top-level account staying top-level is a no-op");
+
+    let member = w.token("member").to_owned();
+    let mine = w.call(&member, Method::POST, &format!("/v1/accounts/{a}/tokens"), Some(r#"{"name":"mine"}"#)).await;
+    let mine_id = mine.body["id"].as_str().expect("id").to_owned();
+    let disable = w
+        .app
+        .send(Method::PUT, &format!("/v1/accounts/{a}/tokens/{mine_id}"), Some(r#"{"status":"disabled"}"#), &[])
+        .await;
+    assert_eq!(disable.status, StatusCode::OK);
+    let revive = w
+        .call(&member, Method::PUT, &format!("/v1/accounts/{a}/tokens/{mine_id}"), Some(r#"{"status":"active"}"#))
+        .await;
+    assert_eq!(revive.status, StatusCode::FORBIDDEN, "only an administrator re-enables a disabled token");
+}

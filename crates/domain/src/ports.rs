@@ -76,6 +76,9 @@ pub trait IdentityRepository: Send + Sync {
         page: PageRequest,
     ) -> anyhow::Result<Page<Token>>;
 
+    /// Platform tokens (bound to no account) of `user`, in id order, paged.
+    async fn list_platform_tokens(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Token>>;
+
     /// Records that the token was used at `at`. Callers throttle it: it is a write.
     async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()>;
 }

@@ -302,20 +302,25 @@ impl TokenService {
 
     pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        self.delete_where(principal, id, |t| Self::check_visible(principal, account_id, t, all)).await
+    }
+
+    /// Deletes token `id` if `allowed` accepts it as read, locked, inside the transaction.
+    async fn delete_where(
+        &self,
+        principal: &Principal,
+        id: TokenId,
+        allowed: impl Fn(&Token) -> Result<(), IdentityError>,
+    ) -> Result<(), IdentityError> {
         let mut tx = self.deps.store.begin().await?;
-        let token = Self::locked(&mut *tx, principal, account_id, id, all).await?;
+        let token = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+        allowed(&token)?;
         if !tx.delete_token(id).await? {
             return Err(IdentityError::NotFound);
         }
         let now = self.deps.clock.now();
-        self.deps
-            .record(
-                &mut *tx,
-                principal,
-                AuditEntry::token(&token, "token.delete", Changes::deleted(token.snapshot())),
-                now,
-            )
-            .await?;
+        let entry = AuditEntry::token(&token, "token.delete", Changes::deleted(token.snapshot()));
+        self.deps.record(&mut *tx, principal, entry, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -328,8 +333,19 @@ impl TokenService {
         id: TokenId,
     ) -> Result<IssuedToken, IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        self.roll_where(principal, id, |t| Self::check_visible(principal, account_id, t, all)).await
+    }
+
+    /// Rolls token `id` if `allowed` accepts it as read, locked, inside the transaction.
+    async fn roll_where(
+        &self,
+        principal: &Principal,
+        id: TokenId,
+        allowed: impl Fn(&Token) -> Result<(), IdentityError>,
+    ) -> Result<IssuedToken, IdentityError> {
         let mut tx = self.deps.store.begin().await?;
-        let current = Self::locked(&mut *tx, principal, account_id, id, all).await?;
+        let current = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+        allowed(&current)?;
         let secret = TokenSecret::generate();
         let now = self.deps.clock.now();
         let next = Token { hint: secret.hint(), updated_at: now, ..current.clone() };
@@ -341,6 +357,109 @@ impl TokenService {
         self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.roll", changes), now).await?;
         tx.commit().await?;
         Ok(IssuedToken { token: self.shown(next), secret })
+    }
+
+    /// Platform tokens (not bound to an account) of a root user; managing them needs the
+    /// root permission `users:write`. The bootstrap token is one: it can be rolled or
+    /// revoked here, and other root users get theirs here.
+    fn require_platform_admin(principal: &Principal) -> Result<(), IdentityError> {
+        if principal.root_permissions().contains(Permission::UsersWrite) {
+            Ok(())
+        } else {
+            Err(IdentityError::Forbidden("root permission users:write is required".into()))
+        }
+    }
+
+    fn check_platform(user: UserId, token: &Token) -> Result<(), IdentityError> {
+        if token.account_id.is_none() && token.user_id == user { Ok(()) } else { Err(IdentityError::NotFound) }
+    }
+
+    pub async fn list_platform(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        page: PageRequest,
+    ) -> Result<Page<Token>, IdentityError> {
+        Self::require_platform_admin(principal)?;
+        Ok(self.deps.store.list_platform_tokens(user, page).await?.map(|t| self.shown(t)))
+    }
+
+    /// A new platform token for root user `user`. It can reach no further than the calling
+    /// token does on every account, nor further than the user's root permissions at use.
+    pub async fn create_platform(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        fields: TokenFields,
+    ) -> Result<IssuedToken, IdentityError> {
+        Self::require_platform_admin(principal)?;
+        let name = fields.name.ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let caller_reach = principal.token_caller().map_or(PermissionSet::all(), |c| c.token.platform_grant());
+        let policies = match fields.policies {
+            Some(p) if !p.is_empty() => p,
+            _ => vec![Policy { effect: Effect::Allow, permissions: caller_reach, resources: Vec::new() }],
+        };
+        if policies.iter().any(|p| !p.resources.is_empty()) {
+            return Err(IdentityError::field("policies", "platform_wide", "platform token policies name no resources"));
+        }
+        let wanted = policies
+            .iter()
+            .filter(|p| p.effect == Effect::Allow)
+            .fold(PermissionSet::EMPTY, |s, p| s.union(p.permissions));
+        if !wanted.difference(caller_reach).is_empty() {
+            return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
+        }
+        let now = self.deps.clock.now();
+        let secret = TokenSecret::generate();
+        let token = Token {
+            id: TokenId::from_uuid(self.deps.ids.next_id()),
+            account_id: None,
+            user_id: user,
+            name,
+            policies,
+            condition: TokenCondition {
+                ip_in: fields.ip_in.unwrap_or_default(),
+                ip_not_in: fields.ip_not_in.unwrap_or_default(),
+            },
+            not_before: fields.not_before.flatten(),
+            expires_on: fields.expires_on.flatten(),
+            status: fields.status.unwrap_or(TokenStatus::Active),
+            hint: secret.hint(),
+            last_used_on: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.deps.store.begin().await?;
+        match tx.find_user(user).await? {
+            Some(u) if u.is_active() && u.is_root() => {}
+            _ => return Err(IdentityError::field("user_id", "not_root", "platform tokens are for active root users")),
+        }
+        tx.insert_token(&token, &secret.digest()).await?;
+        self.deps
+            .record(
+                &mut *tx,
+                principal,
+                AuditEntry::token(&token, "token.create", Changes::created(token.snapshot())),
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(IssuedToken { token: self.shown(token), secret })
+    }
+
+    pub async fn delete_platform(&self, principal: &Principal, user: UserId, id: TokenId) -> Result<(), IdentityError> {
+        Self::require_platform_admin(principal)?;
+        self.delete_where(principal, id, |t| Self::check_platform(user, t)).await
+    }
+
+    pub async fn roll_platform(
+        &self,
+        principal: &Principal,
+        user: UserId,
+        id: TokenId,
+    ) -> Result<IssuedToken, IdentityError> {
+        Self::require_platform_admin(principal)?;
+        self.roll_where(principal, id, |t| Self::check_platform(user, t)).await
     }
 
     /// The token as callers see it: an active token past its expiry shows as `expired`, by

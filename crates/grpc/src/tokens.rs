@@ -9,6 +9,7 @@ use crate::accounts::{account_id, timestamp};
 use crate::caller::caller;
 use crate::pb;
 use crate::status::to_status;
+use crate::users::user_id;
 
 /// The tonic service over [`accountd_domain::TokenService`].
 #[derive(Debug, Clone)]
@@ -237,5 +238,69 @@ impl pb::token_service_server::TokenService for TokensApi {
                 })
                 .collect(),
         }))
+    }
+
+    async fn list_platform_tokens(
+        &self,
+        request: Request<pb::ListPlatformTokensRequest>,
+    ) -> Result<Response<pb::ListTokensResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let user = user_id(&request.user_id)?;
+        let page =
+            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page = self.services.tokens.list_platform(&caller, user, page).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListTokensResponse {
+            next_page_token: page.next_page_token(),
+            tokens: page.items.iter().map(pb::Token::from).collect(),
+        }))
+    }
+
+    async fn create_platform_token(
+        &self,
+        request: Request<pb::CreatePlatformTokenRequest>,
+    ) -> Result<Response<pb::CreateTokenResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let user = user_id(&request.user_id)?;
+        let fields = TokenRequest {
+            name: request.name,
+            user_id: None,
+            status: request.status,
+            policies: request.policies,
+            condition: request.condition,
+            not_before: request.not_before,
+            expires_on: request.expires_on,
+        }
+        .into_input()
+        .validate()
+        .map_err(to_status)?;
+        let issued = self.services.tokens.create_platform(&caller, user, fields).await.map_err(to_status)?;
+        Ok(Response::new(pb::CreateTokenResponse {
+            token: Some((&issued.token).into()),
+            value: issued.secret.expose().to_owned(),
+        }))
+    }
+
+    async fn delete_platform_token(
+        &self,
+        request: Request<pb::PlatformTokenRequest>,
+    ) -> Result<Response<pb::DeleteTokenResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let (user, id) = (user_id(&request.user_id)?, token_id(&request.token_id)?);
+        self.services.tokens.delete_platform(&caller, user, id).await.map_err(to_status)?;
+        Ok(Response::new(pb::DeleteTokenResponse {}))
+    }
+
+    async fn roll_platform_token(
+        &self,
+        request: Request<pb::PlatformTokenRequest>,
+    ) -> Result<Response<pb::RollTokenResponse>, Status> {
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let request = request.into_inner();
+        let (user, id) = (user_id(&request.user_id)?, token_id(&request.token_id)?);
+        let issued = self.services.tokens.roll_platform(&caller, user, id).await.map_err(to_status)?;
+        Ok(Response::new(pb::RollTokenResponse { value: issued.secret.expose().to_owned() }))
     }
 }

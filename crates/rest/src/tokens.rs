@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::accounts::account_id;
 use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
 use crate::problem::{ApiError, Problem};
+use crate::users::user_id;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,6 +25,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/accounts/{account_id}/tokens/permission_groups", get(permission_groups))
         .route("/v1/accounts/{account_id}/tokens/{token_id}", get(get_token).put(update_token).delete(delete_token))
         .route("/v1/accounts/{account_id}/tokens/{token_id}/value", put(roll_token))
+        .route("/v1/users/{user_id}/tokens", get(list_platform_tokens).post(create_platform_token))
+        .route("/v1/users/{user_id}/tokens/{token_id}", axum::routing::delete(delete_platform_token))
+        .route("/v1/users/{user_id}/tokens/{token_id}/value", put(roll_platform_token))
 }
 
 /// A token policy.
@@ -325,4 +329,61 @@ pub async fn permission_groups(
             .map(|p: Permission| PermissionGroup { id: p.as_str(), name: p.title(), scopes: vec!["account"] })
             .collect(),
     ))
+}
+
+/// A root user's platform tokens (root `users:write`).
+#[utoipa::path(get, path = "/v1/users/{user_id}/tokens", tag = "tokens",
+    params(("user_id" = String, Path), ListParams), responses((status = 200, body = TokenList)))]
+pub async fn list_platform_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<TokenList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let page = state.services.tokens.list_platform(&caller, user_id(&id)?, page).await?;
+    Ok(Json(TokenList {
+        next_page_token: page.next_page_token(),
+        tokens: page.items.iter().map(TokenBody::from).collect(),
+    }))
+}
+
+/// A new platform token (bound to no account) for a root user; its secret is shown once.
+#[utoipa::path(post, path = "/v1/users/{user_id}/tokens", tag = "tokens",
+    params(("user_id" = String, Path)), request_body = TokenRequest,
+    responses((status = 201, body = CreatedToken), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_platform_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<TokenRequest>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let user = user_id(&id)?;
+    let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
+    let issued = state.services.tokens.create_platform(&caller, user, fields).await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken::from(&issued))))
+}
+
+/// Revokes a platform token, the bootstrap one included.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/tokens/{token_id}", tag = "tokens",
+    params(("user_id" = String, Path), ("token_id" = String, Path)), responses((status = 204, description = "deleted")))]
+pub async fn delete_platform_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((user, token)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.services.tokens.delete_platform(&caller, user_id(&user)?, token_id(&token)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces a platform token's secret; the old one stops working at once.
+#[utoipa::path(put, path = "/v1/users/{user_id}/tokens/{token_id}/value", tag = "tokens",
+    params(("user_id" = String, Path), ("token_id" = String, Path)), responses((status = 200, body = TokenValue)))]
+pub async fn roll_platform_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((user, token)): Path<(String, String)>,
+) -> Result<Json<TokenValue>, ApiError> {
+    let issued = state.services.tokens.roll_platform(&caller, user_id(&user)?, token_id(&token)?).await?;
+    Ok(Json(TokenValue { value: issued.secret.expose().to_owned() }))
 }

@@ -380,6 +380,21 @@ macro_rules! impl_store {
                     Ok(Page::from_overfetch(tokens, page.size, |t| t.id.as_uuid()))
                 }
 
+                async fn list_platform_tokens(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Token>> {
+                    let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::token_columns!(), " FROM tokens t WHERE t.account_id IS NULL AND t.user_id = $1 ",
+                        "AND t.id > $2 ORDER BY t.id LIMIT $3"
+                    ))
+                    .bind(user.as_uuid())
+                    .bind(page.after.map_or(uuid::Uuid::nil(), |c| c.key()))
+                    .bind(limit(page))
+                    .fetch_all(&self.pool)
+                    .await
+                    .context("listing platform tokens")?;
+                    let tokens = rows.into_iter().map(Token::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+                    Ok(Page::from_overfetch(tokens, page.size, |t| t.id.as_uuid()))
+                }
+
                 async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()> {
                     sqlx::query("UPDATE tokens SET last_used_on = $2 WHERE id = $1")
                         .bind(id.as_uuid())

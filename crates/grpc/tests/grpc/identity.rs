@@ -503,3 +503,33 @@ async fn a_member_manages_only_its_own_tokens_and_lists_permission_groups() {
     assert_eq!((read.name.as_str(), read.scopes.as_slice()), ("Accounts Read", ["account".to_owned()].as_slice()));
     assert!(groups.iter().all(|g| g.id != "users:read" && g.id != "users:write"), "platform permissions: {groups:?}");
 }
+
+#[tokio::test]
+async fn the_bootstrap_platform_token_can_be_listed_rolled_and_revoked() {
+    use accountd_grpc::pb::{ListPlatformTokensRequest, PlatformTokenRequest};
+
+    let server = spawn_server().await;
+    let me = server.users().get_me(accountd_grpc::pb::GetMeRequest {}).await.expect("me").into_inner();
+    let user_id = me.user.expect("user").id;
+    let mut tokens = server.tokens();
+    let listed = tokens
+        .list_platform_tokens(ListPlatformTokensRequest { user_id: user_id.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    let bootstrap = listed.tokens[0].id.clone();
+    let rolled = tokens
+        .roll_platform_token(PlatformTokenRequest { user_id: user_id.clone(), token_id: bootstrap.clone() })
+        .await
+        .expect("roll")
+        .into_inner();
+    let old = server
+        .tokens()
+        .list_platform_tokens(ListPlatformTokensRequest { user_id: user_id.clone(), ..Default::default() })
+        .await;
+    assert_eq!(old.expect_err("old secret").code(), tonic::Code::Unauthenticated);
+    let mut fresh = server.tokens_with(crate::Credential::bearer(&rolled.value));
+    fresh.delete_platform_token(PlatformTokenRequest { user_id, token_id: bootstrap }).await.expect("revoke");
+    let gone = fresh.list_permission_groups(accountd_grpc::pb::ListPermissionGroupsRequest::default()).await;
+    assert_eq!(gone.expect_err("revoked").code(), tonic::Code::Unauthenticated);
+}

@@ -411,3 +411,50 @@ async fn a_narrowed_token_cannot_mint_a_wider_one_and_tenants_cannot_verify_them
         .await;
     assert_eq!(revive.status, StatusCode::FORBIDDEN, "only an administrator re-enables a disabled token");
 }
+
+#[tokio::test]
+async fn root_users_get_platform_tokens_and_the_bootstrap_token_can_be_revoked() {
+    let app = spawn_app().await;
+    let me = app.get("/v1/me").await.body["id"].as_str().expect("id").to_owned();
+    let ops =
+        app.post("/v1/users", r#"{"email":"ops@example.com","root_permissions":["accounts:read","users:read"]}"#).await;
+    let ops_id = ops.body["id"].as_str().expect("id").to_owned();
+    let issued = app.post(&format!("/v1/users/{ops_id}/tokens"), r#"{"name":"ops"}"#).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    assert_eq!(issued.body["account_id"], json!(null), "a platform token");
+    let ops_token = format!("Bearer {}", issued.body["value"].as_str().expect("value"));
+    let users = app.send_raw(Method::GET, "/v1/users", None, &[("authorization", ops_token.as_str())]).await;
+    assert_eq!(users.status, StatusCode::OK, "a second root user acts with its platform token");
+    let write = app
+        .send_raw(
+            Method::POST,
+            "/v1/users",
+            Some(r#"{"email":"x@example.com"}"#),
+            &[("authorization", ops_token.as_str())],
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN, "no more than its root permissions");
+    let plain =
+        app.post("/v1/users", r#"{"email":"plain@example.com"}"#).await.body["id"].as_str().expect("id").to_owned();
+    let refused = app.post(&format!("/v1/users/{plain}/tokens"), r#"{"name":"nope"}"#).await;
+    assert_eq!(refused.error_fields(), ["user_id"], "platform tokens are for root users");
+
+    let mine = app.get(&format!("/v1/users/{me}/tokens")).await;
+    let bootstrap = mine.body["tokens"][0]["id"].as_str().expect("the bootstrap token").to_owned();
+    let rolled = app.send(Method::PUT, &format!("/v1/users/{me}/tokens/{bootstrap}/value"), None, &[]).await;
+    assert_eq!(rolled.status, StatusCode::OK);
+    let old = app.send(Method::GET, "/v1/me", None, &[]).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "the rolled bootstrap secret is dead");
+    let fresh = format!("Bearer {}", rolled.body["value"].as_str().expect("value"));
+    let revoke = app
+        .send_raw(
+            Method::DELETE,
+            &format!("/v1/users/{me}/tokens/{bootstrap}"),
+            None,
+            &[("authorization", fresh.as_str())],
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    let gone = app.send_raw(Method::GET, "/v1/me", None, &[("authorization", fresh.as_str())]).await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED, "a revoked platform token is dead");
+}

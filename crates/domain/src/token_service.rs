@@ -135,8 +135,8 @@ impl TokenService {
                 caller.ok_or_else(|| IdentityError::field("user_id", "required", "name the user the token acts for"))?
             }
         };
-        let name = fields.name.ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
-        let policies = match fields.policies {
+        let name = fields.name.clone().ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let policies = match fields.policies.clone() {
             Some(p) if !p.is_empty() => p,
             // By default a token may do what its maker's token may do on the account.
             _ => vec![Policy {
@@ -148,24 +148,7 @@ impl TokenService {
         self.check_resources(principal, user_id, &account, &policies).await?;
         let now = self.deps.clock.now();
         let secret = TokenSecret::generate();
-        let token = Token {
-            id: TokenId::from_uuid(self.deps.ids.next_id()),
-            account_id: Some(account_id),
-            user_id,
-            name,
-            policies,
-            condition: TokenCondition {
-                ip_in: fields.ip_in.unwrap_or_default(),
-                ip_not_in: fields.ip_not_in.unwrap_or_default(),
-            },
-            not_before: fields.not_before.flatten(),
-            expires_on: fields.expires_on.flatten(),
-            status: fields.status.unwrap_or(TokenStatus::Active),
-            hint: secret.hint(),
-            last_used_on: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let token = self.new_token(Some(account_id), user_id, name, policies, fields, &secret, now);
         let mut tx = self.deps.store.begin().await?;
         let user = tx.find_user(user_id).await?;
         if !user.is_some_and(|u| u.is_active()) {
@@ -182,6 +165,38 @@ impl TokenService {
             .await?;
         tx.commit().await?;
         Ok(IssuedToken { token: self.shown(token), secret })
+    }
+
+    /// A new token from validated fields, for `secret`.
+    #[allow(clippy::too_many_arguments)]
+    fn new_token(
+        &self,
+        account_id: Option<AccountId>,
+        user_id: UserId,
+        name: crate::token::TokenName,
+        policies: Vec<Policy>,
+        fields: TokenFields,
+        secret: &TokenSecret,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Token {
+        Token {
+            id: TokenId::from_uuid(self.deps.ids.next_id()),
+            account_id,
+            user_id,
+            name,
+            policies,
+            condition: TokenCondition {
+                ip_in: fields.ip_in.unwrap_or_default(),
+                ip_not_in: fields.ip_not_in.unwrap_or_default(),
+            },
+            not_before: fields.not_before.flatten(),
+            expires_on: fields.expires_on.flatten(),
+            status: fields.status.unwrap_or(TokenStatus::Active),
+            hint: secret.hint(),
+            last_used_on: None,
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     /// What the calling token may do on `account` (everything for the system principal).
@@ -393,9 +408,9 @@ impl TokenService {
         fields: TokenFields,
     ) -> Result<IssuedToken, IdentityError> {
         Self::require_platform_admin(principal)?;
-        let name = fields.name.ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let name = fields.name.clone().ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
         let caller_reach = principal.token_caller().map_or(PermissionSet::all(), |c| c.token.platform_grant());
-        let policies = match fields.policies {
+        let policies = match fields.policies.clone() {
             Some(p) if !p.is_empty() => p,
             _ => vec![Policy { effect: Effect::Allow, permissions: caller_reach, resources: Vec::new() }],
         };
@@ -411,24 +426,7 @@ impl TokenService {
         }
         let now = self.deps.clock.now();
         let secret = TokenSecret::generate();
-        let token = Token {
-            id: TokenId::from_uuid(self.deps.ids.next_id()),
-            account_id: None,
-            user_id: user,
-            name,
-            policies,
-            condition: TokenCondition {
-                ip_in: fields.ip_in.unwrap_or_default(),
-                ip_not_in: fields.ip_not_in.unwrap_or_default(),
-            },
-            not_before: fields.not_before.flatten(),
-            expires_on: fields.expires_on.flatten(),
-            status: fields.status.unwrap_or(TokenStatus::Active),
-            hint: secret.hint(),
-            last_used_on: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let token = self.new_token(None, user, name, policies, fields, &secret, now);
         let mut tx = self.deps.store.begin().await?;
         match tx.find_user(user).await? {
             Some(u) if u.is_active() && u.is_root() => {}

@@ -212,12 +212,18 @@ pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {
     }
 }
 
-/// The account with its `ETag`, and `status`.
-fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response {
+/// The `ETag` header of the account's current version.
+fn etag_of(account: &Account) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if let Ok(tag) = HeaderValue::from_str(&account.version.etag()) {
         headers.insert(ETAG, tag);
     }
+    headers
+}
+
+/// The account with its `ETag`, and `status`.
+fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response {
+    let mut headers = etag_of(account);
     if location && let Ok(uri) = HeaderValue::from_str(&format!("/v1/accounts/{}", account.id)) {
         headers.insert(LOCATION, uri);
     }
@@ -434,9 +440,5 @@ pub async fn update_profile(
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
     let account = state.services.accounts.update_profile(&caller, id, profile, if_match(&headers)).await?;
-    let mut headers = HeaderMap::new();
-    if let Ok(tag) = HeaderValue::from_str(&account.version.etag()) {
-        headers.insert(ETAG, tag);
-    }
-    Ok((headers, Json(ProfileBody::from(&account.profile))).into_response())
+    Ok((etag_of(&account), Json(ProfileBody::from(&account.profile))).into_response())
 }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::accounts::account_id;
-use crate::extract::{Caller, Path, Query};
+use crate::extract::{Caller, Path, Query, page_size};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -116,14 +116,7 @@ pub async fn list_audit_logs(
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditLogPage>, ApiError> {
     let account = account_id(&id)?;
-    let page_size = match params.page_size.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
-            ApiError::invalid(
-                &accountd_domain::FieldError::new("page_size", "not_an_integer", "must be an integer").into(),
-            )
-        })?),
-    };
+    let page_size = page_size(params.page_size.as_deref())?;
     let query = AuditQueryInput {
         since: params.since,
         before: params.before,

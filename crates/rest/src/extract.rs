@@ -49,15 +49,19 @@ pub struct ListParams {
 
 /// Reads `page_size` (text in a query string) and `page_token`.
 pub(crate) fn page_request(size: Option<&str>, token: Option<&str>) -> Result<PageRequest, ApiError> {
-    let size = match size.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+    PageRequest::parse(page_size(size)?, token).map_err(|e| ApiError::invalid(&e))
+}
+
+/// `page_size` as a query string carries it: text that must be an integer when present.
+pub(crate) fn page_size(size: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match size.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
             ApiError::invalid(
                 &FieldError::new("page_size", "not_an_integer", "must be an integer between 1 and 1000").into(),
             )
-        })?),
-    };
-    PageRequest::parse(size, token).map_err(|e| ApiError::invalid(&e))
+        }),
+    }
 }
 
 /// `axum::Json` whose rejections are problem documents naming the field.

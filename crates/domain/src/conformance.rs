@@ -21,6 +21,9 @@ use crate::ports::Store;
 use crate::principal::{Principal, RequestInfo};
 use crate::{AccountService, CreateAccountError, DeleteAccountError, GetAccountError};
 
+mod aliases;
+pub use aliases::*;
+
 /// Expands to one `#[tokio::test]` per conformance case, each given a store made by
 /// `$factory().await` (an `async fn() -> Arc<dyn Store>`).
 #[macro_export]
@@ -57,7 +60,15 @@ macro_rules! store_conformance_tests {
             the_audit_log_pages_a_thousand_events_both_ways_and_filters,
             a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves,
             a_profile_round_trips_and_is_replaced_whole,
-            subscriptions_follow_their_state_machine_and_round_trip
+            subscriptions_follow_their_state_machine_and_round_trip,
+            aliases_round_trip_list_by_filter_and_keep_the_password_out,
+            an_address_is_unique_ignoring_case_even_under_concurrency,
+            aliases_need_an_active_domain_and_a_member_user,
+            a_users_first_alias_is_the_default_and_the_next_inherits_it,
+            updates_and_password_resets_are_versioned_and_the_old_password_stops_working,
+            mailbox_failures_are_counted_atomically_and_lock_the_address,
+            an_account_with_a_refused_primary_alias_is_not_created,
+            a_domain_in_use_cannot_be_deleted
         );
     };
     (@cases $factory:path; $($case:ident),+) => {
@@ -94,7 +105,12 @@ fn new_account(name: &str, account_type: &str, parent: Option<AccountId>) -> cra
 }
 
 async fn create(store: &Arc<dyn Store>, name: &str, account_type: &str, parent: Option<AccountId>) -> Account {
-    service(store).create(&caller(), new_account(name, account_type, parent), None).await.expect("create account").value
+    service(store)
+        .create(&caller(), new_account(name, account_type, parent), None)
+        .await
+        .expect("create account")
+        .value
+        .account
 }
 
 async fn events(store: &Arc<dyn Store>, account: AccountId) -> Vec<AuditEvent> {
@@ -115,10 +131,11 @@ pub async fn an_account_reads_back_exactly_as_created(store: Arc<dyn Store>) {
         owner_id: None,
         abuse_contact_email: Some("abuse@example.com".into()),
         enforce_twofactor: Some(true),
+        ..Default::default()
     }
     .validate()
     .expect("valid");
-    let created = accounts.create(&caller(), command, None).await.expect("create").value;
+    let created = accounts.create(&caller(), command, None).await.expect("create").value.account;
     assert_eq!(created.name.as_str(), "Ünïcödé — Ads 広告");
     assert_eq!(created.status, AccountStatus::Unverified);
     assert_eq!(created.version, Version::INITIAL);
@@ -373,8 +390,12 @@ pub async fn a_failed_account_insert_leaves_neither_account_nor_event(store: Arc
     let fixed = Uuid::now_v7();
     let accounts = AccountService::new(store.clone(), Arc::new(SystemClock), Arc::new(FixedIds(fixed)));
     // The first creation uses `fixed` for the account and, in another table, for its event.
-    let first =
-        accounts.create(&caller(), new_account("First", "standard", None), None).await.expect("first create").value;
+    let first = accounts
+        .create(&caller(), new_account("First", "standard", None), None)
+        .await
+        .expect("first create")
+        .value
+        .account;
     let err =
         accounts.create(&caller(), new_account("Second", "standard", None), None).await.expect_err("duplicate id");
     assert!(matches!(err, CreateAccountError::Unknown(_)), "{err:?}");
@@ -479,13 +500,13 @@ pub async fn an_idempotency_key_replays_the_first_creation(store: Arc<dyn Store>
     assert!(again.replayed);
     assert_eq!(again.value, first.value);
     let other = accounts.create(&caller(), new_account("Once", "standard", None), key("k-2")).await.expect("other key");
-    assert_ne!(other.value.id, first.value.id, "another key creates another account");
+    assert_ne!(other.value.account.id, first.value.account.id, "another key creates another account");
     let err =
         accounts.create(&caller(), new_account("Different", "standard", None), key("k-1")).await.expect_err("reuse");
     assert!(matches!(err, CreateAccountError::IdempotencyKeyReused), "{err:?}");
     assert_eq!(store.list_accounts(PageRequest::first(10)).await.expect("list").items.len(), 2);
-    assert_eq!(events(&store, first.value.id).await.len(), 1, "a replay is not a new change");
-    accounts.delete(&caller(), first.value.id, IfMatch::Any).await.expect("delete");
+    assert_eq!(events(&store, first.value.account.id).await.len(), 1, "a replay is not a new change");
+    accounts.delete(&caller(), first.value.account.id, IfMatch::Any).await.expect("delete");
     let err = accounts.create(&caller(), new_account("Once", "standard", None), key("k-1")).await.expect_err("gone");
     assert!(matches!(err, CreateAccountError::ReplayedAccountGone), "{err:?}");
 }
@@ -507,10 +528,14 @@ pub async fn an_idempotency_key_is_forgotten_after_a_day(store: Arc<dyn Store>) 
     let later =
         tomorrow.create(&caller(), new_account("Daily", "standard", None), key("daily")).await.expect("tomorrow");
     assert!(!later.replayed);
-    assert_ne!(later.value.id, first.value.id);
+    assert_ne!(later.value.account.id, first.value.account.id);
     let replay =
         tomorrow.create(&caller(), new_account("Daily", "standard", None), key("daily")).await.expect("replay");
-    assert_eq!((replay.replayed, replay.value.id), (true, later.value.id), "the key now names the newer account");
+    assert_eq!(
+        (replay.replayed, replay.value.account.id),
+        (true, later.value.account.id),
+        "the key now names the newer account"
+    );
 }
 
 pub async fn concurrent_creations_with_one_idempotency_key_create_one_account(store: Arc<dyn Store>) {
@@ -525,7 +550,7 @@ pub async fn concurrent_creations_with_one_idempotency_key_create_one_account(st
         .collect();
     let mut ids = Vec::new();
     for task in tasks {
-        ids.push(task.await.expect("task").expect("create or replay").value.id);
+        ids.push(task.await.expect("task").expect("create or replay").value.account.id);
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "every request must answer with the one account created");

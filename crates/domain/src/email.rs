@@ -28,10 +28,7 @@ impl EmailAddress {
         if local.is_empty() || local.len() > 64 {
             return Err(invalid("must have a local part of 1 to 64 characters"));
         }
-        let local_ok = local.split('.').all(|atom| {
-            !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
-        });
-        if !local_ok {
+        if !is_dot_atom(local) {
             return Err(invalid("has a local part that is not a dot-atom"));
         }
         if !is_hostname(domain) || !domain.contains('.') {
@@ -43,6 +40,14 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// True for an RFC 5321 dot-atom: atoms of letters, digits and `!#$%&'*+/=?^_`{|}~-`,
+/// joined by single dots.
+pub(crate) fn is_dot_atom(local: &str) -> bool {
+    local.split('.').all(|atom| {
+        !atom.is_empty() && atom.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+    })
 }
 
 /// True for a DNS hostname: labels of letters, digits and inner hyphens, 1–63 chars each.

@@ -113,6 +113,9 @@ pub enum ErrorKind<'a> {
     PermissionDenied,
     /// No valid credentials: 401 / UNAUTHENTICATED.
     Unauthenticated,
+    /// Too many failed attempts; the client may retry after the given seconds:
+    /// 429 with `Retry-After` / RESOURCE_EXHAUSTED.
+    Throttled { retry_after_secs: u64 },
     /// A failure of the service itself; its cause is logged, never shown: 500 / INTERNAL.
     Internal,
 }

@@ -78,6 +78,14 @@ define_id!(
     /// Identifies a subscription.
     SubscriptionId
 );
+define_id!(
+    /// Identifies a managed mail domain.
+    DomainId
+);
+define_id!(
+    /// Identifies an email alias (a mailbox address on a managed domain).
+    AliasId
+);
 
 #[cfg(test)]
 mod tests {

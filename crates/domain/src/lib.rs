@@ -8,6 +8,8 @@
 mod macros;
 
 pub mod account;
+pub mod alias;
+mod alias_service;
 pub mod audit;
 mod audit_service;
 pub mod clock;
@@ -19,6 +21,7 @@ mod identity_error;
 pub mod member;
 mod member_service;
 pub mod page;
+pub mod password;
 pub mod permission;
 pub mod ports;
 pub mod principal;
@@ -35,20 +38,27 @@ mod user_service;
 pub mod conformance;
 
 pub use account::{
-    Account, AccountName, AccountPatch, AccountPatchInput, AccountProfile, AccountProfileInput, AccountService,
-    AccountSettings, AccountStatus, AccountType, CreateAccountError, DeleteAccountError, GetAccountError, IfMatch,
-    ListAccountsError, MoveAccountError, NewAccount, NewAccountInput, UpdateAccountError, Version,
+    Account, AccountCreated, AccountName, AccountPatch, AccountPatchInput, AccountProfile, AccountProfileInput,
+    AccountService, AccountSettings, AccountStatus, AccountType, CreateAccountError, DeleteAccountError,
+    GetAccountError, IfMatch, ListAccountsError, MoveAccountError, NewAccount, NewAccountInput, PrimaryAlias,
+    UpdateAccountError, Version,
 };
+pub use alias::{
+    Alias, AliasFilter, AliasPatch, AliasPatchInput, AliasStatus, Domain, DomainName, DomainRef, DomainStatus,
+    MailboxPassword, NewAlias, NewAliasInput, NewDomain, NewDomainInput, PASSWORD_NOTE,
+};
+pub use alias_service::{AliasError, AliasService, AliasWithPassword, DomainService, MailboxLogin};
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
 pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
-pub use id::{AccountId, AuditEventId, SubscriptionId, TokenId, UserId};
+pub use id::{AccountId, AliasId, AuditEventId, DomainId, SubscriptionId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey};
 pub use identity_error::IdentityError;
 pub use member_service::{MemberRef, MemberService, parse_roles};
 pub use page::{Cursor, Page, PageRequest, PageSize};
+pub use password::Argon2idHasher;
 pub use permission::{Permission, PermissionSet, Role};
 pub use principal::{Principal, RequestInfo};
 pub use services::AccessError;

@@ -7,7 +7,7 @@ use crate::error::FieldError;
 
 named_enum!(
     /// One right. Account permissions apply to an account and, through inheritance, to its
-    /// descendants; `users:*` are platform permissions, meaningful only as root permissions.
+    /// descendants; `users:*` and `domains:write` are platform permissions, meaningful only as root permissions.
     Permission, "permission" {
         AccountsRead => "accounts:read",
         AccountsWrite => "accounts:write",
@@ -23,6 +23,7 @@ named_enum!(
         UsersMfaReset => "users:mfa_reset",
         UsersRead => "users:read",
         UsersWrite => "users:write",
+        DomainsWrite => "domains:write",
     }
 );
 
@@ -45,7 +46,7 @@ impl Permission {
 
     /// Whether the permission is granted per account (as opposed to platform-wide only).
     pub fn is_account_scoped(&self) -> bool {
-        !matches!(self, Self::UsersRead | Self::UsersWrite)
+        !matches!(self, Self::UsersRead | Self::UsersWrite | Self::DomainsWrite)
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use crate::clock::{Clock, IdGenerator};
 use crate::ports::Store;
 use crate::{
-    AccountService, AuditService, Authenticator, MemberService, SubscriptionService, TokenService, UserService,
+    AccountService, AliasService, Argon2idHasher, AuditService, Authenticator, DomainService, MemberService,
+    SubscriptionService, TokenService, UserService,
 };
 
 /// The domain's services.
@@ -18,6 +19,8 @@ pub struct Services {
     pub tokens: TokenService,
     pub audit: AuditService,
     pub subscriptions: SubscriptionService,
+    pub domains: DomainService,
+    pub aliases: AliasService,
     pub authenticator: Authenticator,
     pub store: Arc<dyn Store>,
 }
@@ -31,6 +34,8 @@ impl Services {
             tokens: TokenService::new(store.clone(), clock.clone(), ids.clone()),
             audit: AuditService::new(store.clone(), clock.clone(), ids.clone()),
             subscriptions: SubscriptionService::new(store.clone(), clock.clone(), ids.clone()),
+            domains: DomainService::new(store.clone(), clock.clone(), ids.clone()),
+            aliases: AliasService::new(store.clone(), clock.clone(), ids.clone(), Arc::new(Argon2idHasher)),
             authenticator: Authenticator::new(store.clone(), clock, ids),
             store,
         }

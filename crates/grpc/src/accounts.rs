@@ -170,11 +170,16 @@ impl pb::account_service_server::AccountService for AccountsApi {
             owner_id: non_empty(request.user_id),
             abuse_contact_email: request.abuse_contact_email,
             enforce_twofactor: request.enforce_twofactor,
+            local_part: non_empty(request.local_part),
+            domain_id: non_empty(request.domain_id),
         }
         .validate()
         .map_err(to_status)?;
         let created = self.services.accounts.create(&caller, command, key).await.map_err(to_status)?;
-        let mut response = Response::new(pb::CreateAccountResponse { account: Some((&created.value).into()) });
+        let mut response = Response::new(pb::CreateAccountResponse {
+            account: Some((&created.value.account).into()),
+            primary_alias: created.value.primary_alias.as_ref().map(pb::Alias::from),
+        });
         if created.replayed {
             response.metadata_mut().insert("idempotent-replayed", MetadataValue::from_static("true"));
         }

@@ -3,6 +3,7 @@
 //! as its REST twin, and converts the result back; errors map to a `Status` in [`status`].
 
 mod accounts;
+mod aliases;
 mod audit;
 mod caller;
 mod members;
@@ -30,7 +31,9 @@ pub mod pb {
 /// serving) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
 pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::server::Error> {
     use pb::account_service_server::AccountServiceServer;
+    use pb::alias_service_server::AliasServiceServer;
     use pb::audit_service_server::AuditServiceServer;
+    use pb::domain_service_server::DomainServiceServer;
     use pb::member_service_server::MemberServiceServer;
     use pb::subscription_service_server::SubscriptionServiceServer;
     use pb::token_service_server::TokenServiceServer;
@@ -41,7 +44,9 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
     let tokens = TokenServiceServer::new(tokens::TokensApi::new(services.clone()));
     let audit = AuditServiceServer::new(audit::AuditApi::new(services.clone()));
-    let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services));
+    let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services.clone()));
+    let domains = DomainServiceServer::new(aliases::DomainsApi::new(services.clone()));
+    let aliases = AliasServiceServer::new(aliases::AliasesApi::new(services));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<AccountServiceServer<accounts::AccountsApi>>().await;
     reporter.set_serving::<UserServiceServer<users::UsersApi>>().await;
@@ -49,6 +54,8 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     reporter.set_serving::<TokenServiceServer<tokens::TokensApi>>().await;
     reporter.set_serving::<AuditServiceServer<audit::AuditApi>>().await;
     reporter.set_serving::<SubscriptionServiceServer<subscriptions::SubscriptionsApi>>().await;
+    reporter.set_serving::<DomainServiceServer<aliases::DomainsApi>>().await;
+    reporter.set_serving::<AliasServiceServer<aliases::AliasesApi>>().await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -60,6 +67,8 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
         .add_service(tokens)
         .add_service(audit)
         .add_service(subscriptions)
+        .add_service(domains)
+        .add_service(aliases)
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?))

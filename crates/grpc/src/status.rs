@@ -23,6 +23,11 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         ErrorKind::Conflict => Status::aborted(message),
         ErrorKind::PermissionDenied => Status::permission_denied(message),
         ErrorKind::Unauthenticated => Status::unauthenticated(message),
+        ErrorKind::Throttled { retry_after_secs } => {
+            let mut details = ErrorDetails::new();
+            details.set_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
         ErrorKind::Internal => {
             tracing::error!(error = %error_chain(&error), "rpc failed");
             Status::internal("the service failed; it has been logged")

@@ -1,8 +1,8 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IdempotencyKey, IfMatch,
-    NewAccountInput,
+    Account, AccountCreated, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IdempotencyKey,
+    IfMatch, NewAccountInput, Version,
 };
 use axum::Json;
 use axum::Router;
@@ -16,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::aliases::AliasBody;
 use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
 use crate::openapi::{AccountStatusSchema, AccountTypeSchema};
 use crate::problem::{ApiError, Problem};
@@ -49,6 +50,9 @@ pub struct AccountBody {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Only in the response of a creation that asked for one: the primary alias.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_alias: Option<AliasBody>,
 }
 
 /// Account settings.
@@ -75,6 +79,7 @@ impl From<&Account> for AccountBody {
             version: a.version.get(),
             created_at: a.created_at,
             updated_at: a.updated_at,
+            primary_alias: None,
         }
     }
 }
@@ -110,6 +115,11 @@ pub struct CreateAccountRequest {
     /// The owning user; the caller when absent. Naming another user needs a root caller.
     pub owner_id: Option<String>,
     pub settings: Option<SettingsRequest>,
+    /// With `domain_id`: creates the primary alias `local_part@domain` in the same
+    /// transaction (seed 000). If the alias is refused, no account is created.
+    pub local_part: Option<String>,
+    /// An active domain from `/v1/domains`.
+    pub domain_id: Option<String>,
 }
 
 /// Settings to set; absent fields keep their value.
@@ -212,10 +222,10 @@ pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {
     }
 }
 
-/// The `ETag` header of the account's current version.
-fn etag_of(account: &Account) -> HeaderMap {
+/// The `ETag` header of a resource at `version`.
+pub(crate) fn etag_of(version: Version) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if let Ok(tag) = HeaderValue::from_str(&account.version.etag()) {
+    if let Ok(tag) = HeaderValue::from_str(&version.etag()) {
         headers.insert(ETAG, tag);
     }
     headers
@@ -223,11 +233,16 @@ fn etag_of(account: &Account) -> HeaderMap {
 
 /// The account with its `ETag`, and `status`.
 fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response {
-    let mut headers = etag_of(account);
+    with_etag_body(status, account, location, AccountBody::from(account))
+}
+
+/// `body`, an account's representation, with the account's `ETag` (and `Location`).
+fn with_etag_body(status: StatusCode, account: &Account, location: bool, body: AccountBody) -> Response {
+    let mut headers = etag_of(account.version);
     if location && let Ok(uri) = HeaderValue::from_str(&format!("/v1/accounts/{}", account.id)) {
         headers.insert(LOCATION, uri);
     }
-    (status, headers, Json(AccountBody::from(account))).into_response()
+    (status, headers, Json(body)).into_response()
 }
 
 /// Lists accounts in creation order.
@@ -287,11 +302,15 @@ pub async fn create_account(
         owner_id: body.owner_id,
         abuse_contact_email: settings.abuse_contact_email(),
         enforce_twofactor: settings.enforce_twofactor,
+        local_part: body.local_part,
+        domain_id: body.domain_id,
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
     let created = state.services.accounts.create(&caller, command, idempotency_key(&headers)?).await?;
-    let mut response = with_etag(StatusCode::CREATED, &created.value, true);
+    let AccountCreated { account, primary_alias } = &created.value;
+    let body = AccountBody { primary_alias: primary_alias.as_ref().map(AliasBody::from), ..AccountBody::from(account) };
+    let mut response = with_etag_body(StatusCode::CREATED, account, true, body);
     if created.replayed {
         response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
@@ -440,5 +459,5 @@ pub async fn update_profile(
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
     let account = state.services.accounts.update_profile(&caller, id, profile, if_match(&headers)).await?;
-    Ok((etag_of(&account), Json(ProfileBody::from(&account.profile))).into_response())
+    Ok((etag_of(account.version), Json(ProfileBody::from(&account.profile))).into_response())
 }

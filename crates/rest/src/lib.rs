@@ -3,6 +3,7 @@
 //! every error leaves through [`problem::ApiError`] as `application/problem+json`.
 
 mod accounts;
+mod aliases;
 mod audit;
 mod extract;
 mod health;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(subscriptions::routes())
+        .merge(aliases::routes())
         .merge(health::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);

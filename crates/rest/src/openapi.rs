@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{accounts, audit, health, me, members, problem, subscriptions, tokens, users};
+use crate::{accounts, aliases, audit, health, me, members, problem, subscriptions, tokens, users};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -73,6 +73,20 @@ pub enum AccountStatusSchema {
         subscriptions::get_subscription,
         subscriptions::update_subscription,
         subscriptions::delete_subscription,
+        aliases::list_domains,
+        aliases::create_domain,
+        aliases::get_domain,
+        aliases::update_domain,
+        aliases::delete_domain,
+        aliases::list_domain_aliases,
+        aliases::list_aliases,
+        aliases::list_account_aliases,
+        aliases::create_alias,
+        aliases::get_alias,
+        aliases::update_alias,
+        aliases::delete_alias,
+        aliases::reset_password,
+        aliases::mailbox_auth,
         health::healthz,
         health::readyz,
     ),

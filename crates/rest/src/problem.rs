@@ -45,11 +45,13 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<ProblemField>,
+    /// Seconds for the `Retry-After` header of a 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, detail: detail.into(), errors: Vec::new() }
+        Self { status, slug, title, detail: detail.into(), errors: Vec::new(), retry_after: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -94,6 +96,11 @@ impl ApiError {
             ErrorKind::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
             ErrorKind::Unauthenticated => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
+            }
+            ErrorKind::Throttled { retry_after_secs } => {
+                let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts", detail);
+                e.retry_after = Some(retry_after_secs);
+                e
             }
             ErrorKind::Internal => {
                 tracing::error!(error = %error_chain(error), "request failed");
@@ -169,6 +176,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }

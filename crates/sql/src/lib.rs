@@ -6,8 +6,11 @@
 //! once, in [`impl_store!`], and each adapter instantiates it with its own pool type and the
 //! few things that differ: how a write transaction begins and where its migrations live.
 
+mod aliases;
 mod json;
 mod rows;
+
+pub use aliases::{AliasRow, AuthFailuresRow, DomainRow};
 
 pub use json::{changes_from_json, changes_to_json};
 pub use rows::{
@@ -29,6 +32,15 @@ pub mod __private {
 /// True when `err` is a unique-constraint violation.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation))
+}
+
+/// True when `err` says an alias address is taken: PostgreSQL names the index, SQLite the
+/// columns.
+pub fn is_address_conflict(err: &sqlx::Error) -> bool {
+    is_unique_violation(err)
+        && matches!(err, sqlx::Error::Database(db)
+            if db.constraint() == Some("aliases_address_key")
+                || db.message().contains("aliases.domain_id, aliases.local_part"))
 }
 
 /// True when `err` is a foreign-key violation, which both databases report in kind.
@@ -1045,6 +1057,8 @@ macro_rules! impl_store {
                     Ok(done.rows_affected() == 1)
                 }
             }
+
+            $crate::impl_alias_store!(store: $store, transaction: $tx, database: $db, lock: $lock);
 
             #[async_trait]
             impl Transaction for $tx {

@@ -7,14 +7,15 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::alias::LocalPart;
 use crate::audit::{AuditValue, Snapshot};
 use crate::email::EmailAddress;
 use crate::error::{Collector, FieldError, ValidationErrors};
-use crate::id::{AccountId, UserId};
+use crate::id::{AccountId, DomainId, UserId};
 
 pub use service::{
-    AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError, MoveAccountError,
-    UpdateAccountError,
+    AccountCreated, AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError,
+    MoveAccountError, UpdateAccountError,
 };
 
 /// An account's display name: trimmed, 1–100 characters, no control characters.
@@ -296,6 +297,15 @@ pub struct NewAccount {
     /// The owner; the creating user when absent. Naming another user needs root.
     pub owner_id: Option<UserId>,
     pub settings: AccountSettings,
+    /// The account's primary alias, `local_part@domain`, created with it (seed 000).
+    pub primary_alias: Option<PrimaryAlias>,
+}
+
+/// The primary alias requested with a new account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryAlias {
+    pub local_part: LocalPart,
+    pub domain_id: DomainId,
 }
 
 impl NewAccount {
@@ -304,7 +314,7 @@ impl NewAccount {
     /// or add optional fields (a new field joins with its default omitted).
     pub fn fingerprint(&self) -> String {
         let field = |value: Option<&str>| value.map_or_else(|| "-".to_owned(), |v| format!("{}:{v}", v.len()));
-        format!(
+        let base = format!(
             "account/v1|name={}|type={}|parent={}|owner={}|abuse={}|2fa={}",
             field(Some(self.name.as_str())),
             self.account_type.as_str(),
@@ -312,7 +322,12 @@ impl NewAccount {
             field(self.owner_id.map(|id| id.to_string()).as_deref()),
             field(self.settings.abuse_contact_email.as_ref().map(EmailAddress::as_str)),
             self.settings.enforce_twofactor,
-        )
+        );
+        // Joins only when present, so that fingerprints of requests without it are unchanged.
+        match &self.primary_alias {
+            None => base,
+            Some(alias) => format!("{base}|alias={}@{}", alias.local_part.as_str(), alias.domain_id),
+        }
     }
 }
 
@@ -326,6 +341,9 @@ pub struct NewAccountInput {
     pub owner_id: Option<String>,
     pub abuse_contact_email: Option<String>,
     pub enforce_twofactor: Option<bool>,
+    /// With `domain_id`: the primary alias `local_part@domain` (seed 000).
+    pub local_part: Option<String>,
+    pub domain_id: Option<String>,
 }
 
 impl NewAccountInput {
@@ -336,6 +354,26 @@ impl NewAccountInput {
         let parent_id = errors.take_opt(non_empty(self.parent_id).map(|id| AccountId::parse(&id, "parent_id")));
         let owner_id = errors.take_opt(non_empty(self.owner_id).map(|id| UserId::parse(&id, "owner_id")));
         let abuse = errors.take_opt(non_empty(self.abuse_contact_email).map(|e| parse_abuse_email(&e)));
+        let primary_alias = match (non_empty(self.local_part), non_empty(self.domain_id)) {
+            (None, None) => None,
+            (Some(local_part), Some(domain_id)) => {
+                let local_part = errors.take(LocalPart::parse(&local_part));
+                let domain_id = errors.take(DomainId::parse(&domain_id, "domain_id"));
+                local_part.zip(domain_id).map(|(local_part, domain_id)| PrimaryAlias { local_part, domain_id })
+            }
+            (Some(_), None) => {
+                errors.take::<()>(Err(FieldError::new("domain_id", "required", "the primary alias needs a domain")));
+                None
+            }
+            (None, Some(_)) => {
+                errors.take::<()>(Err(FieldError::new(
+                    "local_part",
+                    "required",
+                    "the primary alias needs a local part",
+                )));
+                None
+            }
+        };
         errors.finish()?;
         Ok(NewAccount {
             name: name.expect("checked by finish"),
@@ -346,6 +384,7 @@ impl NewAccountInput {
                 abuse_contact_email: abuse.flatten(),
                 enforce_twofactor: self.enforce_twofactor.unwrap_or(false),
             },
+            primary_alias,
         })
     }
 }
@@ -453,12 +492,37 @@ mod tests {
             owner_id: Some("nobody".into()),
             abuse_contact_email: Some("nope".into()),
             enforce_twofactor: None,
+            local_part: Some("two..dots".into()),
+            domain_id: Some("not-a-domain-id".into()),
         }
         .validate()
         .unwrap_err();
-        for field in ["name", "type", "parent_id", "owner_id", "settings.abuse_contact_email"] {
+        for field in
+            ["name", "type", "parent_id", "owner_id", "settings.abuse_contact_email", "local_part", "domain_id"]
+        {
             assert!(err.mentions(field), "{field} missing from {err}");
         }
+    }
+
+    #[test]
+    fn a_primary_alias_needs_both_local_part_and_domain_id() {
+        let only_local =
+            NewAccountInput { name: Some("A".into()), local_part: Some("sales".into()), ..Default::default() };
+        assert!(only_local.validate().unwrap_err().mentions("domain_id"));
+        let only_domain = NewAccountInput {
+            name: Some("A".into()),
+            domain_id: Some(uuid::Uuid::now_v7().to_string()),
+            ..Default::default()
+        };
+        assert!(only_domain.validate().unwrap_err().mentions("local_part"));
+        let both = NewAccountInput {
+            name: Some("A".into()),
+            local_part: Some("Sales".into()),
+            domain_id: Some(uuid::Uuid::now_v7().to_string()),
+            ..Default::default()
+        };
+        let command = both.validate().expect("valid");
+        assert_eq!(command.primary_alias.expect("alias").local_part.as_str(), "sales");
     }
 
     #[test]

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::{Account, AccountPatch, AccountProfile, AccountStatus, IfMatch, NewAccount, Version};
+use crate::alias::Alias;
+use crate::alias_service::{AliasError, insert_primary_alias};
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
@@ -36,8 +38,27 @@ pub enum CreateAccountError {
     IdempotencyKeyReused,
     #[error("the account created with this idempotency key has since been deleted")]
     ReplayedAccountGone,
+    /// The primary alias was refused; no account was created.
+    #[error("primary alias: {0}")]
+    PrimaryAlias(AliasError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl From<AliasError> for CreateAccountError {
+    fn from(e: AliasError) -> Self {
+        match e {
+            AliasError::Unknown(e) => Self::Unknown(e),
+            other => Self::PrimaryAlias(other),
+        }
+    }
+}
+
+/// A new account, with its primary alias when one was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCreated {
+    pub account: Account,
+    pub primary_alias: Option<Alias>,
 }
 
 /// Why an account could not be read.
@@ -151,6 +172,7 @@ impl HasErrorKind for CreateAccountError {
             Self::ParentNotContainer(_) | Self::TooDeep | Self::IdempotencyKeyReused | Self::ReplayedAccountGone => {
                 ErrorKind::FailedPrecondition
             }
+            Self::PrimaryAlias(e) => e.kind(),
             Self::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -224,7 +246,7 @@ impl AccountService {
         principal: &Principal,
         command: NewAccount,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<Account>, CreateAccountError> {
+    ) -> Result<Created<AccountCreated>, CreateAccountError> {
         // Decided before any transaction: rights are read through the pool, and a transaction
         // waiting on a second connection could starve the pool under load.
         match command.parent_id {
@@ -259,7 +281,8 @@ impl AccountService {
                     Some((scope, key, not_before))
                 }
             };
-            let account = self.insert_new(&mut *tx, principal, &command, now).await?;
+            let created = self.insert_new(&mut *tx, principal, &command, now).await?;
+            let account = &created.account;
             if let Some((scope, key, not_before)) = idempotency {
                 let record = IdempotencyRecord {
                     scope,
@@ -274,7 +297,7 @@ impl AccountService {
                 }
             }
             tx.commit().await?;
-            return Ok(Created { value: account, replayed: false });
+            return Ok(Created { value: created, replayed: false });
         }
         Err(CreateAccountError::Unknown(anyhow::anyhow!("an idempotency record was neither found nor saved")))
     }
@@ -286,7 +309,7 @@ impl AccountService {
         principal: &Principal,
         command: &NewAccount,
         now: DateTime<Utc>,
-    ) -> Result<Account, CreateAccountError> {
+    ) -> Result<AccountCreated, CreateAccountError> {
         let hierarchy = match command.parent_id {
             None => Vec::new(),
             Some(parent_id) => {
@@ -335,7 +358,14 @@ impl AccountService {
         }
         let entry = AuditEntry::account(&account, "account.create", Changes::created(account.snapshot()));
         self.deps.record(tx, principal, entry, now).await?;
-        Ok(account)
+        let primary_alias = match &command.primary_alias {
+            None => None,
+            Some(alias) => Some(
+                insert_primary_alias(&self.deps, tx, principal, &account, &alias.local_part, alias.domain_id, now)
+                    .await?,
+            ),
+        };
+        Ok(AccountCreated { account, primary_alias })
     }
 
     /// The owner of a new account: the named user (root callers only, unless it is the
@@ -365,14 +395,18 @@ impl AccountService {
         &self,
         record: IdempotencyRecord,
         command: &NewAccount,
-    ) -> Result<Created<Account>, CreateAccountError> {
+    ) -> Result<Created<AccountCreated>, CreateAccountError> {
         if record.fingerprint != command.fingerprint() {
             return Err(CreateAccountError::IdempotencyKeyReused);
         }
         let id = AccountId::parse(&record.resource_id, "resource_id")
             .map_err(|e| anyhow::anyhow!("stored idempotency record names no account: {e}"))?;
         let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;
-        Ok(Created { value: account, replayed: true })
+        let primary_alias = match command.primary_alias {
+            None => None,
+            Some(_) => self.deps.store.find_primary_alias(id).await?,
+        };
+        Ok(Created { value: AccountCreated { account, primary_alias }, replayed: true })
     }
 
     /// Reads one account.

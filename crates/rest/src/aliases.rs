@@ -1,0 +1,512 @@
+//! `/v1/domains`, `/v1/aliases`, `/v1/accounts/{account_id}/aliases` and
+//! `/v1/mailbox-auth` (seeds 000 and 001): managed domains, email aliases with their
+//! mailbox passwords, and mailbox authentication for mail servers.
+
+use accountd_domain::{
+    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, MailboxPassword,
+    NewAliasInput, NewDomainInput, PASSWORD_NOTE, UserId, ValidationErrors,
+};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::accounts::{account_id, etag_of, if_match};
+use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::problem::{ApiError, Problem};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/domains", get(list_domains).post(create_domain))
+        .route("/v1/domains/{domain}", get(get_domain).patch(update_domain).delete(delete_domain))
+        .route("/v1/domains/{domain}/aliases", get(list_domain_aliases))
+        .route("/v1/aliases", get(list_aliases))
+        .route("/v1/accounts/{account_id}/aliases", get(list_account_aliases).post(create_alias))
+        .route(
+            "/v1/accounts/{account_id}/aliases/{alias_id}",
+            get(get_alias).patch(update_alias).put(update_alias).delete(delete_alias),
+        )
+        .route("/v1/accounts/{account_id}/aliases/{alias_id}/password/reset", post(reset_password))
+        .route("/v1/mailbox-auth", post(mailbox_auth))
+}
+
+/// A managed domain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainBody {
+    pub id: String,
+    /// Lower-case FQDN.
+    pub name: String,
+    /// pending, active or disabled; aliases are created only on active domains.
+    pub status: &'static str,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Domain> for DomainBody {
+    fn from(d: &Domain) -> Self {
+        Self {
+            id: d.id.to_string(),
+            name: d.name.to_string(),
+            status: d.status.as_str(),
+            version: d.version.get(),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// An email alias (seed 001's email account). Its password is never part of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AliasBody {
+    pub id: String,
+    pub account_id: String,
+    pub user_id: Option<String>,
+    pub domain_id: String,
+    pub domain: String,
+    pub local_part: String,
+    /// `local_part@domain`, lower-case.
+    pub address: String,
+    pub display_name: Option<String>,
+    /// active or disabled.
+    pub status: &'static str,
+    /// The account's primary address, made with the account.
+    pub is_primary: bool,
+    /// The user's first alias in the account.
+    pub is_default: bool,
+    pub has_password: bool,
+    pub password_changed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Alias> for AliasBody {
+    fn from(a: &Alias) -> Self {
+        Self {
+            id: a.id.to_string(),
+            account_id: a.account_id.to_string(),
+            user_id: a.user_id.map(|u| u.to_string()),
+            domain_id: a.domain_id.to_string(),
+            domain: a.domain.to_string(),
+            local_part: a.local_part.as_str().to_owned(),
+            address: a.address(),
+            display_name: a.display_name.as_ref().map(|d| d.as_str().to_owned()),
+            status: a.status.as_str(),
+            is_primary: a.is_primary,
+            is_default: a.is_default,
+            has_password: a.has_password(),
+            password_changed_at: a.password_changed_at,
+            version: a.version.get(),
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// An alias with the mailbox password it was just given: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AliasWithPasswordBody {
+    pub alias: AliasBody,
+    pub password: String,
+    /// "Save this password now. It will not be shown again."
+    pub note: &'static str,
+}
+
+impl From<&AliasWithPassword> for AliasWithPasswordBody {
+    fn from(created: &AliasWithPassword) -> Self {
+        Self {
+            alias: AliasBody::from(&created.alias),
+            password: created.password.expose().to_owned(),
+            note: PASSWORD_NOTE,
+        }
+    }
+}
+
+/// One page of domains.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainList {
+    pub domains: Vec<DomainBody>,
+    pub next_page_token: String,
+}
+
+/// One page of aliases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AliasList {
+    pub aliases: Vec<AliasBody>,
+    pub next_page_token: String,
+}
+
+/// One page of a domain's aliases, with the domain (seed 001).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DomainAliasList {
+    pub domain: DomainBody,
+    pub aliases: Vec<AliasBody>,
+    pub next_page_token: String,
+}
+
+/// A new domain.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomainRequest {
+    /// A fully qualified domain name; stored lower-case.
+    pub name: Option<String>,
+    /// pending (default), active or disabled.
+    pub status: Option<String>,
+}
+
+/// A domain's new status.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomainRequest {
+    /// pending, active or disabled.
+    pub status: Option<String>,
+}
+
+/// A new alias.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAliasRequest {
+    /// RFC 5321 dot-atom, at most 64 characters; stored lower-case.
+    pub local_part: Option<String>,
+    /// The domain's name (seed 001); or give `domain_id`.
+    pub domain: Option<String>,
+    pub domain_id: Option<String>,
+    pub display_name: Option<String>,
+    /// A member of the account the alias is assigned to.
+    pub user_id: Option<String>,
+    /// At least 12 characters mixing three character classes (or at least 20); generated
+    /// when absent.
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
+}
+
+/// Alias fields to change; absent fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAliasRequest {
+    /// An empty string clears it.
+    pub display_name: Option<String>,
+    /// active or disabled.
+    pub status: Option<String>,
+}
+
+/// A password reset: the new password, or none to have one generated.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
+}
+
+/// Credentials a mail server checks.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxAuthRequest {
+    pub address: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
+}
+
+/// A successful mailbox authentication.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailboxAuthBody {
+    pub ok: bool,
+    pub alias_id: String,
+    pub account_id: String,
+    pub address: String,
+}
+
+/// Filters of alias listings.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AliasFilterParams {
+    /// Only aliases assigned to this user.
+    pub user_id: Option<String>,
+    /// Only aliases on this domain (name or id).
+    pub domain: Option<String>,
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 1000)]
+    pub page_size: Option<String>,
+    pub page_token: Option<String>,
+}
+
+fn invalid(e: FieldError) -> ApiError {
+    ApiError::invalid(&ValidationErrors::from(e))
+}
+
+fn domain_ref(raw: &str, field: &str) -> Result<DomainRef, ApiError> {
+    DomainRef::parse(raw, field).map_err(invalid)
+}
+
+fn alias_id(raw: &str) -> Result<AliasId, ApiError> {
+    AliasId::parse(raw, "alias_id").map_err(invalid)
+}
+
+fn user_filter(raw: Option<&str>) -> Result<Option<UserId>, ApiError> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(|u| UserId::parse(u, "user_id")).transpose().map_err(invalid)
+}
+
+fn with_etag<T: Serialize>(status: StatusCode, version: accountd_domain::Version, body: T) -> Response {
+    (status, etag_of(version), Json(body)).into_response()
+}
+
+/// The managed domains (any authenticated caller).
+#[utoipa::path(get, path = "/v1/domains", tag = "aliases", params(ListParams), responses((status = 200, body = DomainList)))]
+pub async fn list_domains(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<DomainList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let page = state.services.domains.list(&caller, page).await?;
+    Ok(Json(DomainList {
+        next_page_token: page.next_page_token(),
+        domains: page.items.iter().map(DomainBody::from).collect(),
+    }))
+}
+
+/// Adds a managed domain (root `domains:write`).
+#[utoipa::path(post, path = "/v1/domains", tag = "aliases", request_body = CreateDomainRequest,
+    responses((status = 201, body = DomainBody), (status = 409, description = "the domain exists", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<CreateDomainRequest>,
+) -> Result<Response, ApiError> {
+    let command =
+        NewDomainInput { name: body.name, status: body.status }.validate().map_err(|e| ApiError::invalid(&e))?;
+    let created = state.services.domains.create(&caller, command).await?;
+    Ok(with_etag(StatusCode::CREATED, created.version, DomainBody::from(&created)))
+}
+
+/// One domain, by id or name.
+#[utoipa::path(get, path = "/v1/domains/{domain}", tag = "aliases", params(("domain" = String, Path, description = "id or name")),
+    responses((status = 200, body = DomainBody, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(domain): Path<String>,
+) -> Result<Response, ApiError> {
+    let found = state.services.domains.get(&caller, &domain_ref(&domain, "domain")?).await?;
+    Ok(with_etag(StatusCode::OK, found.version, DomainBody::from(&found)))
+}
+
+/// Changes a domain's status (root `domains:write`).
+#[utoipa::path(patch, path = "/v1/domains/{domain}", tag = "aliases",
+    params(("domain" = String, Path, description = "id or name"), ("If-Match" = Option<String>, Header)),
+    request_body = UpdateDomainRequest, responses((status = 200, body = DomainBody, headers(("ETag" = String)))))]
+pub async fn update_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body<UpdateDomainRequest>,
+) -> Result<Response, ApiError> {
+    let domain = domain_ref(&domain, "domain")?;
+    let status = DomainStatus::parse(body.status.as_deref().unwrap_or_default()).map_err(invalid)?;
+    let updated = state.services.domains.update_status(&caller, &domain, status, if_match(&headers)).await?;
+    Ok(with_etag(StatusCode::OK, updated.version, DomainBody::from(&updated)))
+}
+
+/// Deletes a domain no alias uses (root `domains:write`); 422 while aliases use it.
+#[utoipa::path(delete, path = "/v1/domains/{domain}", tag = "aliases",
+    params(("domain" = String, Path, description = "id or name"), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "deleted"), (status = 422, description = "aliases use the domain", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_domain(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state.services.domains.delete(&caller, &domain_ref(&domain, "domain")?, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A domain's aliases in every account the caller may read aliases of (seed 001's list by
+/// domain).
+#[utoipa::path(get, path = "/v1/domains/{domain}/aliases", tag = "aliases",
+    params(("domain" = String, Path, description = "id or name"), AliasFilterParams),
+    responses((status = 200, body = DomainAliasList)))]
+pub async fn list_domain_aliases(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(domain): Path<String>,
+    Query(params): Query<AliasFilterParams>,
+) -> Result<Json<DomainAliasList>, ApiError> {
+    let domain = domain_ref(&domain, "domain")?;
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let user = user_filter(params.user_id.as_deref())?;
+    let (domain, page) = state.services.aliases.list(&caller, Some(&domain), user, page).await?;
+    let domain = domain.ok_or_else(ApiError::not_found)?;
+    Ok(Json(DomainAliasList {
+        domain: DomainBody::from(&domain),
+        next_page_token: page.next_page_token(),
+        aliases: page.items.iter().map(AliasBody::from).collect(),
+    }))
+}
+
+/// Aliases across the accounts the caller may read aliases of, filtered by user and domain
+/// (seed 001's list).
+#[utoipa::path(get, path = "/v1/aliases", tag = "aliases", params(AliasFilterParams), responses((status = 200, body = AliasList)))]
+pub async fn list_aliases(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(params): Query<AliasFilterParams>,
+) -> Result<Json<AliasList>, ApiError> {
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let user = user_filter(params.user_id.as_deref())?;
+    let domain =
+        params.domain.as_deref().filter(|d| !d.trim().is_empty()).map(|d| domain_ref(d, "domain")).transpose()?;
+    let (_, page) = state.services.aliases.list(&caller, domain.as_ref(), user, page).await?;
+    Ok(Json(AliasList {
+        next_page_token: page.next_page_token(),
+        aliases: page.items.iter().map(AliasBody::from).collect(),
+    }))
+}
+
+/// An account's aliases (`aliases:read`).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/aliases", tag = "aliases",
+    params(("account_id" = String, Path), AliasFilterParams), responses((status = 200, body = AliasList)))]
+pub async fn list_account_aliases(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(account): Path<String>,
+    Query(params): Query<AliasFilterParams>,
+) -> Result<Json<AliasList>, ApiError> {
+    let account = account_id(&account)?;
+    let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
+    let user = user_filter(params.user_id.as_deref())?;
+    let domain =
+        params.domain.as_deref().filter(|d| !d.trim().is_empty()).map(|d| domain_ref(d, "domain")).transpose()?;
+    let page = state.services.aliases.list_for_account(&caller, account, domain.as_ref(), user, page).await?;
+    Ok(Json(AliasList {
+        next_page_token: page.next_page_token(),
+        aliases: page.items.iter().map(AliasBody::from).collect(),
+    }))
+}
+
+/// Creates an alias on an active domain (`aliases:write`); the mailbox password is in this
+/// response and never again.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/aliases", tag = "aliases",
+    params(("account_id" = String, Path)), request_body = CreateAliasRequest,
+    responses((status = 201, body = AliasWithPasswordBody), (status = 409, description = "the address exists", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "invalid input, or the domain is not active", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_alias(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(account): Path<String>,
+    Body(body): Body<CreateAliasRequest>,
+) -> Result<Response, ApiError> {
+    let account = account_id(&account)?;
+    let command = NewAliasInput {
+        local_part: body.local_part,
+        domain: body.domain,
+        domain_id: body.domain_id,
+        display_name: body.display_name,
+        user_id: body.user_id,
+        password: body.password,
+    }
+    .validate()
+    .map_err(|e| ApiError::invalid(&e))?;
+    let created = state.services.aliases.create(&caller, account, command).await?;
+    Ok(with_etag(StatusCode::CREATED, created.alias.version, AliasWithPasswordBody::from(&created)))
+}
+
+/// One alias (`aliases:read`).
+#[utoipa::path(get, path = "/v1/accounts/{account_id}/aliases/{alias_id}", tag = "aliases",
+    params(("account_id" = String, Path), ("alias_id" = String, Path)),
+    responses((status = 200, body = AliasBody, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_alias(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let found = state.services.aliases.get(&caller, account_id(&account)?, alias_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, found.version, AliasBody::from(&found)))
+}
+
+/// Changes the display name or status (`aliases:write`); PUT is accepted too (seed 001).
+#[utoipa::path(patch, path = "/v1/accounts/{account_id}/aliases/{alias_id}", tag = "aliases",
+    params(("account_id" = String, Path), ("alias_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body = UpdateAliasRequest, responses((status = 200, body = AliasBody, headers(("ETag" = String)))))]
+pub async fn update_alias(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(body): Body<UpdateAliasRequest>,
+) -> Result<Response, ApiError> {
+    let patch = AliasPatchInput { display_name: body.display_name, status: body.status }
+        .validate()
+        .map_err(|e| ApiError::invalid(&e))?;
+    let (account, id) = (account_id(&account)?, alias_id(&id)?);
+    let updated = state.services.aliases.update(&caller, account, id, patch, if_match(&headers)).await?;
+    Ok(with_etag(StatusCode::OK, updated.version, AliasBody::from(&updated)))
+}
+
+/// Deletes an alias and its mailbox credentials (`aliases:write`); not the primary alias.
+#[utoipa::path(delete, path = "/v1/accounts/{account_id}/aliases/{alias_id}", tag = "aliases",
+    params(("account_id" = String, Path), ("alias_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "deleted"), (status = 422, description = "the primary alias", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_alias(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let (account, id) = (account_id(&account)?, alias_id(&id)?);
+    state.services.aliases.delete(&caller, account, id, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces the mailbox password (`aliases:write`): the one given, or a generated one,
+/// returned this once. The old password stops working at once.
+#[utoipa::path(post, path = "/v1/accounts/{account_id}/aliases/{alias_id}/password/reset", tag = "aliases",
+    params(("account_id" = String, Path), ("alias_id" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body = Option<ResetPasswordRequest>, responses((status = 200, body = AliasWithPasswordBody)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Option<Body<ResetPasswordRequest>>,
+) -> Result<Response, ApiError> {
+    let (account, id) = (account_id(&account)?, alias_id(&id)?);
+    let password = body
+        .and_then(|Body(b)| b.password)
+        .filter(|p| !secrecy::ExposeSecret::expose_secret(p).is_empty())
+        .map(MailboxPassword::parse)
+        .transpose()
+        .map_err(invalid)?;
+    let reset = state.services.aliases.reset_password(&caller, account, id, password, if_match(&headers)).await?;
+    Ok(with_etag(StatusCode::OK, reset.alias.version, AliasWithPasswordBody::from(&reset)))
+}
+
+/// Checks a mailbox password for a mail server (root `aliases:read`): 200 or 401, and 429
+/// with `Retry-After` once an address has failed too often.
+#[utoipa::path(post, path = "/v1/mailbox-auth", tag = "aliases", request_body = MailboxAuthRequest,
+    responses((status = 200, body = MailboxAuthBody), (status = 401, description = "wrong address or password", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "too many failures for this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64)))))]
+pub async fn mailbox_auth(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<MailboxAuthRequest>,
+) -> Result<Json<MailboxAuthBody>, ApiError> {
+    let address = body.address.unwrap_or_default();
+    let password = body.password.ok_or_else(|| invalid(FieldError::new("password", "required", "must be given")))?;
+    let login = state.services.aliases.authenticate_mailbox(&caller, &address, password).await?;
+    Ok(Json(MailboxAuthBody {
+        ok: true,
+        alias_id: login.alias_id.to_string(),
+        account_id: login.account_id.to_string(),
+        address: login.address,
+    }))
+}

@@ -15,79 +15,14 @@ use crate::alias::{
 };
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
-use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
+use crate::error::ValidationErrors;
 use crate::id::{AccountId, AliasId, DomainId, UserId};
+use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::Permission;
 use crate::ports::{InsertAliasError, InsertDomainError, PasswordHasher, Store, Transaction};
 use crate::principal::Principal;
-use crate::services::{AccessError, AuditEntry, Deps};
-
-/// Why a domain, alias or mailbox operation was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AliasError {
-    #[error("{0}")]
-    Invalid(ValidationErrors),
-    #[error("not found")]
-    NotFound,
-    #[error("permission denied: {0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    AlreadyExists(String),
-    #[error("{0}")]
-    FailedPrecondition(String),
-    #[error("the resource has changed since the version named by If-Match / etag")]
-    VersionMismatch,
-    #[error("the resource was changed concurrently; retry")]
-    Conflict,
-    /// Mailbox authentication failed; which part was wrong is not said.
-    #[error("invalid mailbox credentials")]
-    BadCredentials,
-    #[error("too many failed attempts for this address; retry in {retry_after_secs} s")]
-    Throttled { retry_after_secs: u64 },
-    #[error(transparent)]
-    Unknown(#[from] anyhow::Error),
-}
-
-impl AliasError {
-    fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid(ValidationErrors::single(FieldError::new(field, code, message)))
-    }
-}
-
-impl From<AccessError> for AliasError {
-    fn from(e: AccessError) -> Self {
-        match e {
-            AccessError::NotFound => Self::NotFound,
-            AccessError::Forbidden(Permission::AliasesRead) => Self::Forbidden("permission aliases:read is required"),
-            AccessError::Forbidden(_) => Self::Forbidden("permission aliases:write is required"),
-            AccessError::Unknown(e) => Self::Unknown(e),
-        }
-    }
-}
-
-impl From<ValidationErrors> for AliasError {
-    fn from(e: ValidationErrors) -> Self {
-        Self::Invalid(e)
-    }
-}
-
-impl HasErrorKind for AliasError {
-    fn kind(&self) -> ErrorKind<'_> {
-        match self {
-            Self::Invalid(errors) => ErrorKind::Invalid(errors),
-            Self::NotFound => ErrorKind::NotFound,
-            Self::Forbidden(_) => ErrorKind::PermissionDenied,
-            Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
-            Self::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
-            Self::VersionMismatch => ErrorKind::VersionMismatch,
-            Self::Conflict => ErrorKind::Conflict,
-            Self::BadCredentials => ErrorKind::Unauthenticated,
-            Self::Throttled { retry_after_secs } => ErrorKind::Throttled { retry_after_secs: *retry_after_secs },
-            Self::Unknown(_) => ErrorKind::Internal,
-        }
-    }
-}
+use crate::services::{AuditEntry, Deps};
 
 impl AuditEntry {
     fn domain(domain: &Domain, action: &'static str, changes: Changes) -> Self {
@@ -139,25 +74,43 @@ impl DomainService {
         Self { deps: Deps { store, clock, ids } }
     }
 
-    fn require_root(principal: &Principal) -> Result<(), AliasError> {
+    fn require_root(principal: &Principal) -> Result<(), IdentityError> {
         if principal.root_permissions().contains(Permission::DomainsWrite) {
             Ok(())
         } else {
-            Err(AliasError::Forbidden("domains are managed by root users holding domains:write"))
+            Err(IdentityError::Forbidden("domains are managed by root users holding domains:write".into()))
         }
     }
 
-    pub async fn list(&self, _principal: &Principal, page: PageRequest) -> Result<Page<Domain>, AliasError> {
+    /// For a root caller: a transaction and the domain as it is in it, at the version the
+    /// caller expects.
+    async fn begin_change(
+        &self,
+        principal: &Principal,
+        domain: &DomainRef,
+        if_match: &IfMatch,
+    ) -> Result<(Box<dyn Transaction>, Domain), IdentityError> {
+        Self::require_root(principal)?;
+        let id = resolve_domain(self.deps.store.as_ref(), domain).await?.id;
+        let mut tx = self.deps.store.begin().await?;
+        let current = tx.find_domain(id).await?.ok_or(IdentityError::NotFound)?;
+        if !if_match.matches(current.version) {
+            return Err(IdentityError::VersionMismatch);
+        }
+        Ok((tx, current))
+    }
+
+    pub async fn list(&self, _principal: &Principal, page: PageRequest) -> Result<Page<Domain>, IdentityError> {
         Ok(self.deps.store.list_domains(page).await?)
     }
 
-    pub async fn get(&self, _principal: &Principal, domain: &DomainRef) -> Result<Domain, AliasError> {
+    pub async fn get(&self, _principal: &Principal, domain: &DomainRef) -> Result<Domain, IdentityError> {
         resolve_domain(self.deps.store.as_ref(), domain).await
     }
 
     /// Adds a domain, `pending` unless another status is given.
     #[instrument(skip_all, fields(domain = %command.name))]
-    pub async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, AliasError> {
+    pub async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, IdentityError> {
         Self::require_root(principal)?;
         let now = self.deps.clock.now();
         let domain = Domain {
@@ -170,8 +123,8 @@ impl DomainService {
         };
         let mut tx = self.deps.store.begin().await?;
         tx.insert_domain(&domain).await.map_err(|e| match e {
-            InsertDomainError::NameTaken => AliasError::AlreadyExists(format!("the domain {} exists", domain.name)),
-            InsertDomainError::Unknown(e) => AliasError::Unknown(e),
+            InsertDomainError::NameTaken => IdentityError::AlreadyExists(format!("the domain {} exists", domain.name)),
+            InsertDomainError::Unknown(e) => IdentityError::Unknown(e),
         })?;
         let entry = AuditEntry::domain(&domain, "domain.create", Changes::created(domain.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
@@ -186,21 +139,15 @@ impl DomainService {
         domain: &DomainRef,
         status: DomainStatus,
         if_match: IfMatch,
-    ) -> Result<Domain, AliasError> {
-        Self::require_root(principal)?;
-        let id = resolve_domain(self.deps.store.as_ref(), domain).await?.id;
-        let mut tx = self.deps.store.begin().await?;
-        let current = tx.find_domain(id).await?.ok_or(AliasError::NotFound)?;
-        if !if_match.matches(current.version) {
-            return Err(AliasError::VersionMismatch);
-        }
+    ) -> Result<Domain, IdentityError> {
+        let (mut tx, current) = self.begin_change(principal, domain, &if_match).await?;
         if current.status == status {
             return Ok(current);
         }
         let now = self.deps.clock.now();
         let next = Domain { status, version: current.version.next(), updated_at: now, ..current.clone() };
         if !tx.update_domain(&next, current.version).await? {
-            return Err(AliasError::Conflict);
+            return Err(IdentityError::Conflict);
         }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::domain(&next, "domain.update", changes), now).await?;
@@ -209,22 +156,21 @@ impl DomainService {
     }
 
     /// Removes a domain no alias uses.
-    pub async fn delete(&self, principal: &Principal, domain: &DomainRef, if_match: IfMatch) -> Result<(), AliasError> {
-        Self::require_root(principal)?;
-        let id = resolve_domain(self.deps.store.as_ref(), domain).await?.id;
-        let mut tx = self.deps.store.begin().await?;
-        let current = tx.find_domain(id).await?.ok_or(AliasError::NotFound)?;
-        if !if_match.matches(current.version) {
-            return Err(AliasError::VersionMismatch);
-        }
-        match tx.delete_domain(id).await? {
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        domain: &DomainRef,
+        if_match: IfMatch,
+    ) -> Result<(), IdentityError> {
+        let (mut tx, current) = self.begin_change(principal, domain, &if_match).await?;
+        match tx.delete_domain(current.id).await? {
             None => {
-                return Err(AliasError::FailedPrecondition(format!(
+                return Err(IdentityError::FailedPrecondition(format!(
                     "aliases use the domain {}; delete them first",
                     current.name
                 )));
             }
-            Some(false) => return Err(AliasError::NotFound),
+            Some(false) => return Err(IdentityError::NotFound),
             Some(true) => {}
         }
         let now = self.deps.clock.now();
@@ -236,12 +182,12 @@ impl DomainService {
 }
 
 /// The domain `reference` names, wherever it is read from.
-async fn resolve_domain(store: &dyn Store, reference: &DomainRef) -> Result<Domain, AliasError> {
+async fn resolve_domain(store: &dyn Store, reference: &DomainRef) -> Result<Domain, IdentityError> {
     let found = match reference {
         DomainRef::Id(id) => store.get_domain(*id).await?,
         DomainRef::Name(name) => store.find_domain_by_name(name).await?,
     };
-    found.ok_or(AliasError::NotFound)
+    found.ok_or(IdentityError::NotFound)
 }
 
 /// Email aliases of accounts (`aliases:read` / `aliases:write` on the account) and mailbox
@@ -285,7 +231,7 @@ impl AliasService {
         domain: Option<&DomainRef>,
         user: Option<UserId>,
         page: PageRequest,
-    ) -> Result<Page<Alias>, AliasError> {
+    ) -> Result<Page<Alias>, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesRead).await?;
         let domain = match domain {
             Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?.id),
@@ -304,7 +250,7 @@ impl AliasService {
         domain: Option<&DomainRef>,
         user: Option<UserId>,
         page: PageRequest,
-    ) -> Result<(Option<Domain>, Page<Alias>), AliasError> {
+    ) -> Result<(Option<Domain>, Page<Alias>), IdentityError> {
         let domain = match domain {
             Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?),
             None => None,
@@ -338,9 +284,9 @@ impl AliasService {
         Ok((domain, Page { items, next: found.next }))
     }
 
-    pub async fn get(&self, principal: &Principal, account: AccountId, id: AliasId) -> Result<Alias, AliasError> {
+    pub async fn get(&self, principal: &Principal, account: AccountId, id: AliasId) -> Result<Alias, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesRead).await?;
-        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)
+        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)
     }
 
     /// Creates an alias on an active domain with a mailbox password — the one given, or a
@@ -351,12 +297,12 @@ impl AliasService {
         principal: &Principal,
         account: AccountId,
         command: NewAlias,
-    ) -> Result<AliasWithPassword, AliasError> {
+    ) -> Result<AliasWithPassword, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let domain = match resolve_domain(self.deps.store.as_ref(), &command.domain).await {
-            Err(AliasError::NotFound) => {
+            Err(IdentityError::NotFound) => {
                 let field = if matches!(command.domain, DomainRef::Id(_)) { "domain_id" } else { "domain" };
-                return Err(AliasError::field(field, "not_found", "no such domain"));
+                return Err(IdentityError::field(field, "not_found", "no such domain"));
             }
             other => other?,
         };
@@ -374,7 +320,7 @@ impl AliasService {
         };
         let mut tx = self.deps.store.begin().await?;
         // Locks the account: its aliases' default flags are decided one creation at a time.
-        tx.find_account(account).await?.ok_or(AliasError::NotFound)?;
+        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
         let now = self.deps.clock.now();
         let alias = insert_alias(&self.deps, &mut *tx, principal, account, draft, Some(&hash), now).await?;
         tx.commit().await?;
@@ -382,12 +328,12 @@ impl AliasService {
     }
 
     /// `user` must be an accepted member of the account or of an ancestor.
-    async fn require_member(&self, account: AccountId, user: UserId) -> Result<(), AliasError> {
-        let account = self.deps.store.get_account(account).await?.ok_or(AliasError::NotFound)?;
+    async fn require_member(&self, account: AccountId, user: UserId) -> Result<(), IdentityError> {
+        let account = self.deps.store.get_account(account).await?.ok_or(IdentityError::NotFound)?;
         let mut path = account.hierarchy.clone();
         path.push(account.id);
         if self.deps.store.member_roles(user, &path).await?.is_empty() {
-            return Err(AliasError::field("user_id", "not_member", "the user is not a member of this account"));
+            return Err(IdentityError::field("user_id", "not_member", "the user is not a member of this account"));
         }
         Ok(())
     }
@@ -400,12 +346,12 @@ impl AliasService {
         id: AliasId,
         patch: AliasPatch,
         if_match: IfMatch,
-    ) -> Result<Alias, AliasError> {
+    ) -> Result<Alias, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let mut tx = self.deps.store.begin().await?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(AliasError::VersionMismatch);
+            return Err(IdentityError::VersionMismatch);
         }
         let mut next = current.clone();
         if let Some(display_name) = patch.display_name {
@@ -422,7 +368,7 @@ impl AliasService {
         next.version = current.version.next();
         next.updated_at = now;
         if !tx.update_alias(&next, None, current.version).await? {
-            return Err(AliasError::Conflict);
+            return Err(IdentityError::Conflict);
         }
         self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.update", changes), now).await?;
         tx.commit().await?;
@@ -437,16 +383,16 @@ impl AliasService {
         id: AliasId,
         password: Option<MailboxPassword>,
         if_match: IfMatch,
-    ) -> Result<AliasWithPassword, AliasError> {
+    ) -> Result<AliasWithPassword, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         // Checked before the slow hash, which is wasted on an alias that is not there.
-        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)?;
+        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)?;
         let password = password.unwrap_or_else(MailboxPassword::generate);
         let hash = self.hasher.hash(&password).await?;
         let mut tx = self.deps.store.begin().await?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(AliasError::VersionMismatch);
+            return Err(IdentityError::VersionMismatch);
         }
         let now = self.deps.clock.now();
         let next = Alias {
@@ -456,7 +402,7 @@ impl AliasService {
             ..current.clone()
         };
         if !tx.update_alias(&next, Some(&hash), current.version).await? {
-            return Err(AliasError::Conflict);
+            return Err(IdentityError::Conflict);
         }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.password_reset", changes), now).await?;
@@ -472,21 +418,21 @@ impl AliasService {
         account: AccountId,
         id: AliasId,
         if_match: IfMatch,
-    ) -> Result<Alias, AliasError> {
+    ) -> Result<Alias, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let mut tx = self.deps.store.begin().await?;
-        tx.find_account(account).await?.ok_or(AliasError::NotFound)?;
+        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(AliasError::VersionMismatch);
+            return Err(IdentityError::VersionMismatch);
         }
         if current.is_primary {
-            return Err(AliasError::FailedPrecondition(
+            return Err(IdentityError::FailedPrecondition(
                 "the primary alias of an account is deleted only with the account".into(),
             ));
         }
         if !tx.delete_alias(id).await? {
-            return Err(AliasError::Conflict);
+            return Err(IdentityError::Conflict);
         }
         let now = self.deps.clock.now();
         let entry = AuditEntry::alias(&current, "alias.delete", Changes::deleted(current.snapshot()));
@@ -498,7 +444,7 @@ impl AliasService {
         if let Some(heir) = heir {
             let next = Alias { is_default: true, version: heir.version.next(), updated_at: now, ..heir.clone() };
             if !tx.update_alias(&next, None, heir.version).await? {
-                return Err(AliasError::Conflict);
+                return Err(IdentityError::Conflict);
             }
             let changes = Changes::updated(heir.snapshot(), next.snapshot());
             self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.update", changes), now).await?;
@@ -517,16 +463,18 @@ impl AliasService {
         principal: &Principal,
         address: &str,
         password: SecretString,
-    ) -> Result<MailboxLogin, AliasError> {
+    ) -> Result<MailboxLogin, IdentityError> {
         if !principal.root_permissions().contains(Permission::AliasesRead) {
-            return Err(AliasError::Forbidden("mailbox authentication needs the root permission aliases:read"));
+            return Err(IdentityError::Forbidden(
+                "mailbox authentication needs the root permission aliases:read".into(),
+            ));
         }
         let address = Address::parse(address, "address").map_err(ValidationErrors::from)?;
         let key = address.to_string();
         let now = self.deps.clock.now();
         let failures = self.deps.store.auth_failures(&key).await?;
         if let Some(retry_after_secs) = failures.and_then(|f| f.retry_after(now)) {
-            return Err(AliasError::Throttled { retry_after_secs });
+            return Err(IdentityError::Throttled { retry_after_secs });
         }
         let mailbox = self.deps.store.find_mailbox(&address.local_part, &address.domain).await?;
         let usable = mailbox.as_ref().filter(|m| {
@@ -546,15 +494,15 @@ impl AliasService {
             _ => {
                 let at = self.deps.clock.now();
                 self.deps.store.record_auth_failure(&key, at, at - AuthFailures::STREAK_RESET).await?;
-                Err(AliasError::BadCredentials)
+                Err(IdentityError::BadCredentials)
             }
         }
     }
 }
 
 /// The alias `id` of `account`, locked.
-async fn find_in(tx: &mut dyn Transaction, account: AccountId, id: AliasId) -> Result<Alias, AliasError> {
-    tx.find_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)
+async fn find_in(tx: &mut dyn Transaction, account: AccountId, id: AliasId) -> Result<Alias, IdentityError> {
+    tx.find_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)
 }
 
 /// Inserts an alias of `account` inside `tx`, audited: refused unless the domain is active;
@@ -568,9 +516,9 @@ pub(crate) async fn insert_alias(
     draft: AliasDraft,
     password_hash: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Alias, AliasError> {
+) -> Result<Alias, IdentityError> {
     if draft.domain.status != DomainStatus::Active {
-        return Err(AliasError::FailedPrecondition(format!(
+        return Err(IdentityError::FailedPrecondition(format!(
             "aliases can be created only on active domains; {} is {}",
             draft.domain.name, draft.domain.status
         )));
@@ -596,9 +544,11 @@ pub(crate) async fn insert_alias(
         updated_at: now,
     };
     tx.insert_alias(&alias, password_hash).await.map_err(|e| match e {
-        InsertAliasError::AddressTaken => AliasError::AlreadyExists(format!("the address {} exists", alias.address())),
-        InsertAliasError::DuplicateFlag => AliasError::Conflict,
-        InsertAliasError::Unknown(e) => AliasError::Unknown(e),
+        InsertAliasError::AddressTaken => {
+            IdentityError::AlreadyExists(format!("the address {} exists", alias.address()))
+        }
+        InsertAliasError::DuplicateFlag => IdentityError::Conflict,
+        InsertAliasError::Unknown(e) => IdentityError::Unknown(e),
     })?;
     deps.record(tx, principal, AuditEntry::alias(&alias, "alias.create", Changes::created(alias.snapshot())), now)
         .await?;
@@ -615,9 +565,11 @@ pub(crate) async fn insert_primary_alias(
     local_part: &LocalPart,
     domain: DomainId,
     now: DateTime<Utc>,
-) -> Result<Alias, AliasError> {
-    let domain =
-        tx.find_domain(domain).await?.ok_or_else(|| AliasError::field("domain_id", "not_found", "no such domain"))?;
+) -> Result<Alias, IdentityError> {
+    let domain = tx
+        .find_domain(domain)
+        .await?
+        .ok_or_else(|| IdentityError::field("domain_id", "not_found", "no such domain"))?;
     let draft = AliasDraft {
         local_part: local_part.clone(),
         domain,

@@ -1,6 +1,7 @@
-//! The error of the identity services (users, members, tokens). One enum for the three,
-//! rather than one per operation as accounts have: their operations fail in the same few
-//! ways, and the variants say which rule refused.
+//! The error of the identity services (users, members, tokens), reused by the audit,
+//! subscription, domain and alias services. One enum for them, rather than one per
+//! operation as accounts have: their operations fail in the same few ways, and the variants
+//! say which rule refused.
 
 use crate::error::{ErrorKind, HasErrorKind, ValidationErrors};
 use crate::services::AccessError;
@@ -15,13 +16,18 @@ pub enum IdentityError {
     #[error("permission denied: {0}")]
     Forbidden(String),
     #[error("{0}")]
-    AlreadyExists(&'static str),
+    AlreadyExists(String),
     #[error("{0}")]
-    FailedPrecondition(&'static str),
+    FailedPrecondition(String),
     #[error("the resource has changed since the version named by If-Match / etag")]
     VersionMismatch,
     #[error("the resource was changed concurrently; retry")]
     Conflict,
+    /// Mailbox authentication failed; which part was wrong is not said.
+    #[error("invalid mailbox credentials")]
+    BadCredentials,
+    #[error("too many failed attempts for this address; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -58,6 +64,8 @@ impl HasErrorKind for IdentityError {
             Self::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
+            Self::BadCredentials => ErrorKind::Unauthenticated,
+            Self::Throttled { retry_after_secs } => ErrorKind::Throttled { retry_after_secs: *retry_after_secs },
             Self::Unknown(_) => ErrorKind::Internal,
         }
     }

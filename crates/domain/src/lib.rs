@@ -47,7 +47,7 @@ pub use alias::{
     Alias, AliasFilter, AliasPatch, AliasPatchInput, AliasStatus, Domain, DomainName, DomainRef, DomainStatus,
     MailboxPassword, NewAlias, NewAliasInput, NewDomain, NewDomainInput, PASSWORD_NOTE,
 };
-pub use alias_service::{AliasError, AliasService, AliasWithPassword, DomainService, MailboxLogin};
+pub use alias_service::{AliasService, AliasWithPassword, DomainService, MailboxLogin};
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
 pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};

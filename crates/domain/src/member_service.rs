@@ -82,9 +82,9 @@ impl MemberService {
     fn check_roles(account: &Account, user: UserId, roles: &[Role]) -> Result<(), IdentityError> {
         let is_owner = account.owner_id == Some(user);
         match (is_owner, roles.contains(&Role::Owner)) {
-            (true, false) => Err(IdentityError::FailedPrecondition("the owner cannot be demoted")),
+            (true, false) => Err(IdentityError::FailedPrecondition("the owner cannot be demoted".into())),
             (false, true) => {
-                Err(IdentityError::FailedPrecondition("the owner role moves only by an ownership transfer"))
+                Err(IdentityError::FailedPrecondition("the owner role moves only by an ownership transfer".into()))
             }
             _ => Ok(()),
         }
@@ -143,7 +143,7 @@ impl MemberService {
             updated_at: now,
         };
         if !tx.insert_member(&member).await? {
-            return Err(IdentityError::AlreadyExists("the user is a member of the account already"));
+            return Err(IdentityError::AlreadyExists("the user is a member of the account already".into()));
         }
         self.deps
             .record(
@@ -212,7 +212,7 @@ impl MemberService {
     ) -> Result<(), IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
         if account.owner_id == Some(user_id) {
-            return Err(IdentityError::FailedPrecondition("the owner cannot be removed"));
+            return Err(IdentityError::FailedPrecondition("the owner cannot be removed".into()));
         }
         self.remove(principal, account_id, user_id, "member.delete").await
     }
@@ -256,7 +256,7 @@ impl MemberService {
         // Read and changed in one transaction, so a membership removed meanwhile is not revived.
         let current = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
         if current.status != MemberStatus::Invited {
-            return Err(IdentityError::FailedPrecondition("there is no pending invitation to this account"));
+            return Err(IdentityError::FailedPrecondition("there is no pending invitation to this account".into()));
         }
         let now = self.deps.clock.now();
         if !accept {

@@ -104,7 +104,7 @@ impl SubscriptionService {
         let state = fields.state.unwrap_or(SubscriptionState::Trial);
         if !state.is_initial() {
             return Err(IdentityError::FailedPrecondition(
-                "a subscription starts in trial, provisioned or awaiting_payment",
+                "a subscription starts in trial, provisioned or awaiting_payment".into(),
             ));
         }
         let frequency = fields.frequency.unwrap_or(Frequency::Monthly);
@@ -154,13 +154,13 @@ impl SubscriptionService {
         }
         let final_state = matches!(current.state, SubscriptionState::Cancelled | SubscriptionState::Expired);
         if final_state && (plan.is_some() || fields.frequency.is_some()) {
-            return Err(IdentityError::FailedPrecondition("a cancelled or expired subscription cannot change"));
+            return Err(IdentityError::FailedPrecondition("a cancelled or expired subscription cannot change".into()));
         }
         let mut next = current.clone();
         if let Some(state) = fields.state {
             if !current.state.can_become(state) {
                 return Err(IdentityError::FailedPrecondition(
-                    "the subscription cannot move to that state from its current one",
+                    "the subscription cannot move to that state from its current one".into(),
                 ));
             }
             next.state = state;

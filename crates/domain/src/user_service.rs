@@ -121,7 +121,7 @@ impl UserService {
             Self::check_grant(principal, root)?;
         }
         if principal.user_id() == Some(id) && patch.status == Some(UserStatus::Disabled) {
-            return Err(IdentityError::FailedPrecondition("a user cannot disable itself"));
+            return Err(IdentityError::FailedPrecondition("a user cannot disable itself".into()));
         }
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_user(id).await?.ok_or(IdentityError::NotFound)?;
@@ -180,7 +180,7 @@ impl UserService {
     ) -> Result<Bootstrapped, IdentityError> {
         let mut tx = self.deps.store.begin().await?;
         if tx.any_root_user().await? {
-            return Err(IdentityError::FailedPrecondition("a root user exists already"));
+            return Err(IdentityError::FailedPrecondition("a root user exists already".into()));
         }
         let command = NewUser { email, first_name: None, last_name: None, root_permissions: PermissionSet::all() };
         let user = insert_user(&self.deps, &mut *tx, principal, command).await?;
@@ -235,7 +235,7 @@ pub(crate) async fn insert_user(
         updated_at: now,
     };
     tx.insert_user(&user).await.map_err(|e| match e {
-        InsertUserError::EmailTaken => IdentityError::AlreadyExists("a user with this email exists"),
+        InsertUserError::EmailTaken => IdentityError::AlreadyExists("a user with this email exists".into()),
         InsertUserError::Unknown(e) => IdentityError::Unknown(e),
     })?;
     deps.record(tx, principal, AuditEntry::user(&user, "user.create", Changes::created(user.snapshot())), now).await?;

@@ -8,13 +8,14 @@ use tracing::instrument;
 
 use super::{Account, AccountPatch, AccountProfile, AccountStatus, IfMatch, NewAccount, Version};
 use crate::alias::Alias;
-use crate::alias_service::{AliasError, insert_primary_alias};
+use crate::alias_service::insert_primary_alias;
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use crate::id::AccountId;
 use crate::id::UserId;
 use crate::idempotency::{Created, IDEMPOTENCY_RETENTION, IdempotencyKey, IdempotencyRecord};
+use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::page::{Page, PageRequest};
 use crate::permission::{Permission, Role};
@@ -40,15 +41,15 @@ pub enum CreateAccountError {
     ReplayedAccountGone,
     /// The primary alias was refused; no account was created.
     #[error("primary alias: {0}")]
-    PrimaryAlias(AliasError),
+    PrimaryAlias(IdentityError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
 
-impl From<AliasError> for CreateAccountError {
-    fn from(e: AliasError) -> Self {
+impl From<IdentityError> for CreateAccountError {
+    fn from(e: IdentityError) -> Self {
         match e {
-            AliasError::Unknown(e) => Self::Unknown(e),
+            IdentityError::Unknown(e) => Self::Unknown(e),
             other => Self::PrimaryAlias(other),
         }
     }

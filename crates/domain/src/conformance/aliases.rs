@@ -11,7 +11,7 @@ use crate::alias::{AliasFilter, AliasPatchInput, DomainName, DomainRef, DomainSt
 use crate::clock::{SystemClock, UuidV7Generator};
 use crate::page::PageRequest;
 use crate::ports::Store;
-use crate::{AliasError, AliasService, Argon2idHasher, CreateAccountError, Domain, DomainService};
+use crate::{AliasService, Argon2idHasher, CreateAccountError, Domain, DomainService, IdentityError};
 
 fn domains(store: &Arc<dyn Store>) -> DomainService {
     DomainService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator))
@@ -81,7 +81,7 @@ pub async fn an_address_is_unique_ignoring_case_even_under_concurrency(store: Ar
     let account = create(&store, "Acme", "standard", None).await;
     aliases(&store).create(&caller(), account.id, new_alias("sales", "example.org", None)).await.expect("first");
     let again = aliases(&store).create(&caller(), account.id, new_alias("SALES", "EXAMPLE.org", None)).await;
-    assert!(matches!(again, Err(AliasError::AlreadyExists(_))), "{again:?}");
+    assert!(matches!(again, Err(IdentityError::AlreadyExists(_))), "{again:?}");
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let service = aliases(&store);
@@ -94,7 +94,7 @@ pub async fn an_address_is_unique_ignoring_case_even_under_concurrency(store: Ar
     for task in tasks {
         match task.await.expect("task") {
             Ok(_) => won += 1,
-            Err(AliasError::AlreadyExists(_)) => {}
+            Err(IdentityError::AlreadyExists(_)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -106,11 +106,11 @@ pub async fn aliases_need_an_active_domain_and_a_member_user(store: Arc<dyn Stor
     domain(&store, "pending.example", DomainStatus::Pending).await;
     let refused = aliases(&store).create(&caller(), account.id, new_alias("a", "pending.example", None)).await;
     assert!(
-        matches!(&refused, Err(AliasError::FailedPrecondition(m)) if m.contains("active") && m.contains("pending")),
+        matches!(&refused, Err(IdentityError::FailedPrecondition(m)) if m.contains("active") && m.contains("pending")),
         "{refused:?}"
     );
     let unknown = aliases(&store).create(&caller(), account.id, new_alias("a", "nowhere.example", None)).await;
-    assert!(matches!(&unknown, Err(AliasError::Invalid(e)) if e.mentions("domain")), "{unknown:?}");
+    assert!(matches!(&unknown, Err(IdentityError::Invalid(e)) if e.mentions("domain")), "{unknown:?}");
     domain(&store, "active.example", DomainStatus::Active).await;
     let stranger = super::identity::user(&store, "stranger@example.com").await;
     let command = NewAliasInput {
@@ -122,7 +122,7 @@ pub async fn aliases_need_an_active_domain_and_a_member_user(store: Arc<dyn Stor
     .validate()
     .expect("valid");
     let err = aliases(&store).create(&caller(), account.id, command).await;
-    assert!(matches!(&err, Err(AliasError::Invalid(e)) if e.mentions("user_id")), "{err:?}");
+    assert!(matches!(&err, Err(IdentityError::Invalid(e)) if e.mentions("user_id")), "{err:?}");
     let listed = store.list_aliases(&AliasFilter::default(), first_page()).await.expect("list");
     assert!(listed.items.is_empty(), "nothing was written by the refusals");
 }
@@ -173,15 +173,15 @@ pub async fn updates_and_password_resets_are_versioned_and_the_old_password_stop
     assert_eq!(updated.version, created.alias.version.next());
     let stale = IfMatch::Versions(vec![created.alias.version]);
     let reset = service.reset_password(&caller(), account.id, created.alias.id, None, stale).await;
-    assert!(matches!(reset, Err(AliasError::VersionMismatch)), "{reset:?}");
+    assert!(matches!(reset, Err(IdentityError::VersionMismatch)), "{reset:?}");
     let reset =
         service.reset_password(&caller(), account.id, created.alias.id, None, IfMatch::Any).await.expect("reset");
     assert_ne!(reset.password.expose(), "Correct-Horse-9");
-    assert!(matches!(login("Correct-Horse-9").await, Err(AliasError::BadCredentials)));
+    assert!(matches!(login("Correct-Horse-9").await, Err(IdentityError::BadCredentials)));
     login(reset.password.expose()).await.expect("the new password works");
     let patch = AliasPatchInput { display_name: None, status: Some("disabled".into()) }.validate().expect("v");
     service.update(&caller(), account.id, created.alias.id, patch, IfMatch::Any).await.expect("disable");
-    assert!(matches!(login(reset.password.expose()).await, Err(AliasError::BadCredentials)), "disabled refuses");
+    assert!(matches!(login(reset.password.expose()).await, Err(IdentityError::BadCredentials)), "disabled refuses");
 }
 
 pub async fn mailbox_failures_are_counted_atomically_and_lock_the_address(store: Arc<dyn Store>) {
@@ -208,12 +208,12 @@ pub async fn mailbox_failures_are_counted_atomically_and_lock_the_address(store:
         let err = service
             .authenticate_mailbox(&caller(), "ghost@nowhere.example", SecretString::from("Wrong-Pass-123".to_owned()))
             .await;
-        assert!(matches!(err, Err(AliasError::BadCredentials)), "{err:?}");
+        assert!(matches!(err, Err(IdentityError::BadCredentials)), "{err:?}");
     }
     let err = service
         .authenticate_mailbox(&caller(), "ghost@nowhere.example", SecretString::from("Wrong-Pass-123".to_owned()))
         .await;
-    assert!(matches!(err, Err(AliasError::Throttled { retry_after_secs: 1.. })), "{err:?}");
+    assert!(matches!(err, Err(IdentityError::Throttled { retry_after_secs: 1.. })), "{err:?}");
 }
 
 pub async fn an_account_with_a_refused_primary_alias_is_not_created(store: Arc<dyn Store>) {
@@ -235,10 +235,10 @@ pub async fn an_account_with_a_refused_primary_alias_is_not_created(store: Arc<d
     assert!(primary.is_primary && primary.account_id == created.account.id);
     assert_eq!(store.find_primary_alias(created.account.id).await.expect("find"), Some(primary.clone()));
     let taken = accounts.create(&caller(), with_alias("Second", "HELLO", &active), None).await;
-    assert!(matches!(&taken, Err(CreateAccountError::PrimaryAlias(AliasError::AlreadyExists(_)))), "{taken:?}");
+    assert!(matches!(&taken, Err(CreateAccountError::PrimaryAlias(IdentityError::AlreadyExists(_)))), "{taken:?}");
     let inactive = accounts.create(&caller(), with_alias("Third", "other", &pending), None).await;
     assert!(
-        matches!(&inactive, Err(CreateAccountError::PrimaryAlias(AliasError::FailedPrecondition(_)))),
+        matches!(&inactive, Err(CreateAccountError::PrimaryAlias(IdentityError::FailedPrecondition(_)))),
         "{inactive:?}"
     );
     let listed = store.list_accounts(first_page()).await.expect("list");
@@ -259,7 +259,7 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
     let account = create(&store, "Acme", "standard", None).await;
     aliases(&store).create(&caller(), account.id, new_alias("a", "example.com", None)).await.expect("alias");
     let err = domains(&store).delete(&caller(), &DomainRef::Id(d.id), IfMatch::Any).await;
-    assert!(matches!(&err, Err(AliasError::FailedPrecondition(m)) if m.contains("aliases")), "{err:?}");
+    assert!(matches!(&err, Err(IdentityError::FailedPrecondition(m)) if m.contains("aliases")), "{err:?}");
     assert!(store.get_domain(d.id).await.expect("get").is_some());
     let name = DomainRef::Name(d.name.clone());
     let disabled = domains(&store)
@@ -270,5 +270,5 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
     let command =
         crate::alias::NewDomainInput { name: Some("EXAMPLE.com".into()), status: None }.validate().expect("v");
     let dup = domains(&store).create(&caller(), command).await;
-    assert!(matches!(dup, Err(AliasError::AlreadyExists(_))), "{dup:?}");
+    assert!(matches!(dup, Err(IdentityError::AlreadyExists(_))), "{dup:?}");
 }

@@ -1,6 +1,7 @@
 //! gRPC tests: the real tonic server on a loopback port over a fresh SQLite database.
 
 mod accounts;
+mod aliases;
 mod audit;
 mod auth;
 mod identity;
@@ -11,7 +12,9 @@ use std::sync::Arc;
 use accountd_domain::ports::Store;
 use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
+use accountd_grpc::pb::alias_service_client::AliasServiceClient;
 use accountd_grpc::pb::audit_service_client::AuditServiceClient;
+use accountd_grpc::pb::domain_service_client::DomainServiceClient;
 use accountd_grpc::pb::member_service_client::MemberServiceClient;
 use accountd_grpc::pb::subscription_service_client::SubscriptionServiceClient;
 use accountd_grpc::pb::token_service_client::TokenServiceClient;
@@ -66,6 +69,16 @@ impl Interceptor for Credential {
 }
 
 impl TestServer {
+    /// DomainService with `credential`.
+    pub fn domains_with(&self, credential: Credential) -> DomainServiceClient<Authed> {
+        DomainServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
+    /// AliasService with `credential`.
+    pub fn aliases_with(&self, credential: Credential) -> AliasServiceClient<Authed> {
+        AliasServiceClient::with_interceptor(self.channel.clone(), credential)
+    }
+
     /// SubscriptionService with `credential`.
     pub fn subscriptions_with(&self, credential: Credential) -> SubscriptionServiceClient<Authed> {
         SubscriptionServiceClient::with_interceptor(self.channel.clone(), credential)

@@ -1,6 +1,7 @@
 //! REST API tests: the router in-process over a fresh SQLite database per test.
 
 mod accounts;
+mod aliases;
 mod audit;
 mod auth;
 mod docs;
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 #[derive(Debug)]
@@ -114,4 +115,27 @@ impl TestApp {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         reply.body
     }
+}
+
+/// Creates a user (as root) and returns its id.
+pub async fn create_user(app: &TestApp, email: &str) -> String {
+    let reply = app.post("/v1/users", &json!({"email": email}).to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+pub async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
+    let uri = format!("/v1/accounts/{account}/members/{user}");
+    let reply = app.send(Method::PUT, &uri, Some(&json!({"roles": [role]}).to_string()), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+pub async fn token_for(app: &TestApp, account: &str, user: &str, extra: Value) -> Value {
+    let mut body = json!({"name": "test token", "user_id": user});
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let reply = app.post(&format!("/v1/accounts/{account}/tokens"), &body.to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body
 }

@@ -376,3 +376,30 @@ async fn aliases_are_seen_only_by_those_who_may_read_them() {
     let root_sees_all = addresses(app.get("/v1/domains/customer.com/aliases").await);
     assert_eq!(root_sees_all.len(), 2);
 }
+
+#[tokio::test]
+async fn a_token_narrowed_to_aliases_read_cannot_create_or_reset() {
+    let app = spawn_app().await;
+    domain(&app, "customer.com", "active").await;
+    let account = id(&app.create_account("Acme").await);
+    let admin = create_user(&app, "admin@example.com").await;
+    put_member(&app, &account, &admin, "administrator").await;
+    let alias =
+        id(&create_alias(&app, &account, json!({"local_part": "info", "domain": "customer.com"})).await.body["alias"]);
+    let narrowed =
+        token_for(&app, &account, &admin, json!({"policies": [{"permission_groups": ["aliases:read"]}]})).await;
+    let bearer = format!("Bearer {}", narrowed["value"].as_str().expect("value"));
+    let auth = [("authorization", bearer.as_str())];
+    let uri = format!("/v1/accounts/{account}/aliases");
+    assert_eq!(app.send_raw(Method::GET, &uri, None, &auth).await.status, StatusCode::OK);
+    let body = r#"{"local_part":"new","domain":"customer.com"}"#;
+    let create = app.send_raw(Method::POST, &uri, Some(body), &auth).await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN, "{}", create.text);
+    let reset = app.send_raw(Method::POST, &format!("{uri}/{alias}/password/reset"), None, &auth).await;
+    assert_eq!(reset.status, StatusCode::FORBIDDEN);
+    let narrow_accounts =
+        token_for(&app, &account, &admin, json!({"policies": [{"permission_groups": ["accounts:read"]}]})).await;
+    let bearer = format!("Bearer {}", narrow_accounts["value"].as_str().expect("value"));
+    let read = app.send_raw(Method::GET, &uri, None, &[("authorization", bearer.as_str())]).await;
+    assert_eq!(read.status, StatusCode::FORBIDDEN, "a token without aliases:read cannot list aliases");
+}

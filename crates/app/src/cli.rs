@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "accountd", version)]
 pub struct Cli {
-    /// A TOML file with any of: http_addr, grpc_addr, database_url, log_format.
+    /// A TOML file with any of: http_addr, grpc_addr, database_url, log_format, data_dir, mfa_key.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where REST listens [default: 127.0.0.1:8080].

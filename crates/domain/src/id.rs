@@ -78,6 +78,10 @@ define_id!(
     /// Identifies a subscription.
     SubscriptionId
 );
+define_id!(
+    /// Identifies an MFA factor (not its secret).
+    FactorId
+);
 
 #[cfg(test)]
 mod tests {

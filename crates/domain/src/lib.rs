@@ -8,6 +8,7 @@
 mod macros;
 
 pub mod account;
+mod account_user_service;
 pub mod audit;
 mod audit_service;
 pub mod clock;
@@ -18,6 +19,8 @@ pub mod idempotency;
 mod identity_error;
 pub mod member;
 mod member_service;
+pub mod mfa;
+mod mfa_service;
 pub mod page;
 pub mod permission;
 pub mod ports;
@@ -39,15 +42,18 @@ pub use account::{
     AccountSettings, AccountStatus, AccountType, CreateAccountError, DeleteAccountError, GetAccountError, IfMatch,
     ListAccountsError, MoveAccountError, NewAccount, NewAccountInput, UpdateAccountError, Version,
 };
+pub use account_user_service::{AccountUserService, AccountUsers};
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
 pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
-pub use id::{AccountId, AuditEventId, SubscriptionId, TokenId, UserId};
+pub use id::{AccountId, AuditEventId, FactorId, SubscriptionId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey};
 pub use identity_error::IdentityError;
 pub use member_service::{MemberRef, MemberService, parse_roles};
+pub use mfa::{KeySealer, SealingKey, SecretSealer};
+pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus};
 pub use page::{Cursor, Page, PageRequest, PageSize};
 pub use permission::{Permission, PermissionSet, Role};
 pub use principal::{Principal, RequestInfo};

@@ -20,6 +20,10 @@ use crate::subscription::{RatePlan, Subscription};
 use crate::token::{Token, TokenDigest};
 use crate::user::User;
 
+mod mfa;
+
+pub use mfa::{AccountUser, MfaRepository, MfaWrites};
+
 /// Reads of accounts outside a transaction.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -267,7 +271,7 @@ pub trait IdempotencyWrites: Send {
 /// everything written through it.
 #[async_trait]
 pub trait Transaction:
-    AccountWrites + AuditWrites + IdempotencyWrites + IdentityWrites + SubscriptionWrites + Send
+    AccountWrites + AuditWrites + IdempotencyWrites + IdentityWrites + MfaWrites + SubscriptionWrites + Send
 {
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
@@ -283,7 +287,13 @@ pub trait UnitOfWork: Send + Sync {
 /// Everything a storage adapter provides, as one object the application picks at run time.
 #[async_trait]
 pub trait Store:
-    UnitOfWork + AccountRepository + AuditRepository + IdentityRepository + SubscriptionRepository + std::fmt::Debug
+    UnitOfWork
+    + AccountRepository
+    + AuditRepository
+    + IdentityRepository
+    + MfaRepository
+    + SubscriptionRepository
+    + std::fmt::Debug
 {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> anyhow::Result<()>;

@@ -7,9 +7,11 @@
 //! few things that differ: how a write transaction begins and where its migrations live.
 
 mod json;
+mod mfa;
 mod rows;
 
 pub use json::{changes_from_json, changes_to_json};
+pub use mfa::{AccountUserRow, FactorRow};
 pub use rows::{
     AccountRow, AuditRow, IdempotencyRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow, TokenUserRow, UserRow,
     join_names, join_nets, parse_roles, path_of, policies_to_json, subtree_bounds,

@@ -59,7 +59,7 @@ pub fn subtree_bounds(path: &str) -> (String, String) {
     (format!("{path}/"), format!("{path}0"))
 }
 
-fn corrupt(what: &'static str) -> impl FnOnce(FieldError) -> anyhow::Error {
+pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(FieldError) -> anyhow::Error {
     move |e| anyhow!("stored {what} breaks a domain rule: {e}")
 }
 

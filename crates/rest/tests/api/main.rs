@@ -9,7 +9,7 @@ mod hierarchy;
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
+use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
 use accountd_rest::{AppState, router};
 use accountd_sqlite::SqliteStore;
 use axum::Router;
@@ -56,7 +56,8 @@ pub async fn spawn_app() -> TestApp {
     let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let services = Services::with_defaults(store.clone());
+    let services =
+        Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services
         .users
         .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))

@@ -1,10 +1,12 @@
 //! REST API tests: the router in-process over a fresh SQLite database per test.
 
+mod account_users;
 mod accounts;
 mod audit;
 mod auth;
 mod docs;
 mod hierarchy;
+mod mfa;
 
 use std::sync::Arc;
 

@@ -1,10 +1,12 @@
 //! gRPC tests: the real tonic server on a loopback port over a fresh SQLite database.
 
+mod account_users;
 mod accounts;
 mod audit;
 mod auth;
 mod identity;
 mod matrix;
+mod mfa;
 
 use std::sync::Arc;
 

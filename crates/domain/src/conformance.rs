@@ -21,6 +21,10 @@ use crate::ports::Store;
 use crate::principal::{Principal, RequestInfo};
 use crate::{AccountService, CreateAccountError, DeleteAccountError, GetAccountError};
 
+mod mfa;
+
+pub use mfa::*;
+
 /// Expands to one `#[tokio::test]` per conformance case, each given a store made by
 /// `$factory().await` (an `async fn() -> Arc<dyn Store>`).
 #[macro_export]
@@ -57,7 +61,11 @@ macro_rules! store_conformance_tests {
             the_audit_log_pages_a_thousand_events_both_ways_and_filters,
             a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves,
             a_profile_round_trips_and_is_replaced_whole,
-            subscriptions_follow_their_state_machine_and_round_trip
+            subscriptions_follow_their_state_machine_and_round_trip,
+            factors_round_trip_and_a_time_step_is_accepted_once,
+            factors_are_deleted_one_by_one_or_all_of_a_user,
+            two_factor_enforcement_is_found_at_above_and_below_memberships,
+            account_users_join_membership_user_and_mfa_state
         );
     };
     (@cases $factory:path; $($case:ident),+) => {

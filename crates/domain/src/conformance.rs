@@ -565,6 +565,29 @@ mod identity {
             .expect("put member");
     }
 
+    /// Saves an invitation of `user` to `account` with `role`, straight through the port.
+    pub(super) async fn invite(
+        store: &Arc<dyn Store>,
+        account: AccountId,
+        user: crate::UserId,
+        role: Role,
+    ) -> crate::member::Member {
+        let mut tx = store.begin().await.expect("begin");
+        let now = SystemClock.now();
+        let invited = crate::member::Member {
+            account_id: account,
+            user_id: user,
+            roles: vec![role],
+            status: crate::member::MemberStatus::Invited,
+            invited_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.save_member(&invited).await.expect("save");
+        tx.commit().await.expect("commit");
+        invited
+    }
+
     pub(super) async fn token(
         store: &Arc<dyn Store>,
         account: &Account,
@@ -620,19 +643,7 @@ pub async fn memberships_give_roles_on_the_account_and_its_subtree(store: Arc<dy
     assert_eq!((page.items[0].id, next.items[0].id, next.next), (agency.id, child.id, None));
     // An invitation gives nothing until accepted.
     let bob = identity::user(&store, "bob@example.com").await;
-    let mut tx = store.begin().await.expect("begin");
-    let now = SystemClock.now();
-    let invited = crate::member::Member {
-        account_id: other.id,
-        user_id: bob.id,
-        roles: vec![Role::Administrator],
-        status: crate::member::MemberStatus::Invited,
-        invited_by: None,
-        created_at: now,
-        updated_at: now,
-    };
-    tx.save_member(&invited).await.expect("save");
-    tx.commit().await.expect("commit");
+    let invited = identity::invite(&store, other.id, bob.id, Role::Administrator).await;
     assert!(store.member_roles(bob.id, &[other.id]).await.expect("roles").is_empty());
     assert!(store.list_accounts_of_member(bob.id, PageRequest::first(10)).await.expect("list").items.is_empty());
     assert_eq!(store.memberships_of(bob.id).await.expect("memberships"), vec![invited.clone()]);

@@ -5,11 +5,10 @@ use accountd_domain::id::{FactorId, UserId};
 use accountd_domain::member::Member;
 use accountd_domain::mfa::{Factor, FactorStatus, SealedSecret};
 use accountd_domain::ports::AccountUser;
-use accountd_domain::user::User;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::rows::{MemberRow, UserRow, corrupt};
+use crate::rows::{JoinedUserRow, MemberRow, corrupt};
 
 /// A row of `mfa_factors`.
 #[derive(Debug, sqlx::FromRow)]
@@ -44,14 +43,8 @@ impl TryFrom<FactorRow> for Factor {
 pub struct AccountUserRow {
     #[sqlx(flatten)]
     pub member: MemberRow,
-    pub u_email: String,
-    pub u_first_name: Option<String>,
-    pub u_last_name: Option<String>,
-    pub u_status: String,
-    pub u_root_permissions: String,
-    pub u_version: i64,
-    pub u_created_at: DateTime<Utc>,
-    pub u_updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub user: JoinedUserRow,
     pub mfa_enabled: bool,
 }
 
@@ -59,22 +52,8 @@ impl TryFrom<AccountUserRow> for AccountUser {
     type Error = anyhow::Error;
 
     fn try_from(row: AccountUserRow) -> anyhow::Result<Self> {
-        let user = UserRow {
-            id: row.member.user_id,
-            email: row.u_email,
-            first_name: row.u_first_name,
-            last_name: row.u_last_name,
-            status: row.u_status,
-            root_permissions: row.u_root_permissions,
-            version: row.u_version,
-            created_at: row.u_created_at,
-            updated_at: row.u_updated_at,
-        };
-        Ok(AccountUser {
-            member: Member::try_from(row.member)?,
-            user: User::try_from(user)?,
-            mfa_enabled: row.mfa_enabled,
-        })
+        let user = row.user.into_user(row.member.user_id)?;
+        Ok(AccountUser { member: Member::try_from(row.member)?, user, mfa_enabled: row.mfa_enabled })
     }
 }
 
@@ -98,9 +77,7 @@ macro_rules! select_account_users {
     ($($tail:literal)*) => {
         concat!(
             "SELECT m.account_id, m.user_id, m.roles, m.status, m.invited_by, m.created_at, m.updated_at, ",
-            "u.email AS u_email, u.first_name AS u_first_name, u.last_name AS u_last_name, u.status AS u_status, ",
-            "u.root_permissions AS u_root_permissions, u.version AS u_version, u.created_at AS u_created_at, ",
-            "u.updated_at AS u_updated_at, EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id ",
+            $crate::joined_user_columns!(), ", EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id ",
             "AND f.status = 'active') AS mfa_enabled FROM members m JOIN users u ON u.id = m.user_id "
             $(, $tail)*
         )

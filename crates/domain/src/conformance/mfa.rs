@@ -131,19 +131,7 @@ pub async fn two_factor_enforcement_is_found_at_above_and_below_memberships(stor
 
     // An invitation is no membership.
     let bob = identity::user(&store, "bob@example.com").await;
-    let mut tx = store.begin().await.expect("begin");
-    let now = SystemClock.now();
-    let invited = crate::member::Member {
-        account_id: elsewhere.id,
-        user_id: bob.id,
-        roles: vec![Role::Viewer],
-        status: crate::member::MemberStatus::Invited,
-        invited_by: None,
-        created_at: now,
-        updated_at: now,
-    };
-    tx.save_member(&invited).await.expect("save");
-    tx.commit().await.expect("commit");
+    identity::invite(&store, elsewhere.id, bob.id, Role::Viewer).await;
     assert!(store.twofactor_enforced_near(bob.id).await.expect("near").is_empty());
 }
 

@@ -24,6 +24,9 @@ pub struct Cli {
     /// `sqlite:FILE` (or a bare file path) or `postgres://…` [default: sqlite:accountd.db].
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Where accountd keeps its own files, such as the generated MFA key `mfa.key` [default: .].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

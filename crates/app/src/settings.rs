@@ -82,6 +82,7 @@ impl Settings {
             .set_override_option("http_addr", cli.http_addr.map(|a| a.to_string()))?
             .set_override_option("grpc_addr", cli.grpc_addr.map(|a| a.to_string()))?
             .set_override_option("database_url", cli.database_url.clone())?
+            .set_override_option("data_dir", cli.data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()))?
             .build()?
             .try_deserialize::<Settings>()
             .context("invalid settings")?;
@@ -172,6 +173,9 @@ mod tests {
             Settings::load(&cli(&[]), env(&[("ACCOUNTD_MFA_KEY", key), ("ACCOUNTD_DATA_DIR", "/var/lib/a")])).unwrap();
         assert_eq!(s.mfa_key.as_ref().map(Redacted::expose), Some(key));
         assert_eq!(s.data_dir.to_str(), Some("/var/lib/a"));
+        let flagged =
+            Settings::load(&cli(&["--data-dir", "/srv/accountd"]), env(&[("ACCOUNTD_DATA_DIR", "/var/lib/a")]));
+        assert_eq!(flagged.unwrap().data_dir.to_str(), Some("/srv/accountd"), "the flag wins");
         assert!(!format!("{s:?}").contains(key));
     }
 

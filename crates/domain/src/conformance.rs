@@ -65,7 +65,8 @@ macro_rules! store_conformance_tests {
             factors_round_trip_and_a_time_step_is_accepted_once,
             factors_are_deleted_one_by_one_or_all_of_a_user,
             two_factor_enforcement_is_found_at_above_and_below_memberships,
-            account_users_join_membership_user_and_mfa_state
+            account_users_join_membership_user_and_mfa_state,
+            of_concurrent_checks_of_one_code_exactly_one_is_accepted
         );
     };
     (@cases $factory:path; $($case:ident),+) => {

@@ -169,3 +169,44 @@ pub async fn account_users_join_membership_user_and_mfa_state(store: Arc<dyn Sto
     let theirs = store.list_account_users(other.id, PageRequest::first(10)).await.expect("list");
     assert_eq!(theirs.items.iter().map(|u| u.member.roles.clone()).collect::<Vec<_>>(), [vec![Role::Administrator]]);
 }
+
+pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc<dyn Store>) {
+    use crate::mfa::{KeySealer, SealingKey, TotpCode, TotpSecret};
+    use crate::principal::RequestInfo;
+    use crate::{Authenticator, IdentityError, MfaService};
+
+    let account = create(&store, "Acme", "standard", None).await;
+    let ada = identity::user(&store, "ada@example.com").await;
+    identity::member(&store, &account, &ada, &[Role::Member]).await;
+    let issued = identity::token(&store, &account, &ada).await;
+    let authenticator = Authenticator::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
+    let principal =
+        authenticator.authenticate(Some(issued.secret.expose()), RequestInfo::default()).await.expect("authenticated");
+    let sealer = Arc::new(KeySealer::new(&SealingKey::generate().expect("key")));
+    let mfa = MfaService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator), sealer);
+    let enrolment = mfa.enroll_totp(&principal).await.expect("enrol");
+    let secret = TotpSecret::from_base32(secrecy::ExposeSecret::expose_secret(&enrolment.secret)).expect("base32");
+    let now = SystemClock.now();
+    let code = |at| TotpCode::parse(&secret.code_at(at)).expect("six digits");
+    mfa.activate_totp(&principal, Some(enrolment.factor.id), code(now)).await.expect("activate");
+
+    let next = code(now + Duration::seconds(30));
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (mfa, principal, next) = (mfa.clone(), principal.clone(), next.clone());
+            tokio::spawn(async move { mfa.verify_totp(&principal, next).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(id) => {
+                assert_eq!(id, enrolment.factor.id);
+                accepted += 1;
+            }
+            Err(IdentityError::Invalid(e)) => assert_eq!(e.fields()[0].code, "replayed", "{e}"),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(accepted, 1, "a code is accepted exactly once");
+}

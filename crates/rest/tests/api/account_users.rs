@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{Reply, TestApp, spawn_app};
+use crate::{Reply, TestApp, create_user, put_member, spawn_app};
 
 /// An account with an owner, an administrator and a viewer (each with a token), and a
 /// stranger administering another account.
@@ -18,18 +18,6 @@ pub struct Tenant {
     pub admin: (String, String),
     pub viewer: (String, String),
     pub stranger: (String, String),
-}
-
-pub async fn create_user(app: &TestApp, email: &str) -> String {
-    let reply = app.post("/v1/users", &json!({"email": email}).to_string()).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    reply.body["id"].as_str().expect("id").to_owned()
-}
-
-pub async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
-    let uri = format!("/v1/accounts/{account}/members/{user}");
-    let reply = app.send(Method::PUT, &uri, Some(&json!({"roles": [role]}).to_string()), &[]).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 
 /// A token of `user` on `account`, made by root.

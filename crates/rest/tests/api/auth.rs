@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{TestApp, spawn_app};
+use crate::{TestApp, create_user, put_member, spawn_app};
 
 /// An account with one user per role, a user of another account, and a token for each.
 struct World {
@@ -30,18 +30,6 @@ impl World {
         let bearer = format!("Bearer {token}");
         self.app.send_raw(method, uri, body, &[("authorization", &bearer)]).await
     }
-}
-
-async fn create_user(app: &TestApp, email: &str) -> String {
-    let reply = app.post("/v1/users", &json!({"email": email}).to_string()).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-    reply.body["id"].as_str().expect("id").to_owned()
-}
-
-async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
-    let uri = format!("/v1/accounts/{account}/members/{user}");
-    let reply = app.send(Method::PUT, &uri, Some(&json!({"roles": [role]}).to_string()), &[]).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 
 async fn token_for(app: &TestApp, account: &str, user: &str, extra: Value) -> Value {

@@ -118,3 +118,17 @@ impl TestApp {
         reply.body
     }
 }
+
+/// A user created by the root user; returns its id.
+pub async fn create_user(app: &TestApp, email: &str) -> String {
+    let reply = app.post("/v1/users", &serde_json::json!({"email": email}).to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Makes `user` a member of `account` with `role`, effective at once (as root).
+pub async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
+    let uri = format!("/v1/accounts/{account}/members/{user}");
+    let reply = app.send(Method::PUT, &uri, Some(&serde_json::json!({"roles": [role]}).to_string()), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}

@@ -6,7 +6,8 @@ use accountd_domain::{AuditQuery, PageRequest};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::account_users::{call, code, create_user, enrol, put_member, tenant, token_for};
+use crate::account_users::{call, code, enrol, tenant, token_for};
+use crate::{create_user, put_member};
 
 #[tokio::test]
 async fn enrolment_returns_the_secret_once_and_me_shows_only_factor_ids() {

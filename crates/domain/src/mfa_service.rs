@@ -104,6 +104,8 @@ impl MfaService {
             activated_at: None,
         };
         let mut tx = self.deps.store.begin().await?;
+        // The user's row lock serializes its enrolments, so two at once cannot pass the cap.
+        tx.find_user(user.id).await?.ok_or(IdentityError::NotFound)?;
         if tx.factors_of(user.id).await?.len() >= MAX_FACTORS {
             return Err(IdentityError::FailedPrecondition("a user has at most 10 MFA factors; remove one first"));
         }

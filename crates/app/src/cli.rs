@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "accountd", version)]
 pub struct Cli {
-    /// A TOML file with any of: http_addr, grpc_addr, database_url, log_format.
+    /// A TOML file with any of: http_addr, grpc_addr, database_url, log_format, data_dir, mfa_key.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where REST listens [default: 127.0.0.1:8080].
@@ -24,6 +24,9 @@ pub struct Cli {
     /// `sqlite:FILE` (or a bare file path) or `postgres://…` [default: sqlite:accountd.db].
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Where accountd keeps its own files, such as the generated MFA key `mfa.key` [default: .].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -44,7 +44,7 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
 /// on stdout (everything else goes to the log on stderr, so a script can capture the token).
 pub async fn bootstrap(settings: Settings, email: &str) -> anyhow::Result<()> {
     let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("--email {e}"))?;
-    let services = Services::with_defaults(open_store(&settings).await?);
+    let services = Services::with_defaults(open_store(&settings).await?, crate::mfa_key::sealer(&settings)?);
     let made = services
         .users
         .bootstrap(&Principal::system(RequestInfo::default()), email)
@@ -57,7 +57,7 @@ pub async fn bootstrap(settings: Settings, email: &str) -> anyhow::Result<()> {
 
 /// `accountd serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let services = Services::with_defaults(open_store(&settings).await?);
+    let services = Services::with_defaults(open_store(&settings).await?, crate::mfa_key::sealer(&settings)?);
 
     let http =
         TcpListener::bind(settings.http_addr).await.with_context(|| format!("binding {}", settings.http_addr))?;

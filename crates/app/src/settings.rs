@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use config::{Config, Environment, File, FileFormat};
@@ -25,6 +26,28 @@ pub struct Settings {
     pub grpc_addr: SocketAddr,
     pub database_url: String,
     pub log_format: LogFormat,
+    /// Where accountd keeps files of its own (the generated MFA key file).
+    pub data_dir: PathBuf,
+    /// The key sealing MFA secrets (32 bytes, base64); generated into `data_dir` when unset.
+    #[serde(default)]
+    pub mfa_key: Option<Redacted>,
+}
+
+/// A setting that is a secret: compared and used, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl Settings {
@@ -43,7 +66,8 @@ impl Settings {
             .set_default("http_addr", "127.0.0.1:8080")?
             .set_default("grpc_addr", "127.0.0.1:50051")?
             .set_default("database_url", "sqlite:accountd.db")?
-            .set_default("log_format", "text")?;
+            .set_default("log_format", "text")?
+            .set_default("data_dir", ".")?;
         if let Some(path) = &cli.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -58,6 +82,7 @@ impl Settings {
             .set_override_option("http_addr", cli.http_addr.map(|a| a.to_string()))?
             .set_override_option("grpc_addr", cli.grpc_addr.map(|a| a.to_string()))?
             .set_override_option("database_url", cli.database_url.clone())?
+            .set_override_option("data_dir", cli.data_dir.as_ref().map(|d| d.to_string_lossy().into_owned()))?
             .build()?
             .try_deserialize::<Settings>()
             .context("invalid settings")?;
@@ -137,6 +162,21 @@ mod tests {
         let from_flags = Settings::load(&flags, vars).unwrap();
         assert_eq!((from_flags.http_addr.port(), from_flags.grpc_addr.port()), (3001, 2002));
         assert_eq!(from_flags.database_url, "sqlite:flag.db");
+    }
+
+    #[test]
+    fn the_mfa_key_comes_from_the_environment_and_never_shows_in_debug() {
+        let s = Settings::load(&cli(&[]), env(&[])).unwrap();
+        assert_eq!((s.mfa_key.as_ref(), s.data_dir.to_str()), (None, Some(".")));
+        let key = "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=";
+        let s =
+            Settings::load(&cli(&[]), env(&[("ACCOUNTD_MFA_KEY", key), ("ACCOUNTD_DATA_DIR", "/var/lib/a")])).unwrap();
+        assert_eq!(s.mfa_key.as_ref().map(Redacted::expose), Some(key));
+        assert_eq!(s.data_dir.to_str(), Some("/var/lib/a"));
+        let flagged =
+            Settings::load(&cli(&["--data-dir", "/srv/accountd"]), env(&[("ACCOUNTD_DATA_DIR", "/var/lib/a")]));
+        assert_eq!(flagged.unwrap().data_dir.to_str(), Some("/srv/accountd"), "the flag wins");
+        assert!(!format!("{s:?}").contains(key));
     }
 
     #[test]

@@ -23,6 +23,8 @@ use crate::{AccountService, CreateAccountError, DeleteAccountError, GetAccountEr
 
 mod aliases;
 pub use aliases::*;
+mod mfa;
+pub use mfa::*;
 
 /// Expands to one `#[tokio::test]` per conformance case, each given a store made by
 /// `$factory().await` (an `async fn() -> Arc<dyn Store>`).
@@ -68,7 +70,12 @@ macro_rules! store_conformance_tests {
             updates_and_password_resets_are_versioned_and_the_old_password_stops_working,
             mailbox_failures_are_counted_atomically_and_lock_the_address,
             an_account_with_a_refused_primary_alias_is_not_created,
-            a_domain_in_use_cannot_be_deleted
+            a_domain_in_use_cannot_be_deleted,
+            factors_round_trip_and_a_time_step_is_accepted_once,
+            factors_are_deleted_one_by_one_or_all_of_a_user,
+            two_factor_enforcement_is_found_at_above_and_below_memberships,
+            account_users_join_membership_user_and_mfa_state,
+            of_concurrent_checks_of_one_code_exactly_one_is_accepted
         );
     };
     (@cases $factory:path; $($case:ident),+) => {
@@ -582,6 +589,29 @@ mod identity {
             .expect("put member");
     }
 
+    /// Saves an invitation of `user` to `account` with `role`, straight through the port.
+    pub(super) async fn invite(
+        store: &Arc<dyn Store>,
+        account: AccountId,
+        user: crate::UserId,
+        role: Role,
+    ) -> crate::member::Member {
+        let mut tx = store.begin().await.expect("begin");
+        let now = SystemClock.now();
+        let invited = crate::member::Member {
+            account_id: account,
+            user_id: user,
+            roles: vec![role],
+            status: crate::member::MemberStatus::Invited,
+            invited_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        tx.save_member(&invited).await.expect("save");
+        tx.commit().await.expect("commit");
+        invited
+    }
+
     pub(super) async fn token(
         store: &Arc<dyn Store>,
         account: &Account,
@@ -637,19 +667,7 @@ pub async fn memberships_give_roles_on_the_account_and_its_subtree(store: Arc<dy
     assert_eq!((page.items[0].id, next.items[0].id, next.next), (agency.id, child.id, None));
     // An invitation gives nothing until accepted.
     let bob = identity::user(&store, "bob@example.com").await;
-    let mut tx = store.begin().await.expect("begin");
-    let now = SystemClock.now();
-    let invited = crate::member::Member {
-        account_id: other.id,
-        user_id: bob.id,
-        roles: vec![Role::Administrator],
-        status: crate::member::MemberStatus::Invited,
-        invited_by: None,
-        created_at: now,
-        updated_at: now,
-    };
-    tx.save_member(&invited).await.expect("save");
-    tx.commit().await.expect("commit");
+    let invited = identity::invite(&store, other.id, bob.id, Role::Administrator).await;
     assert!(store.member_roles(bob.id, &[other.id]).await.expect("roles").is_empty());
     assert!(store.list_accounts_of_member(bob.id, PageRequest::first(10)).await.expect("list").items.is_empty());
     assert_eq!(store.memberships_of(bob.id).await.expect("memberships"), vec![invited.clone()]);

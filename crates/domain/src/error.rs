@@ -111,6 +111,9 @@ pub enum ErrorKind<'a> {
     Conflict,
     /// Authenticated but lacking a permission: 403 / PERMISSION_DENIED.
     PermissionDenied,
+    /// A member without an active MFA factor on an account that enforces two-factor
+    /// authentication: 403 / PERMISSION_DENIED, with its own problem type and reason.
+    TwoFactorRequired,
     /// No valid credentials: 401 / UNAUTHENTICATED.
     Unauthenticated,
     /// Too many failed attempts; the client may retry after the given seconds:

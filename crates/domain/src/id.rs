@@ -86,6 +86,10 @@ define_id!(
     /// Identifies an email alias (a mailbox address on a managed domain).
     AliasId
 );
+define_id!(
+    /// Identifies an MFA factor (not its secret).
+    FactorId
+);
 
 #[cfg(test)]
 mod tests {

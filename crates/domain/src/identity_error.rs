@@ -15,6 +15,8 @@ pub enum IdentityError {
     NotFound,
     #[error("permission denied: {0}")]
     Forbidden(String),
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{0}")]
@@ -43,6 +45,7 @@ impl From<AccessError> for IdentityError {
         match e {
             AccessError::NotFound => Self::NotFound,
             AccessError::Forbidden(p) => Self::Forbidden(format!("permission {p} is required")),
+            AccessError::TwoFactorRequired => Self::TwoFactorRequired,
             AccessError::Unknown(e) => Self::Unknown(e),
         }
     }
@@ -60,6 +63,7 @@ impl HasErrorKind for IdentityError {
             Self::Invalid(errors) => ErrorKind::Invalid(errors),
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden(_) => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
             Self::VersionMismatch => ErrorKind::VersionMismatch,

@@ -8,6 +8,7 @@
 mod macros;
 
 pub mod account;
+mod account_user_service;
 pub mod alias;
 mod alias_service;
 pub mod audit;
@@ -20,6 +21,8 @@ pub mod idempotency;
 mod identity_error;
 pub mod member;
 mod member_service;
+pub mod mfa;
+mod mfa_service;
 pub mod page;
 pub mod password;
 pub mod permission;
@@ -43,6 +46,7 @@ pub use account::{
     GetAccountError, IfMatch, ListAccountsError, MoveAccountError, NewAccount, NewAccountInput, PrimaryAlias,
     UpdateAccountError, Version,
 };
+pub use account_user_service::{AccountUserService, AccountUsers};
 pub use alias::{
     Alias, AliasFilter, AliasPatch, AliasPatchInput, AliasStatus, Domain, DomainName, DomainRef, DomainStatus,
     MailboxPassword, NewAlias, NewAliasInput, NewDomain, NewDomainInput, PASSWORD_NOTE,
@@ -53,10 +57,12 @@ pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
-pub use id::{AccountId, AliasId, AuditEventId, DomainId, SubscriptionId, TokenId, UserId};
+pub use id::{AccountId, AliasId, AuditEventId, DomainId, FactorId, SubscriptionId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey};
 pub use identity_error::IdentityError;
 pub use member_service::{MemberRef, MemberService, parse_roles};
+pub use mfa::{KeySealer, SealingKey, SecretSealer};
+pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus};
 pub use page::{Cursor, Page, PageRequest, PageSize};
 pub use password::Argon2idHasher;
 pub use permission::{Permission, PermissionSet, Role};

@@ -21,6 +21,10 @@ use crate::subscription::{RatePlan, Subscription};
 use crate::token::{Token, TokenDigest};
 use crate::user::User;
 
+mod mfa;
+
+pub use mfa::{AccountUser, MfaRepository, MfaWrites};
+
 /// Reads of accounts outside a transaction.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -394,7 +398,7 @@ pub trait IdempotencyWrites: Send {
 /// everything written through it.
 #[async_trait]
 pub trait Transaction:
-    AccountWrites + AliasWrites + AuditWrites + IdempotencyWrites + IdentityWrites + SubscriptionWrites + Send
+    AccountWrites + AliasWrites + AuditWrites + IdempotencyWrites + IdentityWrites + MfaWrites + SubscriptionWrites + Send
 {
     async fn commit(self: Box<Self>) -> anyhow::Result<()>;
 }
@@ -415,6 +419,7 @@ pub trait Store:
     + AliasRepository
     + AuditRepository
     + IdentityRepository
+    + MfaRepository
     + SubscriptionRepository
     + std::fmt::Debug
 {

@@ -103,6 +103,10 @@ pub enum AccessError {
     /// The caller sees the account but lacks the permission.
     #[error("permission {0} is required")]
     Forbidden(Permission),
+    /// The account (or an ancestor) enforces two-factor authentication and the calling
+    /// member has no active factor.
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -116,12 +120,45 @@ pub(crate) struct Rights {
     memberships: Vec<(AccountId, PermissionSet)>,
     /// The calling token, which narrows everything else.
     token: Option<Token>,
+    /// Accounts enforcing two-factor authentication that the caller, a member without an
+    /// active factor, is shut out of (with their descendants). Empty for everyone else.
+    twofactor_blocked: Vec<AccountId>,
 }
 
 impl Rights {
     /// Effective permissions on `account`: the user's root permissions and the roles it holds
-    /// on the account or any ancestor, narrowed by the token's policies.
+    /// on the account or any ancestor, narrowed by the token's policies; nothing where
+    /// two-factor authentication is enforced and the caller has no active factor.
     pub fn on(&self, account: &Account) -> PermissionSet {
+        if self.twofactor_blocks(account) { PermissionSet::EMPTY } else { self.held(account) }
+    }
+
+    /// Whether two-factor enforcement on `account` or an ancestor shuts the caller out.
+    fn twofactor_blocks(&self, account: &Account) -> bool {
+        self.twofactor_blocked.iter().any(|id| *id == account.id || account.hierarchy.contains(id))
+    }
+
+    /// The one access decision: nothing held → not found (existence does not leak), held
+    /// but two-factor enforced without a factor → two-factor required, else the permission.
+    pub fn check(&self, account: &Account, permission: Permission) -> Result<(), AccessError> {
+        if self.check_any(account)?.contains(permission) { Ok(()) } else { Err(AccessError::Forbidden(permission)) }
+    }
+
+    /// What the caller holds on `account`, when it holds anything there and is not shut out
+    /// by two-factor enforcement (the first two steps of [`Rights::check`]).
+    pub fn check_any(&self, account: &Account) -> Result<PermissionSet, AccessError> {
+        let held = self.held(account);
+        if held.is_empty() {
+            Err(AccessError::NotFound)
+        } else if self.twofactor_blocks(account) {
+            Err(AccessError::TwoFactorRequired)
+        } else {
+            Ok(held)
+        }
+    }
+
+    /// [`Rights::on`] before two-factor enforcement.
+    fn held(&self, account: &Account) -> PermissionSet {
         let inherited = self
             .memberships
             .iter()
@@ -149,7 +186,12 @@ impl Deps {
 
     async fn rights(&self, principal: &Principal, path: Option<&[AccountId]>) -> anyhow::Result<Rights> {
         let Some(caller) = principal.token_caller() else {
-            return Ok(Rights { everywhere: PermissionSet::all(), memberships: Vec::new(), token: None });
+            return Ok(Rights {
+                everywhere: PermissionSet::all(),
+                memberships: Vec::new(),
+                token: None,
+                twofactor_blocked: Vec::new(),
+            });
         };
         let user = caller.user.id;
         let memberships: Vec<(AccountId, PermissionSet)> = match path {
@@ -169,7 +211,38 @@ impl Deps {
                 .map(|m| (m.account_id, Role::union_of(&m.roles)))
                 .collect(),
         };
-        Ok(Rights { everywhere: caller.user.root_permissions, memberships, token: Some(caller.token.clone()) })
+        let twofactor_blocked = self.twofactor_blocked(principal).await?;
+        Ok(Rights {
+            everywhere: caller.user.root_permissions,
+            memberships,
+            token: Some(caller.token.clone()),
+            twofactor_blocked,
+        })
+    }
+
+    /// The accounts whose two-factor enforcement shuts the caller out: none for the system
+    /// and root users (they are not members), none for a user with an active factor. Read
+    /// on every call, so enrolling (or a reset) takes effect at once on every instance.
+    async fn twofactor_blocked(&self, principal: &Principal) -> anyhow::Result<Vec<AccountId>> {
+        let Some(caller) = principal.token_caller() else { return Ok(Vec::new()) };
+        if caller.user.is_root() {
+            return Ok(Vec::new());
+        }
+        let enforcing = self.store.twofactor_enforced_near(caller.user.id).await?;
+        if enforcing.is_empty() || self.store.has_active_factor(caller.user.id).await? {
+            return Ok(Vec::new());
+        }
+        Ok(enforcing)
+    }
+
+    /// Whether the caller may turn two-factor enforcement on without locking itself out:
+    /// the system and root users always, a member only with an active factor.
+    pub async fn may_enforce_twofactor(&self, principal: &Principal) -> anyhow::Result<bool> {
+        match principal.token_caller() {
+            None => Ok(true),
+            Some(caller) if caller.user.is_root() => Ok(true),
+            Some(caller) => self.store.has_active_factor(caller.user.id).await,
+        }
     }
 
     /// The account `id`, when the caller holds `permission` on it; a missing account is
@@ -193,13 +266,6 @@ impl Deps {
         account: &Account,
         permission: Permission,
     ) -> Result<(), AccessError> {
-        let held = self.rights_for(principal, account).await?.on(account);
-        if held.contains(permission) {
-            Ok(())
-        } else if held.is_empty() {
-            Err(AccessError::NotFound)
-        } else {
-            Err(AccessError::Forbidden(permission))
-        }
+        self.rights_for(principal, account).await?.check(account, permission)
     }
 }

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, IdGenerator};
+use crate::mfa::SecretSealer;
 use crate::ports::Store;
 use crate::{
-    AccountService, AliasService, Argon2idHasher, AuditService, Authenticator, DomainService, MemberService,
-    SubscriptionService, TokenService, UserService,
+    AccountService, AccountUserService, AliasService, Argon2idHasher, AuditService, Authenticator, DomainService,
+    MemberService, MfaService, SubscriptionService, TokenService, UserService,
 };
 
 /// The domain's services.
@@ -21,12 +22,20 @@ pub struct Services {
     pub subscriptions: SubscriptionService,
     pub domains: DomainService,
     pub aliases: AliasService,
+    pub account_users: AccountUserService,
+    pub mfa: MfaService,
     pub authenticator: Authenticator,
     pub store: Arc<dyn Store>,
 }
 
 impl Services {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+    /// `sealer` protects MFA secrets at rest.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Self {
         Self {
             accounts: AccountService::new(store.clone(), clock.clone(), ids.clone()),
             users: UserService::new(store.clone(), clock.clone(), ids.clone()),
@@ -36,13 +45,15 @@ impl Services {
             subscriptions: SubscriptionService::new(store.clone(), clock.clone(), ids.clone()),
             domains: DomainService::new(store.clone(), clock.clone(), ids.clone()),
             aliases: AliasService::new(store.clone(), clock.clone(), ids.clone(), Arc::new(Argon2idHasher)),
+            account_users: AccountUserService::new(store.clone(), clock.clone(), ids.clone()),
+            mfa: MfaService::new(store.clone(), clock.clone(), ids.clone(), sealer),
             authenticator: Authenticator::new(store.clone(), clock, ids),
             store,
         }
     }
 
     /// The services with the system clock and UUIDv7 ids.
-    pub fn with_defaults(store: Arc<dyn Store>) -> Self {
-        Self::new(store, Arc::new(crate::SystemClock), Arc::new(crate::UuidV7Generator))
+    pub fn with_defaults(store: Arc<dyn Store>, sealer: Arc<dyn SecretSealer>) -> Self {
+        Self::new(store, Arc::new(crate::SystemClock), Arc::new(crate::UuidV7Generator), sealer)
     }
 }

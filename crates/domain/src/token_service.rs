@@ -56,11 +56,7 @@ impl TokenService {
         permission: Permission,
     ) -> Result<(Account, bool), IdentityError> {
         let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
-        let rights = self.deps.rights_for(principal, &account).await?;
-        let held = rights.on(&account);
-        if held.is_empty() {
-            return Err(IdentityError::NotFound);
-        }
+        let held = self.deps.rights_for(principal, &account).await?.check_any(&account)?;
         if !held.contains(permission) {
             return Err(IdentityError::Forbidden(format!("permission {permission} is required")));
         }
@@ -471,9 +467,7 @@ impl TokenService {
     pub async fn verify(&self, principal: &Principal, account_id: AccountId) -> Result<Token, IdentityError> {
         let caller = principal.token_caller().ok_or(IdentityError::NotFound)?;
         let account = self.deps.store.get_account(account_id).await?.ok_or(IdentityError::NotFound)?;
-        if self.deps.rights_for(principal, &account).await?.on(&account).is_empty() {
-            return Err(IdentityError::NotFound);
-        }
+        self.deps.rights_for(principal, &account).await?.check_any(&account)?;
         Ok(self.shown(caller.token.clone()))
     }
 

@@ -2,6 +2,7 @@
 //! Each RPC converts its request into the domain's `*Input`, calls the same service method
 //! as its REST twin, and converts the result back; errors map to a `Status` in [`status`].
 
+mod account_users;
 mod accounts;
 mod aliases;
 mod audit;

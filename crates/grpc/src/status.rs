@@ -5,6 +5,10 @@ use accountd_domain::{ErrorKind, HasErrorKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+/// The `google.rpc.ErrorInfo` reason of a refusal for want of an active MFA factor on an
+/// account that enforces two-factor authentication.
+pub const TWO_FACTOR_REQUIRED: &str = "TWO_FACTOR_REQUIRED";
+
 /// The status for any operation error; validation errors carry their field violations as
 /// `google.rpc.BadRequest` details. The cause of an internal error is logged, never sent.
 pub fn to_status<E: HasErrorKind>(error: E) -> Status {
@@ -22,6 +26,16 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         ErrorKind::FailedPrecondition | ErrorKind::VersionMismatch => Status::failed_precondition(message),
         ErrorKind::Conflict => Status::aborted(message),
         ErrorKind::PermissionDenied => Status::permission_denied(message),
+        // PERMISSION_DENIED like any refusal, with a machine-readable reason beside it.
+        ErrorKind::TwoFactorRequired => Status::with_error_details(
+            Code::PermissionDenied,
+            message,
+            ErrorDetails::with_error_info(
+                TWO_FACTOR_REQUIRED,
+                "accountd",
+                std::collections::HashMap::<String, String>::new(),
+            ),
+        ),
         ErrorKind::Unauthenticated => Status::unauthenticated(message),
         ErrorKind::Throttled { retry_after_secs } => {
             let mut details = ErrorDetails::new();

@@ -5,6 +5,7 @@ use accountd_domain::user::{NewUserInput, User, UserPatchInput};
 use accountd_domain::{IfMatch, PageRequest, Services, UserId, ValidationErrors};
 use tonic::{Request, Response, Status};
 
+use crate::account_users;
 use crate::accounts::{account_id, proto_type, timestamp};
 use crate::caller::caller;
 use crate::pb;
@@ -111,7 +112,12 @@ impl pb::user_service_server::UserService for UsersApi {
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::GetMeResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let user = self.services.users.me(&caller).await.map_err(to_status)?;
-        Ok(Response::new(pb::GetMeResponse { user: Some((&user).into()) }))
+        let mfa = self.services.mfa.status(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetMeResponse {
+            user: Some((&user).into()),
+            mfa_enabled: mfa.enabled(),
+            mfa_factors: mfa.factors.iter().map(Into::into).collect(),
+        }))
     }
 
     async fn list_my_permissions(
@@ -146,5 +152,68 @@ impl pb::user_service_server::UserService for UsersApi {
         let account = account_id(&request.account_id)?;
         let member = self.services.members.respond(&caller, account, request.accept).await.map_err(to_status)?;
         Ok(Response::new(pb::RespondToInvitationResponse { member: member.as_ref().map(Into::into) }))
+    }
+
+    async fn list_account_users(
+        &self,
+        request: Request<pb::ListAccountUsersRequest>,
+    ) -> Result<Response<pb::ListAccountUsersResponse>, Status> {
+        account_users::list(&self.services, request).await
+    }
+
+    async fn create_account_user(
+        &self,
+        request: Request<pb::CreateAccountUserRequest>,
+    ) -> Result<Response<pb::CreateAccountUserResponse>, Status> {
+        account_users::create(&self.services, request).await
+    }
+
+    async fn get_account_user(
+        &self,
+        request: Request<pb::GetAccountUserRequest>,
+    ) -> Result<Response<pb::GetAccountUserResponse>, Status> {
+        account_users::get(&self.services, request).await
+    }
+
+    async fn delete_account_user(
+        &self,
+        request: Request<pb::DeleteAccountUserRequest>,
+    ) -> Result<Response<pb::DeleteAccountUserResponse>, Status> {
+        account_users::delete(&self.services, request).await
+    }
+
+    async fn reset_account_user_mfa(
+        &self,
+        request: Request<pb::ResetAccountUserMfaRequest>,
+    ) -> Result<Response<pb::ResetAccountUserMfaResponse>, Status> {
+        account_users::reset_mfa(&self.services, request).await
+    }
+
+    async fn enroll_totp(
+        &self,
+        request: Request<pb::EnrollTotpRequest>,
+    ) -> Result<Response<pb::EnrollTotpResponse>, Status> {
+        account_users::enroll_totp(&self.services, request).await
+    }
+
+    async fn activate_totp(
+        &self,
+        request: Request<pb::ActivateTotpRequest>,
+    ) -> Result<Response<pb::ActivateTotpResponse>, Status> {
+        account_users::activate_totp(&self.services, request).await
+    }
+
+    async fn verify_totp(
+        &self,
+        request: Request<pb::VerifyTotpRequest>,
+    ) -> Result<Response<pb::VerifyTotpResponse>, Status> {
+        account_users::verify_totp(&self.services, request).await
+    }
+
+    async fn delete_totp(
+        &self,
+        request: Request<pb::DeleteTotpRequest>,
+    ) -> Result<Response<pb::DeleteTotpResponse>, Status> {
+        account_users::delete_totp(&self.services, request).await
     }
 }

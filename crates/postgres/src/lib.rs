@@ -22,6 +22,8 @@ accountd_sql::impl_store!(
     hierarchy_lock: "SELECT pg_advisory_xact_lock(7402531180)",
 );
 
+accountd_sql::impl_mfa_store!(store: PgStore, transaction: PgTransaction, lock: " FOR UPDATE");
+
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// Connections per instance unless the operator says otherwise: enough to keep a few

@@ -2,6 +2,7 @@
 //! domain `*Input` values, call one service method, and turn the result back into JSON;
 //! every error leaves through [`problem::ApiError`] as `application/problem+json`.
 
+mod account_users;
 mod accounts;
 mod aliases;
 mod audit;
@@ -10,6 +11,7 @@ mod health;
 mod me;
 mod members;
 mod metrics;
+mod mfa;
 mod openapi;
 pub mod problem;
 mod subscriptions;
@@ -47,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(subscriptions::routes())
         .merge(aliases::routes())
+        .merge(account_users::routes())
+        .merge(mfa::routes())
         .merge(health::routes())
         .route_layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);

@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::accounts::account_id;
 use crate::extract::{Body, Caller, Path};
 use crate::members::MemberBody;
+use crate::mfa::MfaBody;
 use crate::openapi::AccountTypeSchema;
 use crate::problem::ApiError;
 use crate::users::UserBody;
@@ -52,10 +53,21 @@ pub struct MembershipResponse {
     pub status: String,
 }
 
+/// The calling user with its MFA state (factor ids, never secrets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeBody {
+    #[serde(flatten)]
+    pub user: UserBody,
+    #[serde(flatten)]
+    pub mfa: MfaBody,
+}
+
 /// The calling user.
-#[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, body = UserBody)))]
-pub async fn me(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<UserBody>, ApiError> {
-    Ok(Json(UserBody::from(&state.services.users.me(&caller).await?)))
+#[utoipa::path(get, path = "/v1/me", tag = "me", responses((status = 200, body = MeBody)))]
+pub async fn me(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<MeBody>, ApiError> {
+    let user = state.services.users.me(&caller).await?;
+    let mfa = state.services.mfa.status(&caller).await?;
+    Ok(Json(MeBody { user: UserBody::from(&user), mfa: MfaBody::from(&mfa) }))
 }
 
 /// The accounts the caller can see, with its permissions on each, and its root permissions.

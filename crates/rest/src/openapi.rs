@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{accounts, aliases, audit, health, me, members, problem, subscriptions, tokens, users};
+use crate::{account_users, accounts, aliases, audit, health, me, members, mfa, problem, subscriptions, tokens, users};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -87,6 +87,15 @@ pub enum AccountStatusSchema {
         aliases::delete_alias,
         aliases::reset_password,
         aliases::mailbox_auth,
+        account_users::list_account_users,
+        account_users::create_account_user,
+        account_users::get_account_user,
+        account_users::delete_account_user,
+        account_users::reset_account_user_mfa,
+        mfa::enroll_totp,
+        mfa::activate_totp,
+        mfa::verify_totp,
+        mfa::delete_totp,
         health::healthz,
         health::readyz,
     ),
@@ -98,6 +107,7 @@ pub enum AccountStatusSchema {
         (name = "users", description = "Platform users (root callers)"),
         (name = "me", description = "The caller"),
         (name = "members", description = "Members and roles of an account"),
+        (name = "account users", description = "The owner and users of an account, and their MFA (seed 002)"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The append-only audit trail"),
         (name = "subscriptions", description = "Rate plans and subscriptions"),

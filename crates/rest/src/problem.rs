@@ -94,6 +94,9 @@ impl ApiError {
             }
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "Concurrent modification", detail),
             ErrorKind::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
+            ErrorKind::TwoFactorRequired => {
+                Self::new(StatusCode::FORBIDDEN, "two-factor-required", "Two-factor authentication required", detail)
+            }
             ErrorKind::Unauthenticated => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
             }

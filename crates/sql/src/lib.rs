@@ -8,14 +8,16 @@
 
 mod aliases;
 mod json;
+mod mfa;
 mod rows;
 
 pub use aliases::{AliasRow, AuthFailuresRow, DomainRow};
 
 pub use json::{changes_from_json, changes_to_json};
+pub use mfa::{AccountUserRow, FactorRow};
 pub use rows::{
-    AccountRow, AuditRow, IdempotencyRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow, TokenUserRow, UserRow,
-    join_names, join_nets, parse_roles, path_of, policies_to_json, subtree_bounds,
+    AccountRow, AuditRow, IdempotencyRow, JoinedUserRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow,
+    TokenUserRow, UserRow, join_names, join_nets, parse_roles, path_of, policies_to_json, subtree_bounds,
 };
 
 /// Items the expansion of [`impl_store!`] needs, so adapter crates need not name them.
@@ -64,6 +66,17 @@ macro_rules! account_columns {
 macro_rules! user_columns {
     () => {
         "id, email, first_name, last_name, status, root_permissions, version, created_at, updated_at"
+    };
+}
+
+/// The columns of a user joined as `u` that [`JoinedUserRow`] reads.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! joined_user_columns {
+    () => {
+        "u.email AS u_email, u.first_name AS u_first_name, u.last_name AS u_last_name, u.status AS u_status, \
+         u.root_permissions AS u_root_permissions, u.version AS u_version, u.created_at AS u_created_at, \
+         u.updated_at AS u_updated_at"
     };
 }
 
@@ -355,10 +368,8 @@ macro_rules! impl_store {
 
                 async fn find_token_by_digest(&self, digest: &TokenDigest) -> anyhow::Result<Option<(Token, User)>> {
                     let row: Option<TokenUserRow> = sqlx::query_as(concat!(
-                        "SELECT ", $crate::token_columns!(), ", u.email AS u_email, u.first_name AS u_first_name, ",
-                        "u.last_name AS u_last_name, u.status AS u_status, u.root_permissions AS u_root_permissions, ",
-                        "u.version AS u_version, u.created_at AS u_created_at, u.updated_at AS u_updated_at ",
-                        "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1"
+                        "SELECT ", $crate::token_columns!(), ", ", $crate::joined_user_columns!(),
+                        " FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.digest = $1"
                     ))
                     .bind(&digest.0[..])
                     .fetch_optional(&self.pool)

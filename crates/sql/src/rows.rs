@@ -349,11 +349,10 @@ impl TryFrom<TokenRow> for Token {
     }
 }
 
-/// A token row and its user's, from the one-query lookup by digest.
+/// The columns of a `users` row joined to another table, prefixed `u_` (the user's id is
+/// the other row's `user_id`); see [`crate::joined_user_columns!`].
 #[derive(Debug, sqlx::FromRow)]
-pub struct TokenUserRow {
-    #[sqlx(flatten)]
-    pub token: TokenRow,
+pub struct JoinedUserRow {
     pub u_email: String,
     pub u_first_name: Option<String>,
     pub u_last_name: Option<String>,
@@ -364,22 +363,38 @@ pub struct TokenUserRow {
     pub u_updated_at: DateTime<Utc>,
 }
 
+impl JoinedUserRow {
+    /// The user with id `id` these columns describe.
+    pub fn into_user(self, id: Uuid) -> anyhow::Result<User> {
+        User::try_from(UserRow {
+            id,
+            email: self.u_email,
+            first_name: self.u_first_name,
+            last_name: self.u_last_name,
+            status: self.u_status,
+            root_permissions: self.u_root_permissions,
+            version: self.u_version,
+            created_at: self.u_created_at,
+            updated_at: self.u_updated_at,
+        })
+    }
+}
+
+/// A token row and its user's, from the one-query lookup by digest.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TokenUserRow {
+    #[sqlx(flatten)]
+    pub token: TokenRow,
+    #[sqlx(flatten)]
+    pub user: JoinedUserRow,
+}
+
 impl TryFrom<TokenUserRow> for (Token, User) {
     type Error = anyhow::Error;
 
     fn try_from(row: TokenUserRow) -> anyhow::Result<Self> {
-        let user = UserRow {
-            id: row.token.user_id,
-            email: row.u_email,
-            first_name: row.u_first_name,
-            last_name: row.u_last_name,
-            status: row.u_status,
-            root_permissions: row.u_root_permissions,
-            version: row.u_version,
-            created_at: row.u_created_at,
-            updated_at: row.u_updated_at,
-        };
-        Ok((Token::try_from(row.token)?, User::try_from(user)?))
+        let user = row.user.into_user(row.token.user_id)?;
+        Ok((Token::try_from(row.token)?, user))
     }
 }
 

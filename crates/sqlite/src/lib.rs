@@ -18,6 +18,8 @@ accountd_sql::impl_store!(
     hierarchy_lock: "",
 );
 
+accountd_sql::impl_mfa_store!(store: SqliteStore, transaction: SqliteTransaction, lock: "");
+
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 impl SqliteStore {

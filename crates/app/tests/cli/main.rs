@@ -2,6 +2,8 @@
 //! and gRPC, keeps data across restarts, and stops cleanly on SIGTERM — on SQLite and on
 //! PostgreSQL.
 
+mod mfa;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

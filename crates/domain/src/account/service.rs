@@ -31,6 +31,8 @@ pub enum CreateAccountError {
     Invalid(ValidationErrors),
     #[error("permission denied")]
     Forbidden,
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error("an account of type {0} cannot have child accounts")]
     ParentNotContainer(super::AccountType),
     #[error("the account would be more than {} levels deep", Account::MAX_DEPTH)]
@@ -69,6 +71,8 @@ pub enum GetAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -83,10 +87,14 @@ pub enum ListAccountsError {
 /// Why an account could not be updated.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateAccountError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
     #[error("account not found")]
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error("the account has changed since the version named by If-Match / etag")]
     VersionMismatch,
     #[error("the account was changed concurrently; retry")]
@@ -104,6 +112,8 @@ pub enum MoveAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error("an account of type {0} cannot have child accounts")]
     ParentNotContainer(super::AccountType),
     #[error("an account cannot move under itself or its own descendant")]
@@ -124,6 +134,7 @@ impl HasErrorKind for MoveAccountError {
             Self::Invalid(errors) => ErrorKind::Invalid(errors),
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::ParentNotContainer(_) | Self::Cycle | Self::TooDeep => ErrorKind::FailedPrecondition,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
@@ -139,6 +150,8 @@ pub enum DeleteAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
     #[error("the account has changed since the version named by If-Match / etag")]
     VersionMismatch,
     #[error("the account was changed concurrently; retry")]
@@ -156,6 +169,7 @@ macro_rules! from_access {
                 match e {
                     AccessError::NotFound => Self::NotFound,
                     AccessError::Forbidden(_) => Self::Forbidden,
+                    AccessError::TwoFactorRequired => Self::TwoFactorRequired,
                     AccessError::Unknown(e) => Self::Unknown(e),
                 }
             }
@@ -170,6 +184,7 @@ impl HasErrorKind for CreateAccountError {
         match self {
             Self::Invalid(errors) => ErrorKind::Invalid(errors),
             Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::ParentNotContainer(_) | Self::TooDeep | Self::IdempotencyKeyReused | Self::ReplayedAccountGone => {
                 ErrorKind::FailedPrecondition
             }
@@ -184,6 +199,7 @@ impl HasErrorKind for GetAccountError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -200,8 +216,10 @@ impl HasErrorKind for ListAccountsError {
 impl HasErrorKind for UpdateAccountError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
+            Self::Invalid(errors) => ErrorKind::Invalid(errors),
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
             Self::Unknown(_) => ErrorKind::Internal,
@@ -214,6 +232,7 @@ impl HasErrorKind for DeleteAccountError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
             Self::Unknown(_) => ErrorKind::Internal,
@@ -261,9 +280,13 @@ impl AccountService {
                     Ok(_) => {}
                     Err(AccessError::NotFound) => return Err(no_such_parent(parent_id)),
                     Err(AccessError::Forbidden(_)) => return Err(CreateAccountError::Forbidden),
+                    Err(AccessError::TwoFactorRequired) => return Err(CreateAccountError::TwoFactorRequired),
                     Err(AccessError::Unknown(e)) => return Err(e.into()),
                 }
             }
+        }
+        if command.settings.enforce_twofactor && !self.deps.may_enforce_twofactor(principal).await? {
+            return Err(CreateAccountError::Invalid(twofactor_lockout()));
         }
         // A second attempt happens only when a concurrent request with the same key won the
         // race; the attempt then finds its record and replays it.
@@ -450,6 +473,10 @@ impl AccountService {
         if patch.status.is_some() && !principal.root_permissions().contains(Permission::AccountsWrite) {
             return Err(UpdateAccountError::Forbidden);
         }
+        // Nobody turns enforcement on and locks itself out (decided before the transaction).
+        if patch.enforce_twofactor == Some(true) && !self.deps.may_enforce_twofactor(principal).await? {
+            return Err(UpdateAccountError::Invalid(twofactor_lockout()));
+        }
         let mut tx = self.deps.store.begin().await?;
         let current = tx.find_account(id).await?.ok_or(UpdateAccountError::NotFound)?;
         if !if_match.matches(current.version) {
@@ -541,6 +568,7 @@ impl AccountService {
                     Ok(_) => Ok(()),
                     Err(AccessError::Unknown(e)) => Err(MoveAccountError::Unknown(e)),
                     Err(AccessError::NotFound) if Some(id) == new_parent => Err(no_such_new_parent(id)),
+                    Err(AccessError::TwoFactorRequired) => Err(MoveAccountError::TwoFactorRequired),
                     Err(_) => Err(MoveAccountError::Forbidden),
                 },
             }
@@ -632,4 +660,13 @@ fn no_such_parent(parent_id: AccountId) -> CreateAccountError {
         "not_found",
         format!("no account {parent_id} exists"),
     )))
+}
+
+/// Turning two-factor enforcement on without an active factor would shut the caller out.
+fn twofactor_lockout() -> ValidationErrors {
+    ValidationErrors::single(FieldError::new(
+        "settings.enforce_twofactor",
+        "twofactor_required",
+        "enrol an active two-factor method (/v1/me/mfa/totp) before requiring one",
+    ))
 }

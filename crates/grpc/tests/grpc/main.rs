@@ -1,16 +1,18 @@
 //! gRPC tests: the real tonic server on a loopback port over a fresh SQLite database.
 
+mod account_users;
 mod accounts;
 mod aliases;
 mod audit;
 mod auth;
 mod identity;
 mod matrix;
+mod mfa;
 
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
+use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
 use accountd_grpc::pb::alias_service_client::AliasServiceClient;
 use accountd_grpc::pb::audit_service_client::AuditServiceClient;
@@ -175,7 +177,8 @@ pub async fn spawn_server() -> TestServer {
     let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let services = Services::with_defaults(store.clone());
+    let services =
+        Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services
         .users
         .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))

@@ -1,16 +1,18 @@
 //! REST API tests: the router in-process over a fresh SQLite database per test.
 
+mod account_users;
 mod accounts;
 mod aliases;
 mod audit;
 mod auth;
 mod docs;
 mod hierarchy;
+mod mfa;
 
 use std::sync::Arc;
 
 use accountd_domain::ports::Store;
-use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
+use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
 use accountd_rest::{AppState, router};
 use accountd_sqlite::SqliteStore;
 use axum::Router;
@@ -57,7 +59,8 @@ pub async fn spawn_app() -> TestApp {
     let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let services = Services::with_defaults(store.clone());
+    let services =
+        Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services
         .users
         .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
@@ -117,16 +120,17 @@ impl TestApp {
     }
 }
 
-/// Creates a user (as root) and returns its id.
+/// A user created by the root user; returns its id.
 pub async fn create_user(app: &TestApp, email: &str) -> String {
-    let reply = app.post("/v1/users", &json!({"email": email}).to_string()).await;
+    let reply = app.post("/v1/users", &serde_json::json!({"email": email}).to_string()).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.body["id"].as_str().expect("id").to_owned()
 }
 
+/// Makes `user` a member of `account` with `role`, effective at once (as root).
 pub async fn put_member(app: &TestApp, account: &str, user: &str, role: &str) {
     let uri = format!("/v1/accounts/{account}/members/{user}");
-    let reply = app.send(Method::PUT, &uri, Some(&json!({"roles": [role]}).to_string()), &[]).await;
+    let reply = app.send(Method::PUT, &uri, Some(&serde_json::json!({"roles": [role]}).to_string()), &[]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }
 

@@ -1,0 +1,160 @@
+//! Account users (seed 002): a people-centred view over users and memberships. The owner is
+//! always shown on its own and is never deleted or MFA-reset here.
+
+use std::sync::Arc;
+
+use tracing::instrument;
+
+use crate::audit::Changes;
+use crate::clock::{Clock, IdGenerator};
+use crate::id::{AccountId, UserId};
+use crate::identity_error::IdentityError;
+use crate::member::{Member, MemberStatus};
+use crate::member_service::MemberService;
+use crate::mfa_service::reset_factors;
+use crate::page::{Page, PageRequest};
+use crate::permission::{Permission, Role};
+use crate::ports::{AccountUser, Store};
+use crate::principal::Principal;
+use crate::services::{AuditEntry, Deps};
+use crate::user::NewUser;
+use crate::user_service::insert_user;
+
+/// The answer of "List account users": the owner apart, then a page of the other users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUsers {
+    /// `None` only for an ownerless account (made by the system).
+    pub owner: Option<AccountUser>,
+    pub users: Page<AccountUser>,
+}
+
+/// The role a user created through "Create an account user" gets.
+pub const DEFAULT_ROLE: Role = Role::Member;
+
+/// Account users.
+#[derive(Clone)]
+pub struct AccountUserService {
+    deps: Deps,
+    members: MemberService,
+}
+
+impl std::fmt::Debug for AccountUserService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountUserService").finish_non_exhaustive()
+    }
+}
+
+/// The owner is refused with a field error, so the 422 carries an `errors` list (seed 002).
+fn owner_refused(message: &str) -> IdentityError {
+    IdentityError::field("user_id", "account_owner", message)
+}
+
+impl AccountUserService {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self {
+            members: MemberService::new(store.clone(), clock.clone(), ids.clone()),
+            deps: Deps { store, clock, ids },
+        }
+    }
+
+    /// The owner and one page of the other users (`members:read`).
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        page: PageRequest,
+    ) -> Result<AccountUsers, IdentityError> {
+        let account = self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
+        let owner = match account.owner_id {
+            Some(owner) => self.deps.store.get_account_user(account_id, owner).await?,
+            None => None,
+        };
+        let mut users = self.deps.store.list_account_users(account_id, page).await?;
+        users.items.retain(|u| Some(u.user.id) != account.owner_id);
+        Ok(AccountUsers { owner, users })
+    }
+
+    /// One user of the account, the owner included (`members:read`).
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user: UserId,
+    ) -> Result<AccountUser, IdentityError> {
+        self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
+        self.deps.store.get_account_user(account_id, user).await?.ok_or(IdentityError::NotFound)
+    }
+
+    /// Adds a user to the account with the default role, creating the user when the email
+    /// is new (`members:write`). A user who is a member already is a conflict.
+    #[instrument(skip_all, fields(account_id = %account_id))]
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        command: NewUser,
+    ) -> Result<AccountUser, IdentityError> {
+        self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
+        let mut tx = self.deps.store.begin().await?;
+        let user = match tx.find_user_by_email(&command.email).await? {
+            Some(user) => user,
+            None => insert_user(&self.deps, &mut *tx, principal, command).await?,
+        };
+        let now = self.deps.clock.now();
+        let member = Member {
+            account_id,
+            user_id: user.id,
+            roles: vec![DEFAULT_ROLE],
+            status: MemberStatus::Member,
+            invited_by: principal.user_id(),
+            created_at: now,
+            updated_at: now,
+        };
+        if !tx.insert_member(&member).await? {
+            return Err(IdentityError::AlreadyExists("the user is a member of the account already".into()));
+        }
+        let entry = AuditEntry::member(&member, "member.create", Changes::created(member.snapshot()));
+        self.deps.record(&mut *tx, principal, entry, now).await?;
+        tx.commit().await?;
+        let mfa_enabled = self.deps.store.has_active_factor(user.id).await?;
+        Ok(AccountUser { member, user, mfa_enabled })
+    }
+
+    /// Removes the user's membership (`members:write`); never the owner's.
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        let account = self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
+        if account.owner_id == Some(user) {
+            return Err(owner_refused("the account owner cannot be removed"));
+        }
+        self.members.delete(principal, account_id, user).await
+    }
+
+    /// Clears every MFA factor of a user of the account (`users:mfa_reset`); never the
+    /// owner's, and a root user's only by a root caller.
+    #[instrument(skip_all, fields(account_id = %account_id, user_id = %user))]
+    pub async fn reset_mfa(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        user: UserId,
+    ) -> Result<(), IdentityError> {
+        let account = self.deps.authorized_account(principal, account_id, Permission::UsersMfaReset).await?;
+        if account.owner_id == Some(user) {
+            return Err(owner_refused("the account owner's MFA cannot be reset"));
+        }
+        let mut tx = self.deps.store.begin().await?;
+        tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        let target = tx.find_user(user).await?.ok_or(IdentityError::NotFound)?;
+        if target.is_root() && !principal.root_permissions().contains(Permission::UsersWrite) {
+            return Err(IdentityError::Forbidden("only a root caller resets a root user's MFA".into()));
+        }
+        reset_factors(&self.deps, &mut *tx, principal, account_id, user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

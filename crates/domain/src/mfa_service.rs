@@ -1,0 +1,254 @@
+//! The caller's own TOTP factors (`/v1/me/mfa/totp`): enrol, activate with a current code,
+//! verify a code, remove. A secret leaves the service once, in the enrolment answer.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use tracing::instrument;
+
+use crate::audit::Changes;
+use crate::clock::{Clock, IdGenerator};
+use crate::id::{FactorId, UserId};
+use crate::identity_error::IdentityError;
+use crate::mfa::{Factor, FactorStatus, SealedSecret, SecretSealer, TotpCode, TotpSecret};
+use crate::ports::Store;
+use crate::principal::Principal;
+use crate::services::{AuditEntry, Deps};
+
+/// How many factors, pending ones included, one user may have.
+pub const MAX_FACTORS: usize = 10;
+
+/// The issuer authenticator apps show next to the account name.
+const ISSUER: &str = "accountd";
+
+/// A new factor with its secret: the only time the secret is shown.
+#[derive(Debug)]
+pub struct Enrolment {
+    pub factor: Factor,
+    /// Base32, as typed into an authenticator app.
+    pub secret: SecretString,
+    /// `otpauth://totp/…`, as a QR code shows it.
+    pub otpauth_uri: SecretString,
+}
+
+/// The caller's MFA state, as `GetMe` shows it: no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaStatus {
+    pub factors: Vec<Factor>,
+}
+
+impl MfaStatus {
+    /// True when at least one factor is active.
+    pub fn enabled(&self) -> bool {
+        self.factors.iter().any(Factor::is_active)
+    }
+}
+
+impl AuditEntry {
+    pub(crate) fn factor(factor: &Factor, action: &'static str, changes: Changes) -> Self {
+        Self { account_id: None, action, resource_type: "mfa_factor", resource_id: factor.id.to_string(), changes }
+    }
+}
+
+/// TOTP factors of the calling user.
+#[derive(Clone)]
+pub struct MfaService {
+    deps: Deps,
+    sealer: Arc<dyn SecretSealer>,
+}
+
+impl std::fmt::Debug for MfaService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaService").finish_non_exhaustive()
+    }
+}
+
+/// The calling user; the system principal has no factors.
+fn caller(principal: &Principal) -> Result<&crate::user::User, IdentityError> {
+    principal.token_caller().map(|c| &c.user).ok_or(IdentityError::NotFound)
+}
+
+impl MfaService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Self {
+        Self { deps: Deps { store, clock, ids }, sealer }
+    }
+
+    /// The caller's factors (ids and states only).
+    pub async fn status(&self, principal: &Principal) -> Result<MfaStatus, IdentityError> {
+        let user = caller(principal)?;
+        Ok(MfaStatus { factors: self.deps.store.list_factors(user.id).await? })
+    }
+
+    /// Starts a TOTP enrolment: a pending factor whose secret and `otpauth://` URI are
+    /// returned this once. At most [`MAX_FACTORS`] factors per user.
+    #[instrument(skip_all)]
+    pub async fn enroll_totp(&self, principal: &Principal) -> Result<Enrolment, IdentityError> {
+        let user = caller(principal)?;
+        let secret = TotpSecret::generate()?;
+        let id = FactorId::from_uuid(self.deps.ids.next_id());
+        let sealed = self.sealer.seal(secret.bytes(), &Factor::seal_context(id, user.id))?;
+        let now = self.deps.clock.now();
+        let factor = Factor {
+            id,
+            user_id: user.id,
+            status: FactorStatus::Pending,
+            secret: SealedSecret(sealed),
+            last_used_step: None,
+            created_at: now,
+            activated_at: None,
+        };
+        let mut tx = self.deps.store.begin().await?;
+        // The user's row lock serializes its enrolments, so two at once cannot pass the cap.
+        tx.find_user(user.id).await?.ok_or(IdentityError::NotFound)?;
+        if tx.factors_of(user.id).await?.len() >= MAX_FACTORS {
+            return Err(IdentityError::FailedPrecondition(
+                "a user has at most 10 MFA factors; remove one first".into(),
+            ));
+        }
+        tx.insert_factor(&factor).await?;
+        let entry = AuditEntry::factor(&factor, "mfa_factor.create", Changes::created(factor.snapshot()));
+        self.deps.record(&mut *tx, principal, entry, now).await?;
+        tx.commit().await?;
+        Ok(Enrolment {
+            otpauth_uri: secret.otpauth_uri(ISSUER, user.email.as_str()),
+            secret: secret.to_base32(),
+            factor,
+        })
+    }
+
+    /// Activates a pending factor — `factor`, or the caller's newest pending one — with a
+    /// current code from it. The code is spent: it cannot be used again.
+    #[instrument(skip_all)]
+    pub async fn activate_totp(
+        &self,
+        principal: &Principal,
+        factor: Option<FactorId>,
+        code: TotpCode,
+    ) -> Result<Factor, IdentityError> {
+        let user = caller(principal)?;
+        let mut tx = self.deps.store.begin().await?;
+        let current = match factor {
+            Some(id) => tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?,
+            None => tx
+                .factors_of(user.id)
+                .await?
+                .into_iter()
+                .rev()
+                .find(|f| f.status == FactorStatus::Pending)
+                .ok_or(IdentityError::FailedPrecondition("there is no pending factor: enrol one first".into()))?,
+        };
+        if current.is_active() {
+            return Err(IdentityError::FailedPrecondition("the factor is active already".into()));
+        }
+        let now = self.deps.clock.now();
+        let step = self.spend(&mut *tx, &current, &code, now).await?;
+        let next = Factor {
+            status: FactorStatus::Active,
+            last_used_step: Some(step),
+            activated_at: Some(now),
+            ..current.clone()
+        };
+        let changes = Changes::updated(current.snapshot(), next.snapshot());
+        self.deps.record(&mut *tx, principal, AuditEntry::factor(&next, "mfa_factor.activate", changes), now).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Checks a code against the caller's active factors, for a product that asks accountd
+    /// to confirm a second factor. A code is accepted once; a replay is refused.
+    #[instrument(skip_all)]
+    pub async fn verify_totp(&self, principal: &Principal, code: TotpCode) -> Result<FactorId, IdentityError> {
+        let user = caller(principal)?;
+        let mut tx = self.deps.store.begin().await?;
+        let active: Vec<Factor> = tx.factors_of(user.id).await?.into_iter().filter(Factor::is_active).collect();
+        if active.is_empty() {
+            return Err(IdentityError::FailedPrecondition("the user has no active MFA factor".into()));
+        }
+        let now = self.deps.clock.now();
+        let mut replayed = false;
+        for factor in &active {
+            match self.spend(&mut *tx, factor, &code, now).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(factor.id);
+                }
+                Err(e) if is_replay(&e) => replayed = true,
+                Err(IdentityError::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // A replay says more than "wrong code": report it when any factor saw one.
+        Err(if replayed { replay() } else { invalid_code() })
+    }
+
+    /// Removes one of the caller's factors.
+    #[instrument(skip_all, fields(factor_id = %id))]
+    pub async fn delete_totp(&self, principal: &Principal, id: FactorId) -> Result<(), IdentityError> {
+        let user = caller(principal)?;
+        let mut tx = self.deps.store.begin().await?;
+        let factor = tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?;
+        tx.delete_factor(id).await?;
+        let now = self.deps.clock.now();
+        let entry = AuditEntry::factor(&factor, "mfa_factor.delete", Changes::deleted(factor.snapshot()));
+        self.deps.record(&mut *tx, principal, entry, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Accepts `code` for `factor` at `now` and records its step, so it is never accepted
+    /// again: the step must be later than the last accepted one.
+    async fn spend(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        factor: &Factor,
+        code: &TotpCode,
+        now: DateTime<Utc>,
+    ) -> Result<i64, IdentityError> {
+        let opened = self.sealer.open(&factor.secret.0, &Factor::seal_context(factor.id, factor.user_id))?;
+        let secret = TotpSecret::from_opened(opened);
+        let step = secret.matching_step(code, now).ok_or_else(invalid_code)?;
+        if factor.last_used_step.is_some_and(|last| step <= last) || !tx.record_factor_use(factor.id, step, now).await?
+        {
+            return Err(replay());
+        }
+        Ok(step)
+    }
+}
+
+fn invalid_code() -> IdentityError {
+    IdentityError::field("code", "invalid_code", "the code does not match the factor at this time")
+}
+
+fn replay() -> IdentityError {
+    IdentityError::field("code", "replayed", "this code was used already; wait for the next one")
+}
+
+fn is_replay(error: &IdentityError) -> bool {
+    matches!(error, IdentityError::Invalid(e) if e.fields().iter().any(|f| f.code == "replayed"))
+}
+
+/// Removes every factor of `user` inside `tx`, one audit event per factor under `account`
+/// (seed 002 reset-MFA); returns how many there were.
+pub(crate) async fn reset_factors(
+    deps: &Deps,
+    tx: &mut dyn crate::ports::Transaction,
+    principal: &Principal,
+    account: crate::id::AccountId,
+    user: UserId,
+) -> Result<usize, IdentityError> {
+    let factors = tx.factors_of(user).await?;
+    tx.delete_factors_of(user).await?;
+    let now = deps.clock.now();
+    for factor in &factors {
+        let mut entry = AuditEntry::factor(factor, "mfa_factor.reset", Changes::deleted(factor.snapshot()));
+        entry.account_id = Some(account);
+        deps.record(tx, principal, entry, now).await?;
+    }
+    Ok(factors.len())
+}

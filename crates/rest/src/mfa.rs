@@ -1,0 +1,160 @@
+//! `/v1/me/mfa/totp`: the caller's TOTP factors. The secret appears once, in the enrolment
+//! answer (sent with `Cache-Control: no-store`), and nowhere else.
+
+use accountd_domain::mfa::{Factor, TotpCode};
+use accountd_domain::{FactorId, MfaStatus, ValidationErrors};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::extract::{Body, Caller, Path};
+use crate::problem::{ApiError, Problem};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me/mfa/totp", post(enroll_totp))
+        .route("/v1/me/mfa/totp/activate", post(activate_totp))
+        .route("/v1/me/mfa/totp/verify", post(verify_totp))
+        .route("/v1/me/mfa/totp/{factor_id}", delete(delete_totp))
+}
+
+/// An MFA factor, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorBody {
+    pub id: String,
+    /// Always `totp`.
+    #[serde(rename = "type")]
+    pub factor_type: &'static str,
+    /// `pending` until activated with a code, then `active`.
+    pub status: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Factor> for FactorBody {
+    fn from(f: &Factor) -> Self {
+        Self {
+            id: f.id.to_string(),
+            factor_type: "totp",
+            status: f.status.as_str(),
+            created_at: f.created_at,
+            activated_at: f.activated_at,
+        }
+    }
+}
+
+/// The caller's MFA state, as `GET /v1/me` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaBody {
+    /// True when at least one factor is active.
+    pub mfa_enabled: bool,
+    pub mfa_factors: Vec<FactorBody>,
+}
+
+impl From<&MfaStatus> for MfaBody {
+    fn from(s: &MfaStatus) -> Self {
+        Self { mfa_enabled: s.enabled(), mfa_factors: s.factors.iter().map(FactorBody::from).collect() }
+    }
+}
+
+/// A new, pending factor with its secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolmentBody {
+    #[serde(flatten)]
+    pub factor: FactorBody,
+    /// The shared secret, base32 (RFC 4648, unpadded), for typing into an authenticator app.
+    pub secret: String,
+    /// The `otpauth://totp/…` URI an authenticator app reads from a QR code.
+    pub otpauth_uri: String,
+}
+
+/// A code from the authenticator app; `factor_id` picks the factor to activate (the newest
+/// pending one when absent).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    pub factor_id: Option<String>,
+    pub code: Option<String>,
+}
+
+/// A code to check against the caller's active factors.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub code: Option<String>,
+}
+
+/// Which factor accepted the code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifiedBody {
+    pub factor_id: String,
+}
+
+fn code(raw: Option<&str>) -> Result<TotpCode, ApiError> {
+    TotpCode::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+}
+
+fn factor_id(raw: &str, field: &str) -> Result<FactorId, ApiError> {
+    FactorId::parse(raw, field).map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+}
+
+/// Starts a TOTP enrolment: a pending factor, its secret and `otpauth://` URI, returned once.
+#[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me",
+    responses((status = 201, body = EnrolmentBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn enroll_totp(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    let enrolment = state.services.mfa.enroll_totp(&caller).await?;
+    let body = EnrolmentBody {
+        factor: FactorBody::from(&enrolment.factor),
+        secret: enrolment.secret.expose_secret().to_owned(),
+        otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
+    };
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Activates a pending factor with a current code; the code is spent.
+#[utoipa::path(post, path = "/v1/me/mfa/totp/activate", tag = "me", request_body = ActivateRequest,
+    responses((status = 200, body = FactorBody), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn activate_totp(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<ActivateRequest>,
+) -> Result<Json<FactorBody>, ApiError> {
+    let factor = body.factor_id.as_deref().filter(|f| !f.trim().is_empty()).map(|f| factor_id(f, "factor_id"));
+    let factor = factor.transpose()?;
+    let code = code(body.code.as_deref())?;
+    let activated = state.services.mfa.activate_totp(&caller, factor, code).await?;
+    Ok(Json(FactorBody::from(&activated)))
+}
+
+/// Checks a code against the caller's active factors; a code is accepted once.
+#[utoipa::path(post, path = "/v1/me/mfa/totp/verify", tag = "me", request_body = VerifyRequest,
+    responses((status = 200, body = VerifiedBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn verify_totp(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body<VerifyRequest>,
+) -> Result<Json<VerifiedBody>, ApiError> {
+    let factor = state.services.mfa.verify_totp(&caller, code(body.code.as_deref())?).await?;
+    Ok(Json(VerifiedBody { factor_id: factor.to_string() }))
+}
+
+/// Removes one of the caller's factors.
+#[utoipa::path(delete, path = "/v1/me/mfa/totp/{factor_id}", tag = "me", params(("factor_id" = String, Path)),
+    responses((status = 204, description = "removed"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_totp(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.services.mfa.delete_totp(&caller, factor_id(&id, "factor_id")?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -293,6 +293,7 @@ async fn main() -> Result<()> {
         rows.push(Row { scenario: name, accountd, pgbench: pg, target: scenario.target(), cpu });
     }
     let (_, hwm) = measured.memory()?;
+    let notes = plans(&server, &ctx, &captured)?;
     drop(measured);
 
     let report = Report {
@@ -325,6 +326,8 @@ async fn main() -> Result<()> {
         rss_idle_mb: rss_idle,
         rss_peak_mb: rss_peak.max(hwm),
         walk: Some(walk),
+        cores: std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64),
+        notes,
     };
     let text = report::markdown(&report);
     std::fs::write(out.join("report.md"), &text)?;
@@ -332,6 +335,43 @@ async fn main() -> Result<()> {
     println!("{text}");
     eprintln!("bench: wrote {} and report.svg", out.join("report.md").display());
     Ok(())
+}
+
+/// What the captured SQL and its plans say of the token check and of the deep page.
+fn plans(server: &Server, ctx: &Ctx, captured: &[(Scenario, Vec<String>, Inserted)]) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for (scenario, statements, _) in captured {
+        let plan_of = |statement: &str, value: &str| -> Result<String> {
+            let sql = statement.replacen("$1", value, 1).replacen("$2", &(PAGE_SIZE + 1).to_string(), 1);
+            let plan = server.query(DATABASE, &format!("EXPLAIN (COSTS OFF) {sql}"))?;
+            Ok(plan.lines().map(str::trim).collect::<Vec<_>>().join("; "))
+        };
+        match scenario {
+            Scenario::Verify => {
+                let lookups: Vec<&String> = statements.iter().filter(|s| s.contains("FROM tokens")).collect();
+                let digest = format!("CAST('\\x{}' AS bytea)", ctx.digests[0]);
+                let plan = match lookups.first() {
+                    Some(lookup) => plan_of(lookup, &digest)?,
+                    None => "none".into(),
+                };
+                notes.push(format!(
+                    "Token check: {} statement(s) on `tokens` per request (target: at most one indexed lookup), {} \
+                     statements in all; its plan: {plan}. The secret is hashed with SHA-256, no KDF.",
+                    lookups.len(),
+                    statements.len()
+                ));
+            }
+            Scenario::ListDeep => {
+                let page = statements.iter().find(|s| s.contains("FROM accounts WHERE id > $1"));
+                if let Some(page) = page {
+                    let plan = plan_of(page, &format!("CAST('{}' AS uuid)", ctx.deep_key))?;
+                    notes.push(format!("Page {} of the listing: plan {plan}.", ctx.depth));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(notes)
 }
 
 /// Runs `accountd <args>` to completion on `url`; returns its stdout.
@@ -503,33 +543,37 @@ async fn drive(accountd: &Accountd, ctx: &Arc<Ctx>, scenario: Scenario, plan: &P
     Ok((measurement, sampler.await?))
 }
 
-/// pgbench's scripts for `scenario`: one per user whose token the load uses (one for root in
-/// the listings), each binding the captured statements' placeholders to that user's values.
+/// Stands for the calling token's digest until the script picks the user's with `\if`.
+const DIGEST_MARK: &str = "@@digest@@";
+
+/// pgbench's script for `scenario`: the captured statements with each placeholder bound to
+/// the value of the same kind. The user is a random variable `u` over the users whose tokens
+/// the load uses (root in the listings), and every id is computed from it; only the token
+/// digest cannot be, so the token lookup is an `\if` chain with one literal per user (each
+/// branch is prepared once per client, as sqlx prepares once per pooled connection).
 fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inserted) -> Result<(Vec<String>, Vars)> {
     let mut vars = Vars::default();
-    let mut out = Vec::new();
     let per = ctx.shape.per_user();
     let uuid = |text: String| format!("CAST({text} AS uuid)");
     let lit = |id: String| format!("CAST('{id}' AS uuid)");
-    let users: Vec<u64> = match scenario {
-        Scenario::ListFirst | Scenario::ListDeep => vec![u64::MAX],
-        _ => (0..ctx.tokens.len() as u64).collect(),
-    };
-    for u in users {
-        let root = u == u64::MAX;
-        let digest = if root { ctx.root_digest.clone() } else { ctx.digests[u as usize].clone() };
-        let user = if root { lit(ctx.root_user.clone()) } else { lit(db::id(Kind::User, u)) };
-        let agency = if root { String::new() } else { db::id(Kind::Account, ctx.shape.agency(u)) };
-        let mut sets = Vec::new();
+    let root = matches!(scenario, Scenario::ListFirst | Scenario::ListDeep);
+    let digests: Vec<String> = if root { vec![ctx.root_digest.clone()] } else { ctx.digests.clone() };
+    let user = if root { lit(ctx.root_user.clone()) } else { uuid(db::id_sql(Kind::User, ":u")) };
+    let agency = uuid(db::id_sql(Kind::Account, ":agency"));
+    let mut sets = Vec::new();
+    if !root {
+        sets.push(format!("\\set u random(0, {})", digests.len() - 1));
+        sets.push(format!("\\set agency :u * {per}"));
+    }
+    {
         // The account the request names, and the ids of its path (root first).
         let (account, path): (String, Vec<String>) = match scenario {
             Scenario::Get | Scenario::GrpcGet => {
-                sets.push(format!("\\set k random(1, {})", per - 1));
-                sets.push(format!("\\set n {} + :k", ctx.shape.agency(u)));
+                sets.push(format!("\\set n :agency + random(1, {})", per - 1));
                 let child = uuid(db::id_sql(Kind::Account, ":n"));
-                (child.clone(), vec![lit(agency.clone()), child])
+                (child.clone(), vec![agency.clone(), child])
             }
-            Scenario::Verify | Scenario::Create => (lit(agency.clone()), vec![lit(agency.clone())]),
+            Scenario::Verify | Scenario::Create => (agency.clone(), vec![agency.clone()]),
             Scenario::ListFirst | Scenario::ListDeep => (String::new(), Vec::new()),
         };
         let mut replacements = Vec::new();
@@ -541,15 +585,16 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
                 inserted.iter().find(|(t, _, _)| t == "audit_events").and_then(|(_, row, _)| row["id"].as_str());
             replacements.push((created, db::id_sql(Kind::NewAccount, ":newid")));
             replacements.push((event.unwrap_or_default().to_owned(), db::id_sql(Kind::NewEvent, ":newev")));
-            // The captured request was user 0's: its ids become this user's.
-            replacements.push((db::id(Kind::Account, 0), format!("'{agency}'")));
-            replacements.push((db::id(Kind::User, 0), format!("'{}'", db::id(Kind::User, u))));
-            replacements.push((db::id(Kind::Token, 0), format!("'{}'", db::id(Kind::Token, u))));
-            replacements.push(("user0@bench.example".to_owned(), format!("'user{u}@bench.example'")));
+            // The captured request was user 0's: its ids become the picked user's.
+            replacements.push((db::id(Kind::Account, 0), db::id_sql(Kind::Account, ":agency")));
+            replacements.push((db::id(Kind::User, 0), db::id_sql(Kind::User, ":u")));
+            replacements.push((db::id(Kind::Token, 0), db::id_sql(Kind::Token, ":u")));
+            replacements
+                .push(("user0@bench.example".to_owned(), "('user' || CAST(:u AS text) || '@bench.example')".into()));
         }
         let text = pgbench::script(&sets, statements, &mut vars, |slot, vars| {
             Ok(match slot {
-                Slot::Compare { column, .. } if column == "digest" => format!("CAST('\\x{digest}' AS bytea)"),
+                Slot::Compare { column, .. } if column == "digest" => DIGEST_MARK.to_owned(),
                 Slot::Compare { table, column, .. } if table == "members" && column == "user_id" => user.clone(),
                 Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == "=" => {
                     account.clone()
@@ -577,7 +622,24 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
                 other => bail!("the {scenario:?} scenario does not know how to bind {other:?}"),
             })
         })?;
-        out.push(text);
+        let mut script = String::new();
+        for line in text.lines() {
+            if !line.contains(DIGEST_MARK) {
+                script.push_str(line);
+                script.push('\n');
+                continue;
+            }
+            for (u, digest) in digests.iter().enumerate() {
+                if digests.len() > 1 {
+                    script.push_str(&format!("{} :u = {u}\n", if u == 0 { "\\if" } else { "\\elif" }));
+                }
+                script.push_str(&line.replace(DIGEST_MARK, &format!("CAST('\\x{digest}' AS bytea)")));
+                script.push('\n');
+            }
+            if digests.len() > 1 {
+                script.push_str("\\endif\n");
+            }
+        }
+        Ok((vec![script], vars))
     }
-    Ok((out, vars))
 }

@@ -144,7 +144,12 @@ pub fn run(run: &Run) -> Result<Measurement> {
     command.arg(run.database);
     let output = command.output().with_context(|| format!("running {}", run.pgbench.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    std::fs::write(run.dir.join(format!("{}.pgbench.out", run.name)), &*stdout)?;
+    // The command line first, shell-quoted, so a run can be repeated by hand.
+    let line: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    std::fs::write(run.dir.join(format!("{}.pgbench.out", run.name)), format!("{}\n{stdout}", line.join(" ")))?;
     if !output.status.success() {
         bail!("pgbench failed ({}):\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
     }

@@ -34,6 +34,19 @@ impl Row {
     pub fn ratio(&self) -> f64 {
         if self.pgbench.throughput > 0.0 { self.accountd.throughput / self.pgbench.throughput } else { f64::NAN }
     }
+
+    /// The ratio the CPU allows when both runs keep all `cores` busy: a pgbench transaction
+    /// costs pgbench's CPU plus the database's, `d` = cores / throughput − pgbench's; an
+    /// accountd request costs at least accountd's and the load generator's CPU plus the same
+    /// `d`. An estimate: it is only as good as the saturation assumption.
+    pub fn cpu_ceiling(&self, cores: f64) -> f64 {
+        if self.pgbench.throughput <= 0.0 {
+            return f64::NAN;
+        }
+        let per_transaction = cores * 1e6 / self.pgbench.throughput;
+        let database = (per_transaction - self.cpu.pgbench_us).max(0.0);
+        per_transaction / (self.cpu.accountd_us + self.cpu.load_generator_us + database)
+    }
 }
 
 /// Everything the report says.
@@ -48,6 +61,10 @@ pub struct Report {
     pub rss_peak_mb: f64,
     /// Mean latency (ms) of the first pages and of the last pages of the cursor walk.
     pub walk: Option<(usize, f64, f64)>,
+    /// Cores of the machine, for the CPU ceiling.
+    pub cores: f64,
+    /// Further findings, one line each (query plans of the hot lookups).
+    pub notes: Vec<String>,
 }
 
 fn ms(v: f64) -> String {
@@ -66,14 +83,14 @@ pub fn markdown(report: &Report) -> String {
     }
     out.push_str(
         "\n| scenario | accountd req/s | p50 ms | p99 ms | errors | pgbench tx/s | p50 ms | p99 ms | accountd / pgbench | target \
-         | CPU µs/req: accountd | load generator | pgbench |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n",
+         | CPU µs/req: accountd | load generator | pgbench | CPU ceiling |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
     );
     for row in &report.rows {
         let target = row.target.map_or("–".to_owned(), |t| format!("≥ {t:.1} ({})", verdict(row.ratio() >= t)));
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
             row.scenario,
             row.accountd.throughput,
             ms(row.accountd.p50_ms),
@@ -86,7 +103,8 @@ pub fn markdown(report: &Report) -> String {
             target,
             row.cpu.accountd_us,
             row.cpu.load_generator_us,
-            row.cpu.pgbench_us
+            row.cpu.pgbench_us,
+            row.cpu_ceiling(report.cores)
         );
     }
     out.push('\n');
@@ -116,6 +134,9 @@ pub fn markdown(report: &Report) -> String {
         report.rss_peak_mb,
         verdict(report.rss_peak_mb <= 100.0)
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "- {note}");
+    }
     out
 }
 
@@ -215,6 +236,8 @@ mod tests {
             rss_idle_mb: 12.5,
             rss_peak_mb: 140.0,
             walk: Some((100, 3.0, 3.3)),
+            cores: 2.0,
+            notes: vec!["plan: Index Scan".into()],
         }
     }
 
@@ -224,18 +247,20 @@ mod tests {
         assert!(text.starts_with("# accountd vs pgbench\n\n- 10000 accounts\n"), "{text}");
         assert!(
             text.contains(
-                "| GET by id | 700 | 2.00 | 9.50 | 0 | 1000 | 1.00 | 3.00 | 0.70 | ≥ 0.7 (met) | 250 | 40 | 12 |"
+                "| GET by id | 700 | 2.00 | 9.50 | 0 | 1000 | 1.00 | 3.00 | 0.70 | ≥ 0.7 (met) | 250 | 40 | 12 | 0.88 |"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "| create | 100 | 9.00 | 30.00 | 0 | 200 | 4.00 | 9.00 | 0.50 | ≥ 0.6 (missed) | 0 | 0 | 0 |"
+                "| create | 100 | 9.00 | 30.00 | 0 | 200 | 4.00 | 9.00 | 0.50 | ≥ 0.6 (missed) | 0 | 0 | 0 | 1.00 |"
             ),
             "{text}"
         );
         assert!(
-            text.contains("| list, first page | 300 | 4.00 | 8.00 | 0 | 600 | 2.00 | 4.00 | 0.50 | – | 0 | 0 | 0 |"),
+            text.contains(
+                "| list, first page | 300 | 4.00 | 8.00 | 0 | 600 | 2.00 | 4.00 | 0.50 | – | 0 | 0 | 0 | 1.00 |"
+            ),
             "{text}"
         );
         assert!(
@@ -243,10 +268,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("the last 10 3.30 ms (1.10 ×)"), "{text}");
+        assert!(text.ends_with("- plan: Index Scan\n"), "{text}");
         assert!(
             text.contains("12.5 MB idle (target ≤ 30, met), 140.0 MB peak under load (target ≤ 100, missed)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_cpu_ceiling_adds_accountd_s_cpu_to_the_database_s() {
+        // pgbench: 2 cores / 1000 tx/s = 2000 µs per transaction, 12 of them pgbench's, so the
+        // database's 1988; accountd's request: 250 + 40.4 + 1988 = 2278.4 µs.
+        let row = &sample().rows[0];
+        assert!((row.cpu_ceiling(2.0) - 2000.0 / 2278.4).abs() < 1e-9);
     }
 
     #[test]

@@ -389,8 +389,8 @@ fn run_accountd(args: &Args, url: &str, command: &[&str]) -> Result<String> {
 }
 
 /// Follows cursors from the first page to page `depth`, one request at a time, timing each;
-/// keeps the last cursor for the deep-page scenario. Returns (pages, mean ms of the first
-/// ten, mean ms of the last ten).
+/// keeps the last cursor for the deep-page scenario. Returns (pages, median ms of the first
+/// ten, median ms of the last ten).
 async fn walk_pages(accountd: &Accountd, ctx: &mut Ctx) -> Result<(usize, f64, f64)> {
     let mut connection = Connection::open(accountd.http).await?;
     // A fresh instance opens its pool connections and prepares its statements first.
@@ -426,9 +426,14 @@ async fn walk_pages(accountd: &Accountd, ctx: &mut Ctx) -> Result<(usize, f64, f
     ensure!(last_id == expected, "the walk ended at {last_id}, expected {expected}");
     ctx.deep_cursor = cursor;
     ctx.deep_key = last_id;
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len().max(1) as f64;
+    // Medians: one page that waited for a new pool connection says nothing about depth.
+    let median = |s: &[f64]| {
+        let mut sorted = s.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+    };
     let n = times.len().min(10);
-    Ok((times.len(), mean(&times[..n]), mean(&times[times.len() - n..])))
+    Ok((times.len(), median(&times[..n]), median(&times[times.len() - n..])))
 }
 
 /// The statements one request of `scenario` issued (after a warm-up request), and the id of

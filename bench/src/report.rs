@@ -59,7 +59,7 @@ pub struct Report {
     /// Resident memory of accountd in MB: idle, and the peak under load.
     pub rss_idle_mb: f64,
     pub rss_peak_mb: f64,
-    /// Mean latency (ms) of the first pages and of the last pages of the cursor walk.
+    /// Median latency (ms) of the first pages and of the last pages of the cursor walk.
     pub walk: Option<(usize, f64, f64)>,
     /// Cores of the machine, for the CPU ceiling.
     pub cores: f64,
@@ -121,8 +121,8 @@ pub fn markdown(report: &Report) -> String {
     if let Some((pages, head, tail)) = report.walk {
         let _ = writeln!(
             out,
-            "- Cursor walk over {pages} pages, one request at a time: the first 10 pages took {head:.2} ms each on \
-             average, the last 10 {tail:.2} ms ({:.2} ×).",
+            "- Cursor walk over {pages} pages, one request at a time: median {head:.2} ms for the first 10 pages, \
+             {tail:.2} ms for the last 10 ({:.2} ×).",
             tail / head
         );
     }
@@ -162,6 +162,7 @@ pub fn chart(report: &Report, path: &Path) -> Result<()> {
             let i = x.floor() as usize;
             if (x - x.floor() - 0.5).abs() < 1e-6 { names.get(i).cloned().unwrap_or_default() } else { String::new() }
         })
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .y_desc("requests / transactions per second")
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
@@ -267,7 +268,7 @@ mod tests {
             text.contains("Deep page / first page (p50 latency under load): 1.25 × — target ≤ 1.5 (met)"),
             "{text}"
         );
-        assert!(text.contains("the last 10 3.30 ms (1.10 ×)"), "{text}");
+        assert!(text.contains("median 3.00 ms for the first 10 pages, 3.30 ms for the last 10 (1.10 ×)"), "{text}");
         assert!(text.ends_with("- plan: Index Scan\n"), "{text}");
         assert!(
             text.contains("12.5 MB idle (target ≤ 30, met), 140.0 MB peak under load (target ≤ 100, missed)"),

@@ -570,81 +570,66 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
         sets.push(format!("\\set u random(0, {})", digests.len() - 1));
         sets.push(format!("\\set agency :u * {per}"));
     }
-    {
-        // The account the request names, and the ids of its path (root first).
-        let (account, path): (String, Vec<String>) = match scenario {
-            Scenario::Get | Scenario::GrpcGet => {
-                sets.push(format!("\\set n :agency + random(1, {})", per - 1));
-                let child = uuid(db::id_sql(Kind::Account, ":n"));
-                (child.clone(), vec![agency.clone(), child])
-            }
-            Scenario::Verify | Scenario::Create => (agency.clone(), vec![agency.clone()]),
-            Scenario::ListFirst | Scenario::ListDeep => (String::new(), Vec::new()),
-        };
-        let mut replacements = Vec::new();
-        if scenario == Scenario::Create {
-            sets.push("\\set newid random(1, 281474976710655)".into());
-            sets.push("\\set newev random(1, 281474976710655)".into());
-            let created = inserted.first().and_then(|(_, row, _)| row["id"].as_str()).unwrap_or_default().to_owned();
-            let event =
-                inserted.iter().find(|(t, _, _)| t == "audit_events").and_then(|(_, row, _)| row["id"].as_str());
-            replacements.push((created, db::id_sql(Kind::NewAccount, ":newid")));
-            replacements.push((event.unwrap_or_default().to_owned(), db::id_sql(Kind::NewEvent, ":newev")));
-            // The captured request was user 0's: its ids become the picked user's.
-            replacements.push((db::id(Kind::Account, 0), db::id_sql(Kind::Account, ":agency")));
-            replacements.push((db::id(Kind::User, 0), db::id_sql(Kind::User, ":u")));
-            replacements.push((db::id(Kind::Token, 0), db::id_sql(Kind::Token, ":u")));
-            replacements
-                .push(("user0@bench.example".to_owned(), "('user' || CAST(:u AS text) || '@bench.example')".into()));
+    // The account the request names, and the ids of its path (root first).
+    let (account, path): (String, Vec<String>) = match scenario {
+        Scenario::Get | Scenario::GrpcGet => {
+            sets.push(format!("\\set n :agency + random(1, {})", per - 1));
+            let child = uuid(db::id_sql(Kind::Account, ":n"));
+            (child.clone(), vec![agency.clone(), child])
         }
-        let text = pgbench::script(&sets, statements, &mut vars, |slot, vars| {
-            Ok(match slot {
-                Slot::Compare { column, .. } if column == "digest" => DIGEST_MARK.to_owned(),
-                Slot::Compare { table, column, .. } if table == "members" && column == "user_id" => user.clone(),
-                Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == "=" => {
-                    account.clone()
-                }
-                Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == ">" => {
-                    lit(ctx.deep_key.clone())
-                }
-                Slot::In { table, column, position, len } if table == "members" && column == "account_id" => {
-                    ensure!(*len == path.len(), "the IN list has {len} ids, the account's path {}", path.len());
-                    path[position - 1].clone()
-                }
-                Slot::Limit => (PAGE_SIZE + 1).to_string(),
-                Slot::Insert { table, column } => {
-                    let (_, row, types) = inserted
-                        .iter()
-                        .find(|(t, _, _)| t == table)
-                        .with_context(|| format!("no row of {table} was read back"))?;
-                    let ty = types.iter().find(|(c, _)| c == column).map(|(_, t)| t.as_str()).unwrap_or("text");
-                    match &row.get(column.as_str()).cloned().unwrap_or_default() {
-                        serde_json::Value::Null => "NULL".into(),
-                        serde_json::Value::String(s) => pgbench::value_expr(s, &replacements, ty, vars),
-                        other => pgbench::value_expr(&other.to_string(), &replacements, ty, vars),
-                    }
-                }
-                other => bail!("the {scenario:?} scenario does not know how to bind {other:?}"),
-            })
-        })?;
-        let mut script = String::new();
-        for line in text.lines() {
-            if !line.contains(DIGEST_MARK) {
-                script.push_str(line);
-                script.push('\n');
-                continue;
-            }
-            for (u, digest) in digests.iter().enumerate() {
-                if digests.len() > 1 {
-                    script.push_str(&format!("{} :u = {u}\n", if u == 0 { "\\if" } else { "\\elif" }));
-                }
-                script.push_str(&line.replace(DIGEST_MARK, &format!("CAST('\\x{digest}' AS bytea)")));
-                script.push('\n');
-            }
-            if digests.len() > 1 {
-                script.push_str("\\endif\n");
-            }
-        }
-        Ok((vec![script], vars))
+        Scenario::Verify | Scenario::Create => (agency.clone(), vec![agency.clone()]),
+        Scenario::ListFirst | Scenario::ListDeep => (String::new(), Vec::new()),
+    };
+    let mut replacements = Vec::new();
+    if scenario == Scenario::Create {
+        sets.push("\\set newid random(1, 281474976710655)".into());
+        sets.push("\\set newev random(1, 281474976710655)".into());
+        let created = inserted.first().and_then(|(_, row, _)| row["id"].as_str()).unwrap_or_default().to_owned();
+        let event = inserted.iter().find(|(t, _, _)| t == "audit_events").and_then(|(_, row, _)| row["id"].as_str());
+        replacements.push((created, db::id_sql(Kind::NewAccount, ":newid")));
+        replacements.push((event.unwrap_or_default().to_owned(), db::id_sql(Kind::NewEvent, ":newev")));
+        // The captured request was user 0's: its ids become the picked user's.
+        replacements.push((db::id(Kind::Account, 0), db::id_sql(Kind::Account, ":agency")));
+        replacements.push((db::id(Kind::User, 0), db::id_sql(Kind::User, ":u")));
+        replacements.push((db::id(Kind::Token, 0), db::id_sql(Kind::Token, ":u")));
+        replacements
+            .push(("user0@bench.example".to_owned(), "('user' || CAST(:u AS text) || '@bench.example')".into()));
     }
+    let text = pgbench::script(&sets, statements, &mut vars, |slot, vars| {
+        Ok(match slot {
+            Slot::Compare { column, .. } if column == "digest" => DIGEST_MARK.to_owned(),
+            Slot::Compare { table, column, .. } if table == "members" && column == "user_id" => user.clone(),
+            Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == "=" => {
+                account.clone()
+            }
+            Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == ">" => {
+                lit(ctx.deep_key.clone())
+            }
+            Slot::In { table, column, position, len } if table == "members" && column == "account_id" => {
+                ensure!(*len == path.len(), "the IN list has {len} ids, the account's path {}", path.len());
+                path[position - 1].clone()
+            }
+            Slot::Limit => (PAGE_SIZE + 1).to_string(),
+            Slot::Insert { table, column } => {
+                let (_, row, types) = inserted
+                    .iter()
+                    .find(|(t, _, _)| t == table)
+                    .with_context(|| format!("no row of {table} was read back"))?;
+                let ty = types.iter().find(|(c, _)| c == column).map(|(_, t)| t.as_str()).unwrap_or("text");
+                match &row.get(column.as_str()).cloned().unwrap_or_default() {
+                    serde_json::Value::Null => "NULL".into(),
+                    serde_json::Value::String(s) => pgbench::value_expr(s, &replacements, ty, vars),
+                    other => pgbench::value_expr(&other.to_string(), &replacements, ty, vars),
+                }
+            }
+            other => bail!("the {scenario:?} scenario does not know how to bind {other:?}"),
+        })
+    })?;
+    let script = pgbench::expand(
+        &text,
+        DIGEST_MARK,
+        "u",
+        &digests.iter().map(|d| format!("CAST('\\x{d}' AS bytea)")).collect::<Vec<_>>(),
+    );
+    Ok((vec![script], vars))
 }

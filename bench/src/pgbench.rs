@@ -97,6 +97,30 @@ pub fn script(
     Ok(out)
 }
 
+/// `text` with each line holding `mark` repeated once per value, the copy for value `i`
+/// run when pgbench variable `var` is `i` (an `\if` chain); with one value, just that line.
+pub fn expand(text: &str, mark: &str, var: &str, values: &[String]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if !line.contains(mark) {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        for (i, value) in values.iter().enumerate() {
+            if values.len() > 1 {
+                out.push_str(&format!("{} :{var} = {i}\n", if i == 0 { "\\if" } else { "\\elif" }));
+            }
+            out.push_str(&line.replace(mark, value));
+            out.push('\n');
+        }
+        if values.len() > 1 {
+            out.push_str("\\endif\n");
+        }
+    }
+    out
+}
+
 /// How one pgbench run is set up.
 #[derive(Debug)]
 pub struct Run<'a> {
@@ -226,6 +250,18 @@ mod tests {
             "\\set n random(1, 10)\nSELECT id FROM accounts WHERE id = f(:n);\n\
              SELECT account_id FROM members WHERE user_id = 'u' AND account_id IN ('a1', 'a2') LIMIT 51;\n"
         );
+    }
+
+    #[test]
+    fn a_marked_line_becomes_an_if_chain_over_the_variable() {
+        let text = "\\set u random(0, 1)\nSELECT 1 WHERE d = @;\nSELECT 2;\n";
+        let values = ["'a'".to_owned(), "'b'".to_owned()];
+        assert_eq!(
+            expand(text, "@", "u", &values),
+            "\\set u random(0, 1)\n\\if :u = 0\nSELECT 1 WHERE d = 'a';\n\\elif :u = 1\n\
+             SELECT 1 WHERE d = 'b';\n\\endif\nSELECT 2;\n"
+        );
+        assert_eq!(expand("SELECT @;", "@", "u", &values[..1]), "SELECT 'a';\n");
     }
 
     #[test]

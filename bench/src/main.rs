@@ -290,7 +290,14 @@ async fn main() -> Result<()> {
             pg.throughput,
             accountd.throughput / pg.throughput
         );
-        rows.push(Row { scenario: name, accountd, pgbench: pg, target: scenario.target(), cpu });
+        rows.push(Row {
+            scenario: name,
+            accountd,
+            pgbench: pg,
+            target: scenario.target(),
+            cpu,
+            statements: statements.len(),
+        });
     }
     let (_, hwm) = measured.memory()?;
     let notes = plans(&server, &ctx, &captured)?;

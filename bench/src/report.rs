@@ -19,6 +19,8 @@ pub struct Row {
     pub target: Option<f64>,
     /// CPU time per completed request or transaction, in µs.
     pub cpu: Cpu,
+    /// SQL statements per request, as captured (BEGIN and COMMIT included).
+    pub statements: usize,
 }
 
 /// Where the CPU went, per completed request (accountd side) or transaction (pgbench side).
@@ -82,20 +84,22 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(out, "- {fact}");
     }
     out.push_str(
-        "\n| scenario | accountd req/s | p50 ms | p99 ms | errors | pgbench tx/s | p50 ms | p99 ms | accountd / pgbench | target \
+        "\n| scenario | SQL / req | accountd req/s | p50 ms | p99 ms | errors accountd / pgbench | pgbench tx/s | p50 ms | p99 ms | accountd / pgbench | target \
          | CPU µs/req: accountd | load generator | pgbench | CPU ceiling |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
     );
     for row in &report.rows {
         let target = row.target.map_or("–".to_owned(), |t| format!("≥ {t:.1} ({})", verdict(row.ratio() >= t)));
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
+            "| {} | {} | {:.0} | {} | {} | {} / {} | {:.0} | {} | {} | {:.2} | {} | {:.0} | {:.0} | {:.0} | {:.2} |",
             row.scenario,
+            row.statements,
             row.accountd.throughput,
             ms(row.accountd.p50_ms),
             ms(row.accountd.p99_ms),
             row.accountd.errors,
+            row.pgbench.errors,
             row.pgbench.throughput,
             ms(row.pgbench.p50_ms),
             ms(row.pgbench.p99_ms),
@@ -211,6 +215,7 @@ mod tests {
                     pgbench: m(1000.0, 1.0, 3.0),
                     target: Some(0.7),
                     cpu: Cpu { accountd_us: 250.0, load_generator_us: 40.4, pgbench_us: 12.0 },
+                    statements: 3,
                 },
                 Row {
                     scenario: "list, first page".into(),
@@ -218,6 +223,7 @@ mod tests {
                     pgbench: m(600.0, 2.0, 4.0),
                     target: None,
                     cpu: Cpu::default(),
+                    statements: 10,
                 },
                 Row {
                     scenario: "list, page 100".into(),
@@ -225,6 +231,7 @@ mod tests {
                     pgbench: m(590.0, 2.1, 4.2),
                     target: None,
                     cpu: Cpu::default(),
+                    statements: 10,
                 },
                 Row {
                     scenario: "create".into(),
@@ -232,6 +239,7 @@ mod tests {
                     pgbench: m(200.0, 4.0, 9.0),
                     target: Some(0.6),
                     cpu: Cpu::default(),
+                    statements: 10,
                 },
             ],
             rss_idle_mb: 12.5,
@@ -248,19 +256,19 @@ mod tests {
         assert!(text.starts_with("# accountd vs pgbench\n\n- 10000 accounts\n"), "{text}");
         assert!(
             text.contains(
-                "| GET by id | 700 | 2.00 | 9.50 | 0 | 1000 | 1.00 | 3.00 | 0.70 | ≥ 0.7 (met) | 250 | 40 | 12 | 0.88 |"
+                "| GET by id | 3 | 700 | 2.00 | 9.50 | 0 / 0 | 1000 | 1.00 | 3.00 | 0.70 | ≥ 0.7 (met) | 250 | 40 | 12 | 0.88 |"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "| create | 100 | 9.00 | 30.00 | 0 | 200 | 4.00 | 9.00 | 0.50 | ≥ 0.6 (missed) | 0 | 0 | 0 | 1.00 |"
+                "| create | 10 | 100 | 9.00 | 30.00 | 0 / 0 | 200 | 4.00 | 9.00 | 0.50 | ≥ 0.6 (missed) | 0 | 0 | 0 | 1.00 |"
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "| list, first page | 300 | 4.00 | 8.00 | 0 | 600 | 2.00 | 4.00 | 0.50 | – | 0 | 0 | 0 | 1.00 |"
+                "| list, first page | 10 | 300 | 4.00 | 8.00 | 0 / 0 | 600 | 2.00 | 4.00 | 0.50 | – | 0 | 0 | 0 | 1.00 |"
             ),
             "{text}"
         );

@@ -70,6 +70,9 @@ struct Args {
     /// The page number of the deep listing scenario.
     #[arg(long)]
     depth: Option<u64>,
+    /// RUST_LOG for the measured accountd (its default filter when not given).
+    #[arg(long)]
+    rust_log: Option<String>,
 }
 
 /// The run's parameters once defaults are applied.
@@ -246,7 +249,7 @@ async fn main() -> Result<()> {
     drop(capturing);
 
     let log = out.join("accountd.log");
-    let measured = Accountd::start(&args.accountd, &url, &log, None).await?;
+    let measured = Accountd::start(&args.accountd, &url, &log, args.rust_log.as_deref()).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_idle, _) = measured.memory()?;
     let ctx = Arc::new(ctx);

@@ -24,7 +24,8 @@ Commands:
                against pgbench running the SQL it issues, on a fresh database
                `accountd_bench` of the server below; writes target/bench/report.md and
                report.svg. --quick is a one-minute smoke run; ARGS go to accountd-bench
-               (--accounts, --users, --audit-events, --seconds, --connections, --depth).
+               (--accounts, --users, --audit-events, --seconds, --connections, --depth,
+               --rust-log).
                See docs/benchmarks.md.
   help         Print this text.
 

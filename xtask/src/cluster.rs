@@ -265,6 +265,18 @@ fn server_running_in(dir: &Path) -> bool {
     command_line.split(|&b| b == 0).any(|arg| arg == wanted)
 }
 
+/// `program` from the first directory on PATH that has it, else from the highest
+/// /usr/lib/postgresql/<version>/bin.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    on_path
+        .unwrap_or_default()
+        .into_iter()
+        .chain(highest_versioned_dir())
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
 /// The directory of the highest PostgreSQL version under /usr/lib/postgresql, if any.
 fn highest_versioned_dir() -> Option<PathBuf> {
     let names = fs::read_dir(VERSIONED_ROOT)

@@ -19,11 +19,17 @@ Commands:
   ci           `cargo fmt --all -- --check`, then
                `cargo clippy --workspace --all-targets -- -D warnings`, then `test`;
                stops at the first failure.
+  bench [--quick] [ARGS]
+               Build accountd and accountd-bench in release mode, then measure accountd
+               against pgbench running the SQL it issues, on a fresh database
+               `accountd_bench` of the server below; writes target/bench/report.md and
+               report.svg. --quick is a one-minute smoke run; ARGS go to accountd-bench
+               (--accounts, --users, --audit-events, --seconds, --connections, --depth,
+               --rust-log).
+               See docs/benchmarks.md.
   help         Print this text.
 
-  `bench` is planned in a later issue.
-
-PostgreSQL for the tests is the first of these that works (they never skip):
+PostgreSQL for the tests (and the bench) is the first of these that works (they never skip):
   1. DATABASE_URL, when set and non-empty; its host:port must answer.
   2. A server on 127.0.0.1:5432, as postgres://postgres@127.0.0.1:5432/postgres.
   3. A throwaway cluster made with initdb and pg_ctl from PATH or the highest
@@ -47,6 +53,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("test") => test(&rest),
+        Some("bench") => bench(&rest),
         Some("ci") if rest.is_empty() => ci(),
         Some("ci") => {
             eprintln!("xtask: `ci` takes no arguments\n\n{USAGE}");
@@ -80,6 +87,37 @@ fn test(extra: &[OsString]) -> Result<ExitCode> {
     }
     cargo.args(extra).env("DATABASE_URL", server.url());
     let status = run(&mut cargo, "cargo test")?;
+    drop(server);
+    Ok(exit_code(status))
+}
+
+/// `cargo xtask bench`: finds or starts PostgreSQL, builds the release binaries, and runs
+/// the harness, which does the rest (bench/src/main.rs).
+fn bench(extra: &[OsString]) -> Result<ExitCode> {
+    let root = workspace_root()?;
+    let server = postgres::provide(&root)?;
+    eprintln!("xtask: the bench uses {}", server.describe());
+    let build = ["build", "--release", "-p", "accountd-app", "-p", "accountd-bench"];
+    let status = run(cargo(&root).args(build), "cargo build --release")?;
+    if !status.success() {
+        return Ok(exit_code(status));
+    }
+    let pgbench =
+        cluster::find_program("pgbench").context("pgbench is needed: install postgresql-contrib or the server")?;
+    let release = root.join("target").join("release");
+    let mut harness = Command::new(release.join("accountd-bench"));
+    harness
+        .current_dir(&root)
+        .arg("--accountd")
+        .arg(release.join("accountd"))
+        .arg("--database-url")
+        .arg(server.url())
+        .arg("--out")
+        .arg(root.join("target").join("bench"))
+        .arg("--pgbench")
+        .arg(pgbench)
+        .args(extra);
+    let status = run(&mut harness, "accountd-bench")?;
     drop(server);
     Ok(exit_code(status))
 }

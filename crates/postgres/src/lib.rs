@@ -41,6 +41,11 @@ impl PgStore {
     pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            // sqlx pings every connection it hands out by default: a round trip before each
+            // statement, which doubled the round trips of a GET (docs/benchmarks.md). A
+            // connection that died while idle fails its next statement instead, and the
+            // pool drops it; the readiness probe's ping still notices a lost database.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

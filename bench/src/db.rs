@@ -21,10 +21,16 @@ pub enum Kind {
     User = 1,
     Token = 2,
     Event = 3,
-    /// Accounts and events the pgbench twin of the create scenario inserts.
+    /// The one managed domain, active, on which the create scenario makes primary aliases.
+    Domain = 4,
+    /// Accounts, events and aliases the pgbench twin of the create scenario inserts.
     NewAccount = 9,
     NewEvent = 10,
+    NewAlias = 11,
 }
+
+/// The name of the seeded domain.
+pub const DOMAIN_NAME: &str = "bench.example";
 
 /// The seeded id number `n` of `kind`, as text.
 pub fn id(kind: Kind, n: u64) -> String {
@@ -129,6 +135,11 @@ pub fn seed_sql(shape: &Shape) -> Vec<String> {
     let user = |n: &str| id_sql(Kind::User, n);
     let agency_of = format!("(n / {per}) * {per}");
     vec![
+        format!(
+            "INSERT INTO domains (id, name, status, version, created_at, updated_at) \
+             VALUES (CAST('{}' AS uuid), '{DOMAIN_NAME}', 'active', 1, now(), now())",
+            id(Kind::Domain, 0)
+        ),
         format!(
             "INSERT INTO users (id, email, first_name, last_name, status, root_permissions, version, created_at, updated_at) \
              SELECT CAST({} AS uuid), 'user' || u || '@bench.example', 'Bench', 'User ' || u, 'active', '', 1, now(), now() \

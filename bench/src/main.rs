@@ -140,7 +140,7 @@ impl Scenario {
             Scenario::Verify => "token verify".into(),
             Scenario::ListFirst => "list, first page (50)".into(),
             Scenario::ListDeep => format!("list, page {} (50)", ctx.depth),
-            Scenario::Create => "POST /v1/accounts + audit".into(),
+            Scenario::Create => "POST /v1/accounts + alias + audit".into(),
         }
     }
 
@@ -186,13 +186,16 @@ impl Scenario {
                 format!("/v1/accounts?page_size={PAGE_SIZE}&page_token={}", ctx.deep_cursor),
                 ctx.root_token.clone(),
             ),
-            // Where the primary alias goes once issue 4 lands: add "local_part" and
-            // "domain_id" (the domain seeded by `seed_domain`) to this body.
+            // With its primary alias `bench-<16 hex>@bench.example` on the seeded domain.
             Scenario::Create => HttpRequest {
                 method: http::Method::POST,
                 path: "/v1/accounts".into(),
                 token,
-                body: Some(format!(r#"{{"name":"Bench account","type":"ad_account","parent_id":"{agency}"}}"#)),
+                body: Some(format!(
+                    r#"{{"name":"Bench account","type":"ad_account","parent_id":"{agency}","local_part":"bench-{:016x}","domain_id":"{}"}}"#,
+                    rng.below(u64::MAX),
+                    db::id(Kind::Domain, 0)
+                )),
             },
         }
     }
@@ -450,9 +453,13 @@ async fn walk_pages(accountd: &Accountd, ctx: &mut Ctx) -> Result<(usize, f64, f
 /// what it created, if anything.
 async fn capture(accountd: &Accountd, ctx: &Ctx, scenario: Scenario) -> Result<(Vec<String>, String)> {
     // User 0 (or root): the scripts of other users replace user 0's ids with theirs.
-    let request = scenario.request_of(ctx, 0, &mut Rng::new(7));
+    // Two draws: a create's second request needs an address of its own. The seed is one no
+    // load worker uses (they take 1..=connections), so the load never repeats these addresses.
+    let mut rng = Rng::new(u64::MAX / 3);
+    let warm_up = scenario.request_of(ctx, 0, &mut rng);
+    let request = scenario.request_of(ctx, 0, &mut rng);
     let mut connection = Connection::open(accountd.http).await?;
-    let (status, _) = send_once(accountd, scenario, &request, &mut connection).await?;
+    let (status, _) = send_once(accountd, scenario, &warm_up, &mut connection).await?;
     ensure!(status < 400, "the warm-up request of {scenario:?} answered {status}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = std::fs::metadata(&accountd.log)?.len() as usize;
@@ -503,11 +510,21 @@ type Inserted = Vec<(String, serde_json::Map<String, serde_json::Value>, Vec<(St
 
 fn read_back(server: &Server, created: &str) -> Result<Inserted> {
     ensure!(!created.is_empty(), "the captured create returned no id");
-    // Where the primary alias's row joins them once issue 4 lands: its table and the column
-    // naming the account.
-    let tables = [("accounts", "id"), ("members", "account_id"), ("audit_events", "resource_id")];
+    // The rows the create wrote, in the order it wrote them: the account, its owner's
+    // membership, the account's audit event, the primary alias and the alias's audit event.
+    let alias =
+        server.query(DATABASE, &format!("SELECT id FROM aliases WHERE CAST(account_id AS text) = '{created}'"))?;
+    let alias = alias.trim().to_owned();
+    ensure!(!alias.is_empty(), "the captured create made no primary alias");
+    let tables = [
+        ("accounts", "id", created),
+        ("members", "account_id", created),
+        ("audit_events", "resource_id", created),
+        ("aliases", "id", alias.as_str()),
+        ("audit_events", "resource_id", alias.as_str()),
+    ];
     let mut out = Vec::new();
-    for (table, key) in tables {
+    for (table, key, created) in tables {
         let json = server.query(
             DATABASE,
             &format!("SELECT row_to_json(r) FROM {table} r WHERE CAST({key} AS text) = '{created}'"),
@@ -594,10 +611,23 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
     if scenario == Scenario::Create {
         sets.push("\\set newid random(1, 281474976710655)".into());
         sets.push("\\set newev random(1, 281474976710655)".into());
-        let created = inserted.first().and_then(|(_, row, _)| row["id"].as_str()).unwrap_or_default().to_owned();
-        let event = inserted.iter().find(|(t, _, _)| t == "audit_events").and_then(|(_, row, _)| row["id"].as_str());
-        replacements.push((created, db::id_sql(Kind::NewAccount, ":newid")));
-        replacements.push((event.unwrap_or_default().to_owned(), db::id_sql(Kind::NewEvent, ":newev")));
+        sets.push("\\set newal random(1, 281474976710655)".into());
+        sets.push("\\set newev2 random(1, 281474976710655)".into());
+        let column = |table: &str, nth: usize, column: &str| {
+            inserted
+                .iter()
+                .filter(|(t, _, _)| t == table)
+                .nth(nth)
+                .and_then(|(_, row, _)| row[column].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        replacements.push((column("accounts", 0, "id"), db::id_sql(Kind::NewAccount, ":newid")));
+        replacements.push((column("audit_events", 0, "id"), db::id_sql(Kind::NewEvent, ":newev")));
+        replacements.push((column("aliases", 0, "id"), db::id_sql(Kind::NewAlias, ":newal")));
+        replacements.push((column("audit_events", 1, "id"), db::id_sql(Kind::NewEvent, ":newev2")));
+        // The local part is unique per request, as the load generator makes it.
+        replacements.push((column("aliases", 0, "local_part"), "('bench-' || CAST(:newal AS text))".into()));
         // The captured request was user 0's: its ids become the picked user's.
         replacements.push((db::id(Kind::Account, 0), db::id_sql(Kind::Account, ":agency")));
         replacements.push((db::id(Kind::User, 0), db::id_sql(Kind::User, ":u")));
@@ -605,8 +635,15 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
         replacements
             .push(("user0@bench.example".to_owned(), "('user' || CAST(:u AS text) || '@bench.example')".into()));
     }
+    let new_account = uuid(db::id_sql(Kind::NewAccount, ":newid"));
+    // Placeholders are bound from the last to the first of a statement, and `id` is the first
+    // column of every INSERT: the audit row in use moves on once an event's id is bound.
+    let mut audit_row = 0;
     let text = pgbench::script(&sets, statements, &mut vars, |slot, vars| {
         Ok(match slot {
+            Slot::Compare { table, column, .. } if table == "domains" && column == "id" => lit(db::id(Kind::Domain, 0)),
+            Slot::Compare { table, column, .. } if table == "aliases" && column == "account_id" => new_account.clone(),
+            Slot::Compare { table, column, .. } if table == "aliases" && column == "user_id" => user.clone(),
             Slot::Compare { column, .. } if column == "digest" => DIGEST_MARK.to_owned(),
             Slot::Compare { table, column, .. } if table == "members" && column == "user_id" => user.clone(),
             Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == "=" => {
@@ -621,10 +658,15 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
             }
             Slot::Limit => (PAGE_SIZE + 1).to_string(),
             Slot::Insert { table, column } => {
+                let nth = if table == "audit_events" { audit_row } else { 0 };
+                if table == "audit_events" && column == "id" {
+                    audit_row += 1;
+                }
                 let (_, row, types) = inserted
                     .iter()
-                    .find(|(t, _, _)| t == table)
-                    .with_context(|| format!("no row of {table} was read back"))?;
+                    .filter(|(t, _, _)| t == table)
+                    .nth(nth)
+                    .with_context(|| format!("no row {nth} of {table} was read back"))?;
                 let ty = types.iter().find(|(c, _)| c == column).map(|(_, t)| t.as_str()).unwrap_or("text");
                 match &row.get(column.as_str()).cloned().unwrap_or_default() {
                     serde_json::Value::Null => "NULL".into(),

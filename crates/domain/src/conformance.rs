@@ -657,6 +657,17 @@ pub async fn memberships_give_roles_on_the_account_and_its_subtree(store: Arc<dy
     identity::member(&store, &agency, &ada, &[Role::Viewer, Role::Billing]).await;
     let roles = store.member_roles(ada.id, &[agency.id, child.id, other.id]).await.expect("roles");
     assert_eq!(roles, vec![(agency.id, vec![Role::Billing, Role::Viewer])]);
+    // The same roles along a path, with the path's accounts that enforce two-factor.
+    let path = [agency.id, child.id];
+    let access = store.path_access(ada.id, &path).await.expect("access");
+    assert_eq!((access.roles, access.enforcing), (roles.clone(), Vec::new()));
+    let enforce = AccountPatchInput { enforce_twofactor: Some(true), ..Default::default() }.validate().expect("v");
+    service(&store).update(&caller(), child.id, enforce, IfMatch::Any).await.expect("enforce");
+    let access = store.path_access(ada.id, &path).await.expect("access");
+    assert_eq!((access.roles, access.enforcing), (roles, vec![child.id]));
+    let elsewhere = store.path_access(ada.id, &[other.id]).await.expect("access");
+    assert_eq!(elsewhere, crate::ports::PathAccess::default(), "no role and no enforcement there");
+    assert_eq!(store.path_access(ada.id, &[]).await.expect("empty"), crate::ports::PathAccess::default());
     let visible = store.list_accounts_of_member(ada.id, PageRequest::first(10)).await.expect("visible");
     assert_eq!(visible.items.iter().map(|a| a.id).collect::<Vec<_>>(), [agency.id, child.id]);
     let page = store.list_accounts_of_member(ada.id, PageRequest::first(1)).await.expect("page");

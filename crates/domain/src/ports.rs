@@ -45,6 +45,13 @@ pub trait AccountRepository: Send + Sync {
     async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>>;
 }
 
+/// A user's roles along an account's path, and the path's accounts that enforce two-factor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathAccess {
+    pub roles: Vec<(AccountId, Vec<Role>)>,
+    pub enforcing: Vec<AccountId>,
+}
+
 /// Reads of users, memberships and tokens outside a transaction.
 #[async_trait]
 pub trait IdentityRepository: Send + Sync {
@@ -64,6 +71,12 @@ pub trait IdentityRepository: Send + Sync {
     /// The roles `user` holds as an accepted member (status `member`) of each of `accounts`
     /// that it belongs to; accounts it does not belong to are left out. One query.
     async fn member_roles(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<Vec<(AccountId, Vec<Role>)>>;
+
+    /// What `user` holds along `accounts` (an account's path: its ancestors and itself), in
+    /// one query: the roles it holds as an accepted member of each, as
+    /// [`IdentityRepository::member_roles`] returns them, and which of `accounts` have
+    /// `settings.enforce_twofactor` set.
+    async fn path_access(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<PathAccess>;
 
     /// Every membership of `user`, invited ones included, in account-id order.
     async fn memberships_of(&self, user: UserId) -> anyhow::Result<Vec<Member>>;

@@ -198,25 +198,28 @@ impl Deps {
         // their query is skipped (one round trip less per root request).
         let account_scoped = PermissionSet::account_scoped();
         let covered = caller.user.root_permissions.intersection(account_scoped) == account_scoped;
-        let memberships: Vec<(AccountId, PermissionSet)> = match path {
-            _ if covered => Vec::new(),
-            Some(path) => self
-                .store
-                .member_roles(user, path)
-                .await?
-                .into_iter()
-                .map(|(account, roles)| (account, Role::union_of(&roles)))
-                .collect(),
-            None => self
-                .store
-                .memberships_of(user)
-                .await?
-                .into_iter()
-                .filter(|m| m.status == MemberStatus::Member)
-                .map(|m| (m.account_id, Role::union_of(&m.roles)))
-                .collect(),
+        let union = |roles: Vec<(AccountId, Vec<Role>)>| -> Vec<(AccountId, PermissionSet)> {
+            roles.into_iter().map(|(account, roles)| (account, Role::union_of(&roles))).collect()
         };
-        let twofactor_blocked = self.twofactor_blocked(principal).await?;
+        let (memberships, twofactor_blocked) = match path {
+            _ if covered => (Vec::new(), self.twofactor_blocked(principal, None).await?),
+            // One account's decision: its path's roles and enforcing accounts in one query.
+            Some(path) => {
+                let access = self.store.path_access(user, path).await?;
+                (union(access.roles), self.twofactor_blocked(principal, Some(access.enforcing)).await?)
+            }
+            None => {
+                let memberships = self
+                    .store
+                    .memberships_of(user)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.status == MemberStatus::Member)
+                    .map(|m| (m.account_id, m.roles))
+                    .collect();
+                (union(memberships), self.twofactor_blocked(principal, None).await?)
+            }
+        };
         Ok(Rights {
             everywhere: caller.user.root_permissions,
             memberships,
@@ -228,12 +231,21 @@ impl Deps {
     /// The accounts whose two-factor enforcement shuts the caller out: none for the system
     /// and root users (they are not members), none for a user with an active factor. Read
     /// on every call, so enrolling (or a reset) takes effect at once on every instance.
-    async fn twofactor_blocked(&self, principal: &Principal) -> anyhow::Result<Vec<AccountId>> {
+    /// `enforcing`: the enforcing accounts already known (those of one account's path);
+    /// `None` reads those near every membership of the caller.
+    async fn twofactor_blocked(
+        &self,
+        principal: &Principal,
+        enforcing: Option<Vec<AccountId>>,
+    ) -> anyhow::Result<Vec<AccountId>> {
         let Some(caller) = principal.token_caller() else { return Ok(Vec::new()) };
         if caller.user.is_root() {
             return Ok(Vec::new());
         }
-        let enforcing = self.store.twofactor_enforced_near(caller.user.id).await?;
+        let enforcing = match enforcing {
+            Some(enforcing) => enforcing,
+            None => self.store.twofactor_enforced_near(caller.user.id).await?,
+        };
         if enforcing.is_empty() || self.store.has_active_factor(caller.user.id).await? {
             return Ok(Vec::new());
         }

@@ -187,7 +187,7 @@ macro_rules! impl_store {
             use $crate::__private::anyhow::{self, Context as _};
             use $crate::__private::domain::ports::{
                 AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
-                IdentityWrites, InsertAccountError, InsertUserError, Store, SubscriptionRepository, SubscriptionWrites,
+                IdentityWrites, InsertAccountError, InsertUserError, PathAccess, Store, SubscriptionRepository, SubscriptionWrites,
                 Transaction, UnitOfWork,
             };
             use $crate::__private::domain::audit::AuditQuery;
@@ -353,6 +353,36 @@ macro_rules! impl_store {
                     }
                     let rows = query.fetch_all(&self.pool).await.context("reading a user's roles")?;
                     rows.into_iter().map(|(a, r)| Ok((AccountId::from_uuid(a), $crate::parse_roles(&r)?))).collect()
+                }
+
+                async fn path_access(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<PathAccess> {
+                    if accounts.is_empty() {
+                        return Ok(PathAccess::default());
+                    }
+                    // Roles are never empty (members_roles_present): an empty one marks an
+                    // account of the path that enforces two-factor. Placeholders only.
+                    let placeholders: Vec<String> = (0..accounts.len()).map(|i| format!("${}", i + 2)).collect();
+                    let list = placeholders.join(", ");
+                    let sql = format!(
+                        "SELECT account_id, roles FROM members WHERE user_id = $1 AND status = 'member' \
+                         AND account_id IN ({list}) UNION ALL \
+                         SELECT id, '' FROM accounts WHERE enforce_twofactor AND id IN ({list})"
+                    );
+                    let mut query = sqlx::query_as::<_, (uuid::Uuid, String)>(sqlx::AssertSqlSafe(sql)).bind(user.as_uuid());
+                    for account in accounts {
+                        query = query.bind(account.as_uuid());
+                    }
+                    let rows = query.fetch_all(&self.pool).await.context("reading a user's access along a path")?;
+                    let mut access = PathAccess::default();
+                    for (account, roles) in rows {
+                        let account = AccountId::from_uuid(account);
+                        if roles.is_empty() {
+                            access.enforcing.push(account);
+                        } else {
+                            access.roles.push((account, $crate::parse_roles(&roles)?));
+                        }
+                    }
+                    Ok(access)
                 }
 
                 async fn memberships_of(&self, user: UserId) -> anyhow::Result<Vec<Member>> {

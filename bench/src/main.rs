@@ -652,7 +652,11 @@ fn scripts(ctx: &Ctx, scenario: Scenario, statements: &[String], inserted: &Inse
             Slot::Compare { table, column, op } if table == "accounts" && column == "id" && op == ">" => {
                 lit(ctx.deep_key.clone())
             }
-            Slot::In { table, column, position, len } if table == "members" && column == "account_id" => {
+            // The account's path, once for the roles (members.account_id) and once for the
+            // accounts enforcing two-factor (accounts.id): the same placeholders in both lists.
+            Slot::In { table, column, position, len }
+                if (table == "members" && column == "account_id") || column == "id" =>
+            {
                 ensure!(*len == path.len(), "the IN list has {len} ids, the account's path {}", path.len());
                 path[position - 1].clone()
             }

@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::{Reply, TestApp, create_user, put_member, spawn_app};
+use crate::{Reply, TestApp, create_user, owned_agency, put_member, spawn_app};
 
 /// An account with an owner, an administrator and a viewer (each with a token), and a
 /// stranger administering another account.
@@ -51,11 +51,7 @@ pub async fn enrol(app: &TestApp, token: &str) -> String {
 
 pub async fn tenant() -> Tenant {
     let app = spawn_app().await;
-    let owner = create_user(&app, "owner@example.com").await;
-    let created =
-        app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let account = created.body["id"].as_str().expect("id").to_owned();
+    let (owner, account) = owned_agency(&app).await;
     let other_account = app.create_account("Other").await["id"].as_str().expect("id").to_owned();
     let admin = create_user(&app, "admin@example.com").await;
     put_member(&app, &account, &admin, "administrator").await;

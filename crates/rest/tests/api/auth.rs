@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{TestApp, create_user, put_member, spawn_app, token_for};
+use crate::{TestApp, create_user, owned_agency, put_member, spawn_app, token_for};
 
 /// An account with one user per role, a user of another account, and a token for each.
 struct World {
@@ -34,11 +34,7 @@ impl World {
 
 async fn world() -> World {
     let app = spawn_app().await;
-    let owner = create_user(&app, "owner@example.com").await;
-    let created =
-        app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let account = created.body["id"].as_str().expect("id").to_owned();
+    let (owner, account) = owned_agency(&app).await;
     let other = app.post("/v1/accounts", r#"{"name":"Other"}"#).await.body["id"].as_str().expect("id").to_owned();
     let mut users = vec![("owner", owner.clone(), String::new())];
     for role in ["administrator", "member", "viewer", "billing"] {

@@ -143,3 +143,14 @@ pub async fn token_for(app: &TestApp, account: &str, user: &str, extra: Value) -
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.body
 }
+
+/// The agency "Acme", owned by a new user `owner@example.com`; returns the owner's id and
+/// the account's id.
+pub async fn owned_agency(app: &TestApp) -> (String, String) {
+    let owner = create_user(app, "owner@example.com").await;
+    let created =
+        app.post("/v1/accounts", &json!({"name": "Acme", "type": "agency", "owner_id": owner}).to_string()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let account = created.body["id"].as_str().expect("id").to_owned();
+    (owner, account)
+}

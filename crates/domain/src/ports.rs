@@ -207,7 +207,9 @@ pub trait AliasRepository: Send + Sync {
 
     /// Counts one more failure for `address` at `now` and returns the new count, atomically:
     /// concurrent failures are all counted. A streak whose last failure is before
-    /// `streak_start` starts over at 1.
+    /// `streak_start` starts over at 1; the records of other addresses whose last failure is
+    /// before `streak_start` may be deleted (they would start over too), so a flood of
+    /// guessed addresses does not grow the store without bound.
     async fn record_auth_failure(
         &self,
         address: &str,

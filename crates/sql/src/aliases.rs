@@ -276,6 +276,14 @@ macro_rules! impl_alias_store {
                     .fetch_one(&self.pool)
                     .await
                     .context("counting a mailbox authentication failure")?;
+                    // A new streak is the moment to forget streaks that have ended.
+                    if row.failures == 1 {
+                        sqlx::query("DELETE FROM mailbox_auth_failures WHERE last_failure_at < $1")
+                            .bind(streak_start)
+                            .execute(&self.pool)
+                            .await
+                            .context("pruning ended mailbox authentication failures")?;
+                    }
                     Ok(row.into())
                 }
 

@@ -203,6 +203,11 @@ pub async fn mailbox_failures_are_counted_atomically_and_lock_the_address(store:
     assert_eq!(fresh.count, 1, "an old streak starts over");
     store.clear_auth_failures("x@example.com").await.expect("clear");
     assert_eq!(store.auth_failures("x@example.com").await.expect("read"), None);
+    // Ended streaks of other addresses are pruned when a new streak starts.
+    store.record_auth_failure("old@example.com", now, now - Duration::hours(1)).await.expect("old");
+    store.record_auth_failure("new@example.com", later, later - Duration::hours(1)).await.expect("new");
+    assert_eq!(store.auth_failures("old@example.com").await.expect("read"), None, "an ended streak is pruned");
+    assert_eq!(store.auth_failures("new@example.com").await.expect("read").map(|f| f.count), Some(1));
     let service = aliases(&store);
     for _ in 0..5 {
         let err = service

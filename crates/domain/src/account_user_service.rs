@@ -147,6 +147,27 @@ impl AccountUserService {
         if account.owner_id == Some(user) {
             return Err(owner_refused("the account owner's MFA cannot be reset"));
         }
+        // Factors belong to the user, not to this account: resetting them weakens the user
+        // everywhere. So the caller must hold users:mfa_reset on every account the user is an
+        // accepted member of (root callers do), and the user must be one here — an invitation
+        // nobody accepted gives no such power.
+        let memberships = self.deps.store.memberships_of(user).await?;
+        let accepted: Vec<_> = memberships.iter().filter(|m| m.status == MemberStatus::Member).collect();
+        if !accepted.iter().any(|m| m.account_id == account_id) {
+            return Err(IdentityError::NotFound);
+        }
+        let rights = self.deps.all_rights(principal).await?;
+        for membership in &accepted {
+            let elsewhere = match self.deps.store.get_account(membership.account_id).await? {
+                Some(other) => rights.on(&other).contains(Permission::UsersMfaReset),
+                None => true,
+            };
+            if !elsewhere {
+                return Err(IdentityError::Forbidden(
+                    "the user is also a member of accounts where you may not reset MFA; ask a root user".into(),
+                ));
+            }
+        }
         let mut tx = self.deps.store.begin().await?;
         tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;
         let target = tx.find_user(user).await?.ok_or(IdentityError::NotFound)?;

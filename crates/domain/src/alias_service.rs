@@ -10,8 +10,8 @@ use tracing::instrument;
 
 use crate::account::{Account, IfMatch, Version};
 use crate::alias::{
-    Address, Alias, AliasFilter, AliasPatch, AliasStatus, AuthFailures, Domain, DomainRef, DomainStatus, LocalPart,
-    MailboxPassword, NewAlias, NewDomain,
+    Address, Alias, AliasFilter, AliasPatch, AliasStatus, Domain, DomainRef, DomainStatus, LocalPart, MailboxPassword,
+    NewAlias, NewDomain,
 };
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
@@ -300,10 +300,7 @@ impl AliasService {
     ) -> Result<AliasWithPassword, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let domain = match resolve_domain(self.deps.store.as_ref(), &command.domain).await {
-            Err(IdentityError::NotFound) => {
-                let field = if matches!(command.domain, DomainRef::Id(_)) { "domain_id" } else { "domain" };
-                return Err(IdentityError::field(field, "not_found", "no such domain"));
-            }
+            Err(IdentityError::NotFound) => return Err(no_such_domain(&command.domain)),
             other => other?,
         };
         if let Some(user) = command.user_id {
@@ -311,6 +308,11 @@ impl AliasService {
         }
         let password = command.password.unwrap_or_else(MailboxPassword::generate);
         let hash = self.hasher.hash(&password).await?;
+        let mut tx = self.deps.store.begin().await?;
+        // Locks the account: its aliases' default flags are decided one creation at a time.
+        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
+        // Read again inside the transaction: the domain may have changed during the hash.
+        let domain = tx.find_domain(domain.id).await?.ok_or_else(|| no_such_domain(&command.domain))?;
         let draft = AliasDraft {
             local_part: command.local_part,
             domain,
@@ -318,9 +320,6 @@ impl AliasService {
             user_id: command.user_id,
             is_primary: false,
         };
-        let mut tx = self.deps.store.begin().await?;
-        // Locks the account: its aliases' default flags are decided one creation at a time.
-        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
         let now = self.deps.clock.now();
         let alias = insert_alias(&self.deps, &mut *tx, principal, account, draft, Some(&hash), now).await?;
         tx.commit().await?;
@@ -455,8 +454,9 @@ impl AliasService {
 
     /// Checks a mailbox password for a mail server. Every refusal looks the same (unknown
     /// address, disabled alias or domain, no password, wrong password) and takes as long;
-    /// after [`AuthFailures::FREE_ATTEMPTS`] failures an address is locked for a doubling
-    /// time, counted in the store so all instances share it.
+    /// after [`crate::alias::AuthFailures::FREE_ATTEMPTS`] failures an address is locked for a
+    /// doubling time, counted in the store (before the check, so parallel guesses count too)
+    /// so all instances share it.
     #[instrument(skip_all)]
     pub async fn authenticate_mailbox(
         &self,
@@ -471,11 +471,7 @@ impl AliasService {
         }
         let address = Address::parse(address, "address").map_err(ValidationErrors::from)?;
         let key = address.to_string();
-        let now = self.deps.clock.now();
-        let failures = self.deps.store.auth_failures(&key).await?;
-        if let Some(retry_after_secs) = failures.and_then(|f| f.retry_after(now)) {
-            return Err(IdentityError::Throttled { retry_after_secs });
-        }
+        self.deps.begin_attempt(&key).await?;
         let mailbox = self.deps.store.find_mailbox(&address.local_part, &address.domain).await?;
         let usable = mailbox.as_ref().filter(|m| {
             m.alias.status == AliasStatus::Active
@@ -486,18 +482,19 @@ impl AliasService {
         let matched = self.hasher.verify(&password, phc).await?;
         match usable {
             Some(mailbox) if matched => {
-                if failures.is_some() {
-                    self.deps.store.clear_auth_failures(&key).await?;
-                }
+                self.deps.forget_attempts(&key).await?;
                 Ok(MailboxLogin { alias_id: mailbox.alias.id, account_id: mailbox.alias.account_id, address: key })
             }
-            _ => {
-                let at = self.deps.clock.now();
-                self.deps.store.record_auth_failure(&key, at, at - AuthFailures::STREAK_RESET).await?;
-                Err(IdentityError::BadCredentials)
-            }
+            // The attempt was counted before the check.
+            _ => Err(IdentityError::BadCredentials),
         }
     }
+}
+
+/// The field error for a domain that does not exist, naming the field the client used.
+fn no_such_domain(domain: &DomainRef) -> IdentityError {
+    let field = if matches!(domain, DomainRef::Id(_)) { "domain_id" } else { "domain" };
+    IdentityError::field(field, "not_found", "no such domain")
 }
 
 /// The alias `id` of `account`, locked.
@@ -548,6 +545,7 @@ pub(crate) async fn insert_alias(
             IdentityError::AlreadyExists(format!("the address {} exists", alias.address()))
         }
         InsertAliasError::DuplicateFlag => IdentityError::Conflict,
+        InsertAliasError::DomainMissing => IdentityError::field("domain_id", "not_found", "no such domain"),
         InsertAliasError::Unknown(e) => IdentityError::Unknown(e),
     })?;
     deps.record(tx, principal, AuditEntry::alias(&alias, "alias.create", Changes::created(alias.snapshot())), now)

@@ -71,6 +71,8 @@ macro_rules! store_conformance_tests {
             mailbox_failures_are_counted_atomically_and_lock_the_address,
             an_account_with_a_refused_primary_alias_is_not_created,
             a_domain_in_use_cannot_be_deleted,
+            parallel_guesses_get_no_more_than_the_free_attempts,
+            concurrent_idempotent_creations_with_a_primary_alias_replay_the_first,
             factors_round_trip_and_a_time_step_is_accepted_once,
             factors_are_deleted_one_by_one_or_all_of_a_user,
             two_factor_enforcement_is_found_at_above_and_below_memberships,

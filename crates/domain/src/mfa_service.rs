@@ -165,6 +165,10 @@ impl MfaService {
     #[instrument(skip_all)]
     pub async fn verify_totp(&self, principal: &Principal, code: TotpCode) -> Result<FactorId, IdentityError> {
         let user = caller(principal)?;
+        // Six digits fall to guessing without a limit: codes are throttled per user like
+        // mailbox passwords are per address.
+        let attempts = format!("totp:{}", user.id);
+        self.deps.begin_attempt(&attempts).await?;
         let mut tx = self.deps.store.begin().await?;
         let active: Vec<Factor> = tx.factors_of(user.id).await?.into_iter().filter(Factor::is_active).collect();
         if active.is_empty() {
@@ -176,6 +180,7 @@ impl MfaService {
             match self.spend(&mut *tx, factor, &code, now).await {
                 Ok(_) => {
                     tx.commit().await?;
+                    self.deps.forget_attempts(&attempts).await?;
                     return Ok(factor.id);
                 }
                 Err(e) if is_replay(&e) => replayed = true,

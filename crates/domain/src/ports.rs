@@ -242,6 +242,9 @@ pub enum InsertAliasError {
     /// alias in the account.
     #[error("the account already has a primary alias, or the user a default one")]
     DuplicateFlag,
+    /// MUST be returned when the alias's domain does not exist (deleted concurrently).
+    #[error("the domain does not exist")]
+    DomainMissing,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
+use crate::alias::AuthFailures;
 use crate::audit::{AuditEvent, AuditOutcome, Changes};
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, AuditEventId};
+use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::permission::{Permission, PermissionSet, Role};
 use crate::ports::{AuditWrites, Store};
@@ -250,6 +252,32 @@ impl Deps {
             return Ok(Vec::new());
         }
         Ok(enforcing)
+    }
+
+    /// Counts an attempt at a secret (a mailbox password, a TOTP code) for `key` before the
+    /// secret is checked, so that concurrent guesses are counted too. Refused with
+    /// [`IdentityError::Throttled`] while the key is locked after
+    /// [`AuthFailures::FREE_ATTEMPTS`] failures, or when concurrent attempts took the turns
+    /// left; after a success, [`Deps::forget_attempts`].
+    pub async fn begin_attempt(&self, key: &str) -> Result<(), IdentityError> {
+        let now = self.clock.now();
+        let streak_start = now - AuthFailures::STREAK_RESET;
+        let before = self.store.auth_failures(key).await?;
+        if let Some(retry_after_secs) = before.and_then(|f| f.retry_after(now)) {
+            return Err(IdentityError::Throttled { retry_after_secs });
+        }
+        let after = self.store.record_auth_failure(key, now, streak_start).await?;
+        // The count this attempt gets when no other attempt raced it.
+        let expected = before.filter(|b| b.last_at >= streak_start).map_or(1, |b| b.count + 1);
+        if after.count > AuthFailures::FREE_ATTEMPTS && after.count != expected {
+            return Err(IdentityError::Throttled { retry_after_secs: after.retry_after(now).unwrap_or(1) });
+        }
+        Ok(())
+    }
+
+    /// Forgets the attempts counted for `key` (after a success).
+    pub async fn forget_attempts(&self, key: &str) -> anyhow::Result<()> {
+        self.store.clear_auth_failures(key).await
     }
 
     /// Whether the caller may turn two-factor enforcement on without locking itself out:

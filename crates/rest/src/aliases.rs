@@ -257,6 +257,13 @@ fn with_etag<T: Serialize>(status: StatusCode, version: accountd_domain::Version
     (status, etag_of(version), Json(body)).into_response()
 }
 
+/// A response holding a mailbox password: never stored by caches.
+fn with_password(status: StatusCode, body: &AliasWithPassword) -> Response {
+    let mut response = with_etag(status, body.alias.version, AliasWithPasswordBody::from(body));
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
 /// The managed domains (any authenticated caller).
 #[utoipa::path(get, path = "/v1/domains", tag = "aliases", params(ListParams), responses((status = 200, body = DomainList)))]
 pub async fn list_domains(
@@ -417,7 +424,7 @@ pub async fn create_alias(
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
     let created = state.services.aliases.create(&caller, account, command).await?;
-    Ok(with_etag(StatusCode::CREATED, created.alias.version, AliasWithPasswordBody::from(&created)))
+    Ok(with_password(StatusCode::CREATED, &created))
 }
 
 /// One alias (`aliases:read`).
@@ -487,7 +494,7 @@ pub async fn reset_password(
         .transpose()
         .map_err(invalid)?;
     let reset = state.services.aliases.reset_password(&caller, account, id, password, if_match(&headers)).await?;
-    Ok(with_etag(StatusCode::OK, reset.alias.version, AliasWithPasswordBody::from(&reset)))
+    Ok(with_password(StatusCode::OK, &reset))
 }
 
 /// Checks a mailbox password for a mail server (root `aliases:read`): 200 or 401, and 429

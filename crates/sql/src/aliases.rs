@@ -420,6 +420,7 @@ macro_rules! impl_alias_store {
                         Ok(_) => Ok(()),
                         Err(e) if $crate::is_address_conflict(&e) => Err(InsertAliasError::AddressTaken),
                         Err(e) if $crate::is_unique_violation(&e) => Err(InsertAliasError::DuplicateFlag),
+                        Err(e) if $crate::is_foreign_key_violation(&e) => Err(InsertAliasError::DomainMissing),
                         Err(e) => Err(anyhow::Error::new(e).context("inserting an alias").into()),
                     }
                 }

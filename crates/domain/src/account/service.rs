@@ -290,7 +290,7 @@ impl AccountService {
         }
         // A second attempt happens only when a concurrent request with the same key won the
         // race; the attempt then finds its record and replays it.
-        for _ in 0..2 {
+        for attempt in 0..2 {
             let now = self.deps.clock.now();
             let mut tx = self.deps.store.begin().await?;
             let idempotency = match &key {
@@ -305,7 +305,16 @@ impl AccountService {
                     Some((scope, key, not_before))
                 }
             };
-            let created = self.insert_new(&mut *tx, principal, &command, now).await?;
+            let created = match self.insert_new(&mut *tx, principal, &command, now).await {
+                // A concurrent request with the same key may hold the address: once it has
+                // committed, the next attempt finds its record and replays it.
+                Err(CreateAccountError::PrimaryAlias(IdentityError::AlreadyExists(_)))
+                    if idempotency.is_some() && attempt == 0 =>
+                {
+                    continue;
+                }
+                other => other?,
+            };
             let account = &created.account;
             if let Some((scope, key, not_before)) = idempotency {
                 let record = IdempotencyRecord {

@@ -277,3 +277,61 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
     let dup = domains(&store).create(&caller(), command).await;
     assert!(matches!(dup, Err(IdentityError::AlreadyExists(_))), "{dup:?}");
 }
+
+pub async fn parallel_guesses_get_no_more_than_the_free_attempts(store: Arc<dyn Store>) {
+    domain(&store, "example.com", DomainStatus::Active).await;
+    let account = create(&store, "Acme", "standard", None).await;
+    aliases(&store)
+        .create(&caller(), account.id, new_alias("info", "example.com", Some("Correct-Horse-9")))
+        .await
+        .expect("alias");
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let service = aliases(&store);
+            tokio::spawn(async move {
+                let guess = SecretString::from(format!("Wrong-Horse-{i}"));
+                service.authenticate_mailbox(&caller(), "info@example.com", guess).await
+            })
+        })
+        .collect();
+    let (mut checked, mut throttled) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            Err(IdentityError::BadCredentials) => checked += 1,
+            Err(IdentityError::Throttled { .. }) => throttled += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(checked <= crate::alias::AuthFailures::FREE_ATTEMPTS, "{checked} guesses were checked");
+    assert_eq!(checked + throttled, 12);
+}
+
+pub async fn concurrent_idempotent_creations_with_a_primary_alias_replay_the_first(store: Arc<dyn Store>) {
+    let d = domain(&store, "example.com", DomainStatus::Active).await;
+    let command = || {
+        NewAccountInput {
+            name: Some("Once".into()),
+            local_part: Some("once".into()),
+            domain_id: Some(d.id.to_string()),
+            ..Default::default()
+        }
+        .validate()
+        .expect("valid")
+    };
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (accounts, command) = (service(&store), command());
+            let key = crate::idempotency::IdempotencyKey::parse("alias-race").expect("key");
+            tokio::spawn(async move { accounts.create(&caller(), command, Some(key)).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        let created = task.await.expect("task").expect("created or replayed");
+        assert!(created.value.primary_alias.is_some(), "a replay returns the primary alias too");
+        ids.push(created.value.account.id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one account for one key");
+    assert_eq!(store.list_accounts(first_page()).await.expect("list").items.len(), 1);
+}

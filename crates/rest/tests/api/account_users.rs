@@ -276,3 +276,51 @@ async fn every_operation_answers_401_without_a_token_403_without_the_permission_
         assert_eq!(t.app.send(method.clone(), &missing, body.as_deref(), &[]).await.status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn reset_mfa_cannot_reach_a_user_who_belongs_to_other_tenants_or_only_was_invited() {
+    let t = tenant().await;
+    let reset = |user: &str| format!("/v1/accounts/{}/users/{user}/reset-mfa", t.account);
+    // The stranger administers another tenant and enrols a factor there.
+    enrol(&t.app, &t.stranger.1).await;
+    // A member here too, but still a member of a tenant this administrator does not govern.
+    put_member(&t.app, &t.account, &t.stranger.0, "member").await;
+    let refused = call(&t.app, &t.admin.1, Method::POST, &reset(&t.stranger.0), None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    // Only invited here: an invitation nobody accepted gives no power over the user.
+    let invitee = create_user(&t.app, "invitee@example.com").await;
+    let invite = json!({"user_id": invitee, "roles": ["member"]}).to_string();
+    let invited = t.app.post(&format!("/v1/accounts/{}/members", t.account), &invite).await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.text);
+    let refused = call(&t.app, &t.admin.1, Method::POST, &reset(&invitee), None).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text);
+    let me = call(&t.app, &t.stranger.1, Method::GET, "/v1/me", None).await;
+    assert_eq!(me.body["mfa_enabled"], true, "the stranger's factor is untouched");
+    // Root governs every tenant.
+    assert_eq!(t.app.post(&reset(&t.stranger.0), "").await.status, StatusCode::NO_CONTENT);
+    let me = call(&t.app, &t.stranger.1, Method::GET, "/v1/me", None).await;
+    assert_eq!(me.body["mfa_enabled"], false);
+}
+
+#[tokio::test]
+async fn totp_verification_is_throttled_per_user() {
+    let t = tenant().await;
+    let secret = enrol(&t.app, &t.viewer.1).await;
+    let wrong = |offset: i64| {
+        // A code of another time step is wrong now (the window is one step each side).
+        json!({"code": code(&secret, offset)}).to_string()
+    };
+    for offset in [5, 6, 7, 8, 9] {
+        let reply = call(&t.app, &t.viewer.1, Method::POST, "/v1/me/mfa/totp/verify", Some(&wrong(offset))).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+    }
+    let right = json!({"code": code(&secret, 0)}).to_string();
+    let locked = call(&t.app, &t.viewer.1, Method::POST, "/v1/me/mfa/totp/verify", Some(&right)).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.text);
+    assert!(locked.header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1));
+    // Another user is not locked out by it.
+    let admin_secret = enrol(&t.app, &t.admin.1).await;
+    let body = json!({"code": code(&admin_secret, 1)}).to_string();
+    let other = call(&t.app, &t.admin.1, Method::POST, "/v1/me/mfa/totp/verify", Some(&body)).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+}

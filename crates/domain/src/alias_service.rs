@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 
 use crate::account::{Account, IfMatch, Version};
@@ -380,9 +380,15 @@ impl AliasService {
         principal: &Principal,
         account: AccountId,
         id: AliasId,
-        password: Option<MailboxPassword>,
+        password: Option<SecretString>,
         if_match: IfMatch,
     ) -> Result<AliasWithPassword, IdentityError> {
+        // An empty password, like none, asks for a generated one.
+        let password = password
+            .filter(|p| !p.expose_secret().is_empty())
+            .map(MailboxPassword::parse)
+            .transpose()
+            .map_err(ValidationErrors::from)?;
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         // Checked before the slow hash, which is wasted on an alias that is not there.
         self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)?;
@@ -470,6 +476,9 @@ impl AliasService {
             ));
         }
         let address = Address::parse(address, "address").map_err(ValidationErrors::from)?;
+        if password.expose_secret().is_empty() {
+            return Err(IdentityError::field("password", "required", "must be given"));
+        }
         let key = address.to_string();
         self.deps.begin_attempt(&key).await?;
         let mailbox = self.deps.store.find_mailbox(&address.local_part, &address.domain).await?;

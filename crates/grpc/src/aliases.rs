@@ -3,7 +3,7 @@
 
 use accountd_domain::{
     Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, IfMatch,
-    MailboxPassword, NewAliasInput, NewDomainInput, PASSWORD_NOTE, PageRequest, Services, UserId, ValidationErrors,
+    NewAliasInput, NewDomainInput, PASSWORD_NOTE, PageRequest, Services, UserId, ValidationErrors,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
@@ -288,7 +288,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
         let (account, id) = (account_id(&r.account_id)?, alias_id(&r.alias_id)?);
-        let new_password = password(r.password).map(MailboxPassword::parse).transpose().map_err(invalid)?;
+        let new_password = password(r.password);
         let reset = self
             .services
             .aliases

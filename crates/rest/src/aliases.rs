@@ -3,8 +3,8 @@
 //! mailbox passwords, and mailbox authentication for mail servers.
 
 use accountd_domain::{
-    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, MailboxPassword,
-    NewAliasInput, NewDomainInput, PASSWORD_NOTE, UserId, ValidationErrors,
+    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, NewAliasInput,
+    NewDomainInput, PASSWORD_NOTE, UserId, ValidationErrors,
 };
 use axum::Json;
 use axum::Router;
@@ -487,12 +487,7 @@ pub async fn reset_password(
     body: Option<Body<ResetPasswordRequest>>,
 ) -> Result<Response, ApiError> {
     let (account, id) = (account_id(&account)?, alias_id(&id)?);
-    let password = body
-        .and_then(|Body(b)| b.password)
-        .filter(|p| !secrecy::ExposeSecret::expose_secret(p).is_empty())
-        .map(MailboxPassword::parse)
-        .transpose()
-        .map_err(invalid)?;
+    let password = body.and_then(|Body(b)| b.password);
     let reset = state.services.aliases.reset_password(&caller, account, id, password, if_match(&headers)).await?;
     Ok(with_password(StatusCode::OK, &reset))
 }
@@ -508,7 +503,7 @@ pub async fn mailbox_auth(
     Body(body): Body<MailboxAuthRequest>,
 ) -> Result<Json<MailboxAuthBody>, ApiError> {
     let address = body.address.unwrap_or_default();
-    let password = body.password.ok_or_else(|| invalid(FieldError::new("password", "required", "must be given")))?;
+    let password = body.password.unwrap_or_else(|| SecretString::from(String::new()));
     let login = state.services.aliases.authenticate_mailbox(&caller, &address, password).await?;
     Ok(Json(MailboxAuthBody {
         ok: true,

@@ -105,10 +105,14 @@ impl From<AuthFailuresRow> for AuthFailures {
 #[doc(hidden)]
 macro_rules! select_aliases {
     ($($tail:literal)*) => {
+        $crate::select_aliases!(@columns "" $($tail)*)
+    };
+    // `extra` joins the column list (mailbox authentication adds the password hash).
+    (@columns $extra:literal $($tail:literal)*) => {
         concat!(
             "SELECT a.id, a.account_id, a.user_id, a.domain_id, d.name AS domain_name, d.status AS domain_status, ",
             "a.local_part, a.display_name, a.status, a.is_primary, a.is_default, a.password_changed_at, a.version, ",
-            "a.created_at, a.updated_at FROM aliases a JOIN domains d ON d.id = a.domain_id "
+            "a.created_at, a.updated_at", $extra, " FROM aliases a JOIN domains d ON d.id = a.domain_id "
             $(, $tail)*
         )
     };
@@ -227,12 +231,8 @@ macro_rules! impl_alias_store {
                 }
 
                 async fn find_mailbox(&self, local_part: &LocalPart, domain: &DomainName) -> anyhow::Result<Option<Mailbox>> {
-                    let row: Option<AliasRow> = sqlx::query_as(concat!(
-                        "SELECT a.id, a.account_id, a.user_id, a.domain_id, d.name AS domain_name, ",
-                        "d.status AS domain_status, a.local_part, a.display_name, a.status, a.is_primary, ",
-                        "a.is_default, a.password_changed_at, a.version, a.created_at, a.updated_at, ",
-                        "a.password_hash FROM domains d JOIN aliases a ON a.domain_id = d.id ",
-                        "WHERE d.name = $1 AND a.local_part = $2"
+                    let row: Option<AliasRow> = sqlx::query_as($crate::select_aliases!(
+                        @columns ", a.password_hash" "WHERE d.name = $1 AND a.local_part = $2"
                     ))
                     .bind(domain.as_str())
                     .bind(local_part.as_str())

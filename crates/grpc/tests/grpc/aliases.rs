@@ -160,6 +160,8 @@ async fn mailbox_auth_is_throttled_with_retry_info_and_refused_to_tenants() {
     assert_eq!(locked.code(), Code::ResourceExhausted);
     let retry = locked.get_details_retry_info().and_then(|r| r.retry_delay).expect("retry info");
     assert!(retry.as_secs() >= 1, "{retry:?}");
+    let empty = aliases.authenticate_mailbox(login("")).await.expect_err("no password");
+    assert_eq!((empty.code(), violated_fields(&empty)), (Code::InvalidArgument, vec!["password".to_owned()]));
     let user = create_user(&server, "admin@example.com").await;
     put_member(&server, &account.id, &user.id, "administrator").await;
     let (_, secret) = issue_token(&server, &account.id, &user.id).await;

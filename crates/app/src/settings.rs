@@ -26,11 +26,24 @@ pub struct Settings {
     pub grpc_addr: SocketAddr,
     pub database_url: String,
     pub log_format: LogFormat,
-    /// Where accountd keeps files of its own (the generated MFA key file).
+    /// Where accountd keeps files of its own (the generated MFA key file). By default the
+    /// user's data directory, never the working directory, so running from a checkout cannot
+    /// leave a key where git would pick it up.
     pub data_dir: PathBuf,
     /// The key sealing MFA secrets (32 bytes, base64); generated into `data_dir` when unset.
     #[serde(default)]
     pub mfa_key: Option<Redacted>,
+}
+
+/// The data directory when none is configured: `$XDG_DATA_HOME/accountd`, else
+/// `$HOME/.local/share/accountd` (the XDG base directory rule). Relative values of those
+/// variables are ignored, as the XDG rule says, so the default is never inside the working
+/// directory. `None` when neither is set.
+fn default_data_dir(env: &HashMap<String, String>) -> Option<PathBuf> {
+    let absolute = |name: &str| env.get(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_DATA_HOME")
+        .map(|xdg| xdg.join("accountd"))
+        .or_else(|| absolute("HOME").map(|home| home.join(".local").join("share").join("accountd")))
 }
 
 /// A setting that is a secret: compared and used, never printed.
@@ -67,7 +80,10 @@ impl Settings {
             .set_default("grpc_addr", "127.0.0.1:50051")?
             .set_default("database_url", "sqlite:accountd.db")?
             .set_default("log_format", "text")?
-            .set_default("data_dir", ".")?;
+            .set_default(
+                "data_dir",
+                default_data_dir(&env).map(|d| d.to_string_lossy().into_owned()).unwrap_or_default(),
+            )?;
         if let Some(path) = &cli.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -87,6 +103,11 @@ impl Settings {
             .try_deserialize::<Settings>()
             .context("invalid settings")?;
         settings.check_database_url()?;
+        anyhow::ensure!(
+            !settings.data_dir.as_os_str().is_empty(),
+            "invalid settings: no data_dir configured and neither XDG_DATA_HOME nor HOME is set; \
+             set --data-dir or ACCOUNTD_DATA_DIR"
+        );
         Ok(settings)
     }
 
@@ -116,8 +137,12 @@ mod tests {
 
     use super::*;
 
+    /// The environment `pairs` name, on top of a `HOME`.
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        std::iter::once(("HOME", "/home/ada"))
+            .chain(pairs.iter().copied())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 
     fn cli(args: &[&str]) -> Cli {
@@ -167,7 +192,7 @@ mod tests {
     #[test]
     fn the_mfa_key_comes_from_the_environment_and_never_shows_in_debug() {
         let s = Settings::load(&cli(&[]), env(&[])).unwrap();
-        assert_eq!((s.mfa_key.as_ref(), s.data_dir.to_str()), (None, Some(".")));
+        assert_eq!((s.mfa_key.as_ref(), s.data_dir.to_str()), (None, Some("/home/ada/.local/share/accountd")));
         let key = "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=";
         let s =
             Settings::load(&cli(&[]), env(&[("ACCOUNTD_MFA_KEY", key), ("ACCOUNTD_DATA_DIR", "/var/lib/a")])).unwrap();
@@ -202,5 +227,22 @@ mod tests {
         writeln!(file, "htp_addr = \"127.0.0.1:1\"").unwrap();
         let err = Settings::load(&cli(&["--config", file.path().to_str().unwrap()]), env(&[])).unwrap_err();
         assert!(format!("{err:#}").contains("htp_addr"), "{err:#}");
+    }
+
+    #[test]
+    fn the_default_data_dir_is_the_users_never_the_working_directory() {
+        let xdg = Settings::load(&cli(&[]), env(&[("XDG_DATA_HOME", "/data/ada")])).unwrap();
+        assert_eq!(xdg.data_dir.to_str(), Some("/data/ada/accountd"));
+        let relative = Settings::load(&cli(&[]), env(&[("XDG_DATA_HOME", "data")])).unwrap();
+        assert_eq!(
+            relative.data_dir.to_str(),
+            Some("/home/ada/.local/share/accountd"),
+            "a relative XDG path is ignored"
+        );
+        let no_home = Settings::load(&cli(&[]), Vec::new()).unwrap_err();
+        assert!(format!("{no_home:#}").contains("--data-dir"), "{no_home:#}");
+        let configured =
+            Settings::load(&cli(&[]), vec![("ACCOUNTD_DATA_DIR".to_owned(), "/srv/a".to_owned())]).unwrap();
+        assert_eq!(configured.data_dir.to_str(), Some("/srv/a"), "a configured one needs no HOME");
     }
 }

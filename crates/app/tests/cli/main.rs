@@ -2,6 +2,7 @@
 //! and gRPC, keeps data across restarts, and stops cleanly on SIGTERM — on SQLite and on
 //! PostgreSQL.
 
+mod hygiene;
 mod mfa;
 
 use std::io::{BufRead, BufReader};
@@ -26,17 +27,30 @@ struct Running {
 
 /// Runs `accountd bootstrap` in `dir` and returns the printed token and what was logged.
 fn bootstrap(dir: &Path, extra: &[&str]) -> (String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_accountd"))
+    let output = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir)
         .current_dir(dir)
         .args(extra)
         .args(["bootstrap", "--email", "admin@example.com"])
-        .env_remove("DATABASE_URL")
-        .env_remove("ACCOUNTD_DATABASE_URL")
         .output()
         .expect("run bootstrap");
     let log = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{log}");
     (String::from_utf8_lossy(&output.stdout).trim().to_owned(), log)
+}
+
+/// What each run of the binary sees of the environment: no database, data directory or key
+/// from the developer's shell, and `dir/home` as its home, so the default data directory (and
+/// the MFA key generated there) belongs to the test.
+fn isolated<'c>(command: &'c mut Command, dir: &Path) -> &'c mut Command {
+    for name in ["DATABASE_URL", "ACCOUNTD_DATABASE_URL", "ACCOUNTD_DATA_DIR", "ACCOUNTD_MFA_KEY", "XDG_DATA_HOME"] {
+        command.env_remove(name);
+    }
+    command.env("HOME", dir.join("home"))
+}
+
+/// The MFA key file a run in `dir` generates by default.
+fn default_key_file(dir: &Path) -> std::path::PathBuf {
+    dir.join("home").join(".local").join("share").join("accountd").join("mfa.key")
 }
 
 impl Drop for Running {
@@ -48,13 +62,11 @@ impl Drop for Running {
 
 /// Starts `accountd serve` in `dir` on ephemeral ports and waits until it says where it listens.
 fn start(dir: &Path, extra: &[&str]) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_accountd"))
+    let mut child = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir)
         .current_dir(dir)
         .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
         .args(extra)
         .arg("serve")
-        .env_remove("DATABASE_URL")
-        .env_remove("ACCOUNTD_DATABASE_URL")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
@@ -184,6 +196,9 @@ async fn serve_with_no_configuration_uses_sqlite_in_the_working_directory_and_su
     assert!(!bootstrap_log.contains(secret_part) && !served_log.contains(secret_part), "a token reached the logs");
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         let path = entry.expect("entry").path();
+        if path.is_dir() {
+            continue; // the test's home: the key file, checked by the MFA tests
+        }
         let bytes = std::fs::read(&path).expect("read");
         assert!(
             !bytes.windows(secret_part.len()).any(|w| w == secret_part.as_bytes()),
@@ -192,10 +207,9 @@ async fn serve_with_no_configuration_uses_sqlite_in_the_working_directory_and_su
         );
     }
     let (again, _) = {
-        let output = Command::new(env!("CARGO_BIN_EXE_accountd"))
+        let output = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir.path())
             .current_dir(dir.path())
             .args(["bootstrap", "--email", "second@example.com"])
-            .env_remove("DATABASE_URL")
             .output()
             .expect("run bootstrap");
         (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())

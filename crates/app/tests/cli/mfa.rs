@@ -8,7 +8,7 @@ use accountd_domain::mfa::TotpSecret;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::{bootstrap, start, stop};
+use crate::{bootstrap, default_key_file, isolated, start, stop};
 
 async fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
     let reply =
@@ -27,7 +27,7 @@ async fn the_generated_key_file_outlives_a_restart_and_no_secret_reaches_a_log_o
     let first_log = first.log.lock().expect("log").join("\n");
     stop(first).await;
 
-    let key_file = dir.path().join("mfa.key");
+    let key_file = default_key_file(dir.path());
     let key = std::fs::read_to_string(&key_file).expect("the key file is in the data directory");
     assert_eq!(key.trim().len(), 44, "32 bytes in base64");
     #[cfg(unix)]
@@ -49,8 +49,13 @@ async fn the_generated_key_file_outlives_a_restart_and_no_secret_reaches_a_log_o
     for log in [&first_log, &second_log] {
         assert!(!log.contains(&secret) && !log.contains(key.trim()), "a secret reached the log");
     }
+    assert!(!dir.path().join("mfa.key").exists(), "no key in the working directory");
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
-        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            continue;
+        }
+        let bytes = std::fs::read(path).expect("read");
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a file holds the TOTP secret");
     }
 }
@@ -68,12 +73,11 @@ async fn a_configured_key_is_used_instead_of_a_file_and_a_bad_one_refuses_to_sta
     assert_eq!(status, 201);
     stop(running).await;
     assert!(!dir.path().join("state").join("mfa.key").exists() && !dir.path().join("mfa.key").exists());
+    assert!(!default_key_file(dir.path()).exists(), "a configured key makes no key file");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_accountd"))
+    let output = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir.path())
         .current_dir(dir.path())
         .arg("serve")
-        .env_remove("DATABASE_URL")
-        .env_remove("ACCOUNTD_DATABASE_URL")
         .env("ACCOUNTD_MFA_KEY", "too-short-to-be-a-key")
         .output()
         .expect("run");

@@ -16,6 +16,9 @@ pub enum ActorKind {
     User,
     Token,
     System,
+    /// A root user acting through a token (recorded with its token id and email, which
+    /// only platform readers see), or, as tenants see it, any platform actor.
+    Platform,
 }
 
 impl ActorKind {
@@ -24,6 +27,7 @@ impl ActorKind {
             Self::User => "user",
             Self::Token => "token",
             Self::System => "system",
+            Self::Platform => "platform",
         }
     }
 
@@ -32,6 +36,7 @@ impl ActorKind {
             "user" => Some(Self::User),
             "token" => Some(Self::Token),
             "system" => Some(Self::System),
+            "platform" => Some(Self::Platform),
             _ => None,
         }
     }
@@ -43,6 +48,17 @@ pub struct Actor {
     pub kind: ActorKind,
     pub id: Option<String>,
     pub email: Option<String>,
+}
+
+impl Actor {
+    /// The actor as a tenant (a caller without root `users:read`) sees it: root users and
+    /// the system are `platform`, without id or email.
+    pub fn shown_to_tenant(self) -> Self {
+        match self.kind {
+            ActorKind::Platform | ActorKind::System => Self { kind: ActorKind::Platform, id: None, email: None },
+            _ => self,
+        }
+    }
 }
 
 /// A value in a [`Snapshot`]; deliberately small so that the domain stays free of any

@@ -42,6 +42,12 @@ impl AuditService {
                 None => return Err(IdentityError::NotFound),
             },
         }
-        Ok(self.deps.store.list_audit_events(&query).await?)
+        let mut page = self.deps.store.list_audit_events(&query).await?;
+        if !principal.root_permissions().contains(Permission::UsersRead) {
+            for event in &mut page.items {
+                event.actor = event.actor.clone().shown_to_tenant();
+            }
+        }
+        Ok(page)
     }
 }

@@ -150,6 +150,10 @@ pub trait IdentityWrites: Send {
     /// Whether any user holds a root permission.
     async fn any_root_user(&mut self) -> anyhow::Result<bool>;
 
+    /// Every user holding a root permission, read and locked like [`IdentityWrites::find_user`],
+    /// so two transactions demoting two root users serialize.
+    async fn root_users(&mut self) -> anyhow::Result<Vec<User>>;
+
     async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError>;
 
     /// Overwrites the user whose version is `expected`; `Ok(false)` when none matched.

@@ -858,6 +858,16 @@ macro_rules! impl_store {
                     Ok(row.is_some())
                 }
 
+                async fn root_users(&mut self) -> anyhow::Result<Vec<User>> {
+                    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::user_columns!(), " FROM users WHERE root_permissions <> '' ORDER BY id", $lock
+                    ))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .context("reading the root users")?;
+                    rows.into_iter().map(User::try_from).collect()
+                }
+
                 async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError> {
                     let result = sqlx::query(concat!(
                         "INSERT INTO users (id, email, first_name, last_name, status, root_permissions, version, ",

@@ -5,6 +5,8 @@ mod accounts;
 mod aliases;
 mod audit;
 mod auth;
+mod authz_model;
+mod authz_table;
 mod docs;
 mod hierarchy;
 mod mfa;

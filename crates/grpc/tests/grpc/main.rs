@@ -5,6 +5,10 @@ mod accounts;
 mod aliases;
 mod audit;
 mod auth;
+mod authz_model;
+/// The authorization model's table, shared with the REST suite.
+#[path = "../../../rest/tests/api/authz_table.rs"]
+mod authz_table;
 mod identity;
 mod matrix;
 mod mfa;

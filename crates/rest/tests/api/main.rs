@@ -6,6 +6,7 @@ mod aliases;
 mod audit;
 mod auth;
 mod authz_model;
+mod authz_rules;
 mod authz_table;
 mod docs;
 mod hierarchy;

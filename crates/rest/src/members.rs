@@ -33,6 +33,8 @@ pub struct MemberBody {
     pub roles: Vec<&'static str>,
     /// `member`, or `invited` until the user accepts.
     pub status: &'static str,
+    /// The user who added the member; null when the system did, and for callers without root
+    /// `users:read` when a root user (the platform) did.
     pub invited_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -69,7 +69,8 @@ impl AccountUserService {
         }
     }
 
-    /// The owner and one page of the other users (`members:read`).
+    /// The owner and one page of the other users (`members:read`). Root users (the platform)
+    /// are left out for callers without root `users:read`, so tenants never read their email.
     pub async fn list(
         &self,
         principal: &Principal,
@@ -81,8 +82,11 @@ impl AccountUserService {
             Some(owner) => self.deps.store.get_account_user(account_id, owner).await?,
             None => None,
         };
+        // Root users are the platform to tenants: not listed, their email not shown.
+        let platform = !principal.root_permissions().contains(Permission::UsersRead);
+        let owner = owner.filter(|o| !(platform && o.user.is_root()));
         let mut users = self.deps.store.list_account_users(account_id, page).await?;
-        users.items.retain(|u| Some(u.user.id) != account.owner_id);
+        users.items.retain(|u| Some(u.user.id) != account.owner_id && !(platform && u.user.is_root()));
         let users = users.map(|u| shown(principal, u));
         Ok(AccountUsers { owner, users })
     }
@@ -96,6 +100,10 @@ impl AccountUserService {
     ) -> Result<AccountUser, IdentityError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
         let found = self.deps.store.get_account_user(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        if found.user.is_root() && !principal.root_permissions().contains(Permission::UsersRead) {
+            // The platform's personal data is not shown to tenants.
+            return Err(IdentityError::NotFound);
+        }
         Ok(shown(principal, found))
     }
 

@@ -96,12 +96,6 @@ impl TokenService {
         Ok(token)
     }
 
-    /// Whether the caller is a platform administrator (root `users:write`), who may manage
-    /// every token.
-    fn is_platform_admin(principal: &Principal) -> bool {
-        principal.root_permissions().contains(Permission::UsersWrite)
-    }
-
     /// The token-takeover rule (docs/ARCHITECTURE.md, "Who may act on whom"): acting on
     /// `token` (roll, update, disable, delete) needs rights over its user at least as wide as
     /// the token's. A platform administrator may always. Anyone else:
@@ -115,7 +109,7 @@ impl TokenService {
     /// Read before the write's transaction; the write checks that the token it locks still
     /// has the user and policies decided on ([`same_reach`]).
     async fn govern(&self, principal: &Principal, token: &Token, all: bool, roll: bool) -> Result<(), IdentityError> {
-        if Self::is_platform_admin(principal) {
+        if Deps::is_platform_admin(principal) {
             return Ok(());
         }
         let own = Some(token.user_id) == principal.user_id();

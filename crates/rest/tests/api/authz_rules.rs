@@ -266,6 +266,13 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
     let account = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}"), None).await;
     assert_eq!(account.body["owner_id"], Value::Null, "{}", account.text);
     assert!(!account.text.contains(&root));
+    // Nor does the account-users view show the root owner's email.
+    let users = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/users"), None).await;
+    assert_eq!(users.status, StatusCode::OK, "{}", users.text);
+    assert!(!users.text.contains("root@example.com"), "{}", users.text);
+    assert_eq!(users.body["owner"], Value::Null);
+    let one = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/users/{root}"), None).await;
+    assert_eq!(one.status, StatusCode::NOT_FOUND);
 
     // Root itself still sees who acted.
     let full = app.get(&format!("/v1/accounts/{a}/logs/audit")).await;

@@ -121,6 +121,9 @@ impl Snapshot {
     }
 }
 
+/// The snapshot fields that name a user.
+const USER_FIELDS: [&str; 3] = ["owner_id", "user_id", "invited_by"];
+
 /// Before and after images of a change. An update keeps only the fields that changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -149,6 +152,34 @@ impl Changes {
             }
         }
         Self { before: Some(Snapshot(old)), after: Some(Snapshot(new)) }
+    }
+
+    /// The user ids the snapshots name (`owner_id`, `user_id`, `invited_by`).
+    pub fn user_ids(&self) -> Vec<String> {
+        let sides = [&self.before, &self.after];
+        sides
+            .into_iter()
+            .flatten()
+            .flat_map(|s| USER_FIELDS.iter().filter_map(|f| s.0.get(*f)))
+            .filter_map(|v| match v {
+                AuditValue::Text(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The changes with every user id of `hidden` (the platform's, for a tenant) shown as null.
+    pub fn without_users(mut self, hidden: &[String]) -> Self {
+        for side in [&mut self.before, &mut self.after].into_iter().flatten() {
+            for field in USER_FIELDS {
+                if let Some(value) = side.0.get_mut(field)
+                    && matches!(value, AuditValue::Text(id) if hidden.contains(id))
+                {
+                    *value = AuditValue::Null;
+                }
+            }
+        }
+        self
     }
 
     /// True when an update changed nothing.

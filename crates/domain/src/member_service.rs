@@ -104,7 +104,7 @@ impl MemberService {
     pub async fn get(&self, principal: &Principal, account: AccountId, user: UserId) -> Result<Member, IdentityError> {
         self.account(principal, account, Permission::MembersRead).await?;
         let member = self.deps.store.get_member(account, user).await?.ok_or(IdentityError::NotFound)?;
-        Ok(self.deps.shown_member(principal, member).await?)
+        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
     }
 
     /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
@@ -177,6 +177,10 @@ impl MemberService {
         roles: Vec<Role>,
     ) -> Result<Member, IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        // A root user's membership is the platform's: tenants do not see or change it.
+        if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
         let admin = Deps::is_platform_admin(principal);
         let existing = self.deps.store.get_member(account_id, user_id).await?.is_some();
         if !admin && !existing && !self.deps.may_see_user(principal, user_id).await? {
@@ -193,7 +197,7 @@ impl MemberService {
                 let next = Member { roles, updated_at: now, ..current.clone() };
                 let changes = Changes::updated(current.snapshot(), next.snapshot());
                 if changes.is_empty() {
-                    return Ok(self.deps.shown_member(principal, current).await?);
+                    return self.deps.shown_member(principal, current).await?.ok_or(IdentityError::NotFound);
                 }
                 (next, "member.update", changes)
             }
@@ -214,7 +218,7 @@ impl MemberService {
         tx.save_member(&member).await?;
         self.deps.record(&mut *tx, principal, AuditEntry::member(&member, action, changes), now).await?;
         tx.commit().await?;
-        Ok(self.deps.shown_member(principal, member).await?)
+        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
     }
 
     /// Removes a user from an account; never the owner.
@@ -225,6 +229,9 @@ impl MemberService {
         user_id: UserId,
     ) -> Result<(), IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
         if account.owner_id == Some(user_id) {
             return Err(IdentityError::FailedPrecondition("the owner cannot be removed".into()));
         }
@@ -285,7 +292,8 @@ impl MemberService {
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::member(&next, "member.accept", changes), now).await?;
         tx.commit().await?;
-        Ok(Some(self.deps.shown_member(principal, next).await?))
+        // The caller's own membership: only whom it was invited by may be hidden.
+        Ok(Some(self.deps.shown_member(principal, next.clone()).await?.unwrap_or(next)))
     }
 
     /// The built-in roles, for a caller that can see the account.

@@ -338,22 +338,27 @@ impl Deps {
         Ok(self.shown_accounts(principal, vec![account]).await?.remove(0))
     }
 
-    /// `members` as the caller may see them: invited by a root user shows as invited by no
-    /// one to tenants.
-    pub async fn shown_members(&self, principal: &Principal, mut members: Vec<Member>) -> anyhow::Result<Vec<Member>> {
-        let inviters: Vec<UserId> = members.iter().filter_map(|m| m.invited_by).collect();
-        let platform = self.platform_users(principal, inviters).await?;
-        for member in &mut members {
-            if member.invited_by.is_some_and(|i| platform.contains(&i)) {
-                member.invited_by = None;
-            }
-        }
-        Ok(members)
+    /// `members` as the caller may see them: to tenants, root users' memberships are left
+    /// out and invited by a root user shows as invited by no one.
+    pub async fn shown_members(&self, principal: &Principal, members: Vec<Member>) -> anyhow::Result<Vec<Member>> {
+        let named: Vec<UserId> = members.iter().flat_map(|m| m.invited_by.into_iter().chain([m.user_id])).collect();
+        let platform = self.platform_users(principal, named).await?;
+        Ok(members
+            .into_iter()
+            .filter(|m| !platform.contains(&m.user_id))
+            .map(|mut m| {
+                if m.invited_by.is_some_and(|i| platform.contains(&i)) {
+                    m.invited_by = None;
+                }
+                m
+            })
+            .collect())
     }
 
-    /// `member` as the caller may see it (see [`Deps::shown_members`]).
-    pub async fn shown_member(&self, principal: &Principal, member: Member) -> anyhow::Result<Member> {
-        Ok(self.shown_members(principal, vec![member]).await?.remove(0))
+    /// `member` as the caller may see it (see [`Deps::shown_members`]); `None` when it is a
+    /// root user's membership and the caller a tenant.
+    pub async fn shown_member(&self, principal: &Principal, member: Member) -> anyhow::Result<Option<Member>> {
+        Ok(self.shown_members(principal, vec![member]).await?.pop())
     }
 
     /// Whether a tenant may name user `user` by id (to invite it): the user is the caller,

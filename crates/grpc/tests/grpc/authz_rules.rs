@@ -152,6 +152,8 @@ async fn tenants_see_platform_actors_without_ids_or_emails() {
     let trail = server.audit_with(Credential::bearer(&admin_secret)).list_audit_logs(request.clone()).await;
     let events = trail.expect("audit").into_inner().events;
     assert!(!events.is_empty());
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("me").id;
+    assert!(!format!("{events:?}").contains(&root), "no root id in the tenant's trail");
     for event in &events {
         let actor = event.actor.as_ref().expect("actor");
         assert_eq!((actor.r#type.as_str(), actor.id.as_str(), actor.email.as_str()), ("platform", "", ""));

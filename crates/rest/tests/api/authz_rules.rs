@@ -256,6 +256,7 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
     let trail = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/logs/audit"), None).await;
     assert_eq!(trail.status, StatusCode::OK, "{}", trail.text);
     assert!(!trail.text.contains("root@example.com"), "{}", trail.text);
+    assert!(!trail.text.contains(&root), "no root id in actors, changes or resources: {}", trail.text);
     let events = trail.body["events"].as_array().expect("events");
     assert!(!events.is_empty());
     for event in events {
@@ -263,6 +264,12 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
     }
     let member = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/members/{admin}"), None).await;
     assert_eq!(member.body["invited_by"], Value::Null, "{}", member.text);
+    // The root owner's own membership is the platform's: not listed, not found.
+    let members = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/members"), None).await;
+    assert_eq!(members.status, StatusCode::OK);
+    assert!(!members.text.contains(&root), "{}", members.text);
+    let rooted = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/members/{root}"), None).await;
+    assert_eq!(rooted.status, StatusCode::NOT_FOUND);
     let account = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}"), None).await;
     assert_eq!(account.body["owner_id"], Value::Null, "{}", account.text);
     assert!(!account.text.contains(&root));

@@ -388,6 +388,40 @@ mod tests {
         assert!(grant(&policies, None, &account(1, &[])).contains(Permission::AccountsWrite));
     }
 
+    fn token(policies: Vec<Policy>) -> Token {
+        let now = Utc::now();
+        Token {
+            id: TokenId::from_uuid(uuid::Uuid::from_u128(9)),
+            account_id: Some(AccountId::from_uuid(uuid::Uuid::from_u128(1))),
+            user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
+            name: TokenName::parse("t").unwrap(),
+            policies,
+            condition: TokenCondition::default(),
+            not_before: None,
+            expires_on: None,
+            status: TokenStatus::Active,
+            hint: String::new(),
+            last_used_on: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn mfa_write_is_granted_explicitly_or_by_every_other_account_permission_and_denied_by_deny() {
+        let everything_else: Vec<Permission> =
+            PermissionSet::account_scoped().iter().filter(|p| *p != Permission::MfaWrite).collect();
+        assert!(token(vec![policy(Effect::Allow, &everything_else, &[])]).allows_mfa_write(), "a full token");
+        assert!(token(vec![policy(Effect::Allow, &[Permission::MfaWrite], &[])]).allows_mfa_write());
+        assert!(!token(vec![policy(Effect::Allow, &[Permission::AliasesRead], &[])]).allows_mfa_write(), "narrowed");
+        let denied =
+            vec![policy(Effect::Allow, &everything_else, &[]), policy(Effect::Deny, &[Permission::MfaWrite], &[])];
+        assert!(!token(denied).allows_mfa_write());
+        // A full token's grant on its account carries mfa:write too, so it may pass it on.
+        let full = token(vec![policy(Effect::Allow, &everything_else, &[])]);
+        assert!(full.grant_on(&account(1, &[])).contains(Permission::MfaWrite));
+    }
+
     #[test]
     fn ip_conditions_admit_and_refuse() {
         let input = TokenInput {

@@ -752,6 +752,8 @@ pub async fn bootstrap_makes_one_root_user_and_refuses_a_second(store: Arc<dyn S
     let mut tx = store.begin().await.expect("begin");
     let roots: Vec<_> = tx.root_users().await.expect("roots").into_iter().map(|u| u.id).collect();
     assert_eq!(roots, [first.user.id]);
+    tx.commit().await.expect("commit");
+    assert_eq!(store.root_user_ids().await.expect("root ids"), [first.user.id]);
 }
 
 pub async fn the_audit_log_pages_a_thousand_events_both_ways_and_filters(store: Arc<dyn Store>) {

@@ -57,6 +57,9 @@ pub struct PathAccess {
 pub trait IdentityRepository: Send + Sync {
     async fn get_user(&self, id: UserId) -> anyhow::Result<Option<User>>;
 
+    /// The ids of every user holding a root permission (a handful; one indexed query).
+    async fn root_user_ids(&self) -> anyhow::Result<Vec<UserId>>;
+
     /// The user whose email equals `email` ignoring case.
     async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
 

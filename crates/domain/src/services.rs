@@ -300,20 +300,13 @@ impl Deps {
     /// data are not shown to callers without root `users:read` (an account's `owner_id`, a
     /// member's `invited_by`). Empty for platform readers.
     pub async fn platform_users(&self, principal: &Principal, ids: Vec<UserId>) -> anyhow::Result<Vec<UserId>> {
-        if principal.root_permissions().contains(Permission::UsersRead) {
+        if principal.root_permissions().contains(Permission::UsersRead) || ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut seen: Vec<UserId> = Vec::new();
-        let mut platform = Vec::new();
-        for id in ids {
-            if seen.contains(&id) {
-                continue;
-            }
-            seen.push(id);
-            if self.store.get_user(id).await?.is_some_and(|u| u.is_root()) {
-                platform.push(id);
-            }
-        }
+        // One query for the (few) root users, however many ids a page names.
+        let roots = self.store.root_user_ids().await?;
+        let mut platform: Vec<UserId> = ids.into_iter().filter(|id| roots.contains(id)).collect();
+        platform.dedup();
         Ok(platform)
     }
 

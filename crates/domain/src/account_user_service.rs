@@ -49,6 +49,18 @@ fn owner_refused(message: &str) -> IdentityError {
     IdentityError::field("user_id", "account_owner", message)
 }
 
+/// What a tenant sees of an account user: until the user accepts the invitation, nothing the
+/// inviter did not supply — no names, no MFA state (the user may exist already and belong to
+/// others). Platform callers with root `users:read` see everything.
+fn shown(principal: &Principal, mut user: AccountUser) -> AccountUser {
+    if user.member.status == MemberStatus::Invited && !principal.root_permissions().contains(Permission::UsersRead) {
+        user.user.first_name = None;
+        user.user.last_name = None;
+        user.mfa_enabled = false;
+    }
+    user
+}
+
 impl AccountUserService {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
         Self {
@@ -57,7 +69,8 @@ impl AccountUserService {
         }
     }
 
-    /// The owner and one page of the other users (`members:read`).
+    /// The owner and one page of the other users (`members:read`). Root users (the platform)
+    /// are left out for callers without root `users:read`, so tenants never read their email.
     pub async fn list(
         &self,
         principal: &Principal,
@@ -69,8 +82,12 @@ impl AccountUserService {
             Some(owner) => self.deps.store.get_account_user(account_id, owner).await?,
             None => None,
         };
+        // Root users are the platform to tenants: not listed, their email not shown.
+        let platform = !principal.root_permissions().contains(Permission::UsersRead);
+        let owner = owner.filter(|o| !(platform && o.user.is_root()));
         let mut users = self.deps.store.list_account_users(account_id, page).await?;
-        users.items.retain(|u| Some(u.user.id) != account.owner_id);
+        users.items.retain(|u| Some(u.user.id) != account.owner_id && !(platform && u.user.is_root()));
+        let users = users.map(|u| shown(principal, u));
         Ok(AccountUsers { owner, users })
     }
 
@@ -82,11 +99,19 @@ impl AccountUserService {
         user: UserId,
     ) -> Result<AccountUser, IdentityError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
-        self.deps.store.get_account_user(account_id, user).await?.ok_or(IdentityError::NotFound)
+        let found = self.deps.store.get_account_user(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        if found.user.is_root() && !principal.root_permissions().contains(Permission::UsersRead) {
+            // The platform's personal data is not shown to tenants.
+            return Err(IdentityError::NotFound);
+        }
+        Ok(shown(principal, found))
     }
 
-    /// Adds a user to the account with the default role, creating the user when the email
-    /// is new (`members:write`). A user who is a member already is a conflict.
+    /// Invites a user to the account with the default role, creating the user when the email
+    /// is new (`members:write`). The membership is `invited` until the user accepts it; a
+    /// platform administrator (root `users:write`) adds it at once. The answer has the same
+    /// shape whether the email was known or not: the email as typed, no names, no MFA
+    /// state. A user who is a member (or invited) already is a conflict.
     #[instrument(skip_all, fields(account_id = %account_id))]
     pub async fn create(
         &self,
@@ -95,6 +120,8 @@ impl AccountUserService {
         command: NewUser,
     ) -> Result<AccountUser, IdentityError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
+        let admin = Deps::is_platform_admin(principal);
+        let typed = command.email.clone();
         let mut tx = self.deps.store.begin().await?;
         let user = match tx.find_user_by_email(&command.email).await? {
             Some(user) => user,
@@ -105,7 +132,7 @@ impl AccountUserService {
             account_id,
             user_id: user.id,
             roles: vec![DEFAULT_ROLE],
-            status: MemberStatus::Member,
+            status: if admin { MemberStatus::Member } else { MemberStatus::Invited },
             invited_by: principal.user_id(),
             created_at: now,
             updated_at: now,
@@ -117,7 +144,11 @@ impl AccountUserService {
         self.deps.record(&mut *tx, principal, entry, now).await?;
         tx.commit().await?;
         let mfa_enabled = self.deps.store.has_active_factor(user.id).await?;
-        Ok(AccountUser { member, user, mfa_enabled })
+        let mut created = shown(principal, AccountUser { member, user, mfa_enabled });
+        if !admin {
+            created.user.email = typed;
+        }
+        Ok(created)
     }
 
     /// Removes the user's membership (`members:write`); never the owner's.
@@ -174,7 +205,9 @@ impl AccountUserService {
         if target.is_root() && !principal.root_permissions().contains(Permission::UsersWrite) {
             return Err(IdentityError::Forbidden("only a root caller resets a root user's MFA".into()));
         }
-        reset_factors(&self.deps, &mut *tx, principal, account_id, user).await?;
+        let mut accounts = vec![account_id];
+        accounts.extend(accepted.iter().map(|m| m.account_id).filter(|a| *a != account_id));
+        reset_factors(&self.deps, &mut *tx, principal, &accounts, user).await?;
         tx.commit().await?;
         Ok(())
     }

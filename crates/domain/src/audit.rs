@@ -16,6 +16,9 @@ pub enum ActorKind {
     User,
     Token,
     System,
+    /// A root user acting through a token (recorded with its token id and email, which
+    /// only platform readers see), or, as tenants see it, any platform actor.
+    Platform,
 }
 
 impl ActorKind {
@@ -24,6 +27,7 @@ impl ActorKind {
             Self::User => "user",
             Self::Token => "token",
             Self::System => "system",
+            Self::Platform => "platform",
         }
     }
 
@@ -32,6 +36,7 @@ impl ActorKind {
             "user" => Some(Self::User),
             "token" => Some(Self::Token),
             "system" => Some(Self::System),
+            "platform" => Some(Self::Platform),
             _ => None,
         }
     }
@@ -43,6 +48,17 @@ pub struct Actor {
     pub kind: ActorKind,
     pub id: Option<String>,
     pub email: Option<String>,
+}
+
+impl Actor {
+    /// The actor as a tenant (a caller without root `users:read`) sees it: root users and
+    /// the system are `platform`, without id or email.
+    pub fn shown_to_tenant(self) -> Self {
+        match self.kind {
+            ActorKind::Platform | ActorKind::System => Self { kind: ActorKind::Platform, id: None, email: None },
+            _ => self,
+        }
+    }
 }
 
 /// A value in a [`Snapshot`]; deliberately small so that the domain stays free of any
@@ -105,6 +121,9 @@ impl Snapshot {
     }
 }
 
+/// The snapshot fields that name a user.
+const USER_FIELDS: [&str; 3] = ["owner_id", "user_id", "invited_by"];
+
 /// Before and after images of a change. An update keeps only the fields that changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -133,6 +152,34 @@ impl Changes {
             }
         }
         Self { before: Some(Snapshot(old)), after: Some(Snapshot(new)) }
+    }
+
+    /// The user ids the snapshots name (`owner_id`, `user_id`, `invited_by`).
+    pub fn user_ids(&self) -> Vec<String> {
+        let sides = [&self.before, &self.after];
+        sides
+            .into_iter()
+            .flatten()
+            .flat_map(|s| USER_FIELDS.iter().filter_map(|f| s.0.get(*f)))
+            .filter_map(|v| match v {
+                AuditValue::Text(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The changes with every user id of `hidden` (the platform's, for a tenant) shown as null.
+    pub fn without_users(mut self, hidden: &[String]) -> Self {
+        for side in [&mut self.before, &mut self.after].into_iter().flatten() {
+            for field in USER_FIELDS {
+                if let Some(value) = side.0.get_mut(field)
+                    && matches!(value, AuditValue::Text(id) if hidden.contains(id))
+                {
+                    *value = AuditValue::Null;
+                }
+            }
+        }
+        self
     }
 
     /// True when an update changed nothing.

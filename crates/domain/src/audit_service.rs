@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::{AuditEvent, AuditQuery};
 use crate::clock::{Clock, IdGenerator};
+use crate::id::UserId;
 use crate::identity_error::IdentityError;
 use crate::page::Page;
 use crate::permission::Permission;
@@ -42,6 +43,30 @@ impl AuditService {
                 None => return Err(IdentityError::NotFound),
             },
         }
-        Ok(self.deps.store.list_audit_events(&query).await?)
+        let mut page = self.deps.store.list_audit_events(&query).await?;
+        if !principal.root_permissions().contains(Permission::UsersRead) {
+            // Tenants see the platform (root users, the system) without ids or emails: as
+            // actor, in the changes (an account's owner_id, a member's user_id/invited_by),
+            // and as the resource of a membership or user event ("platform").
+            let named: Vec<UserId> = page
+                .items
+                .iter()
+                .flat_map(|e| {
+                    let resource = matches!(e.resource_type.as_str(), "member" | "user").then(|| e.resource_id.clone());
+                    e.changes.user_ids().into_iter().chain(resource)
+                })
+                .filter_map(|id| UserId::parse(&id, "id").ok())
+                .collect();
+            let platform: Vec<String> =
+                self.deps.platform_users(principal, named).await?.iter().map(ToString::to_string).collect();
+            for event in &mut page.items {
+                event.actor = event.actor.clone().shown_to_tenant();
+                event.changes = std::mem::take(&mut event.changes).without_users(&platform);
+                if matches!(event.resource_type.as_str(), "member" | "user") && platform.contains(&event.resource_id) {
+                    event.resource_id = "platform".to_owned();
+                }
+            }
+        }
+        Ok(page)
     }
 }

@@ -747,6 +747,13 @@ pub async fn bootstrap_makes_one_root_user_and_refuses_a_second(store: Arc<dyn S
     assert_eq!((token.id, user.id), (first.token.id, first.user.id));
     let err = users.bootstrap(&caller(), email("second@example.com")).await.expect_err("a root exists");
     assert!(matches!(err, crate::IdentityError::FailedPrecondition(_)), "{err:?}");
+    // The root users, and only they, are read (and locked) inside a transaction.
+    identity::user(&store, "plain@example.com").await;
+    let mut tx = store.begin().await.expect("begin");
+    let roots: Vec<_> = tx.root_users().await.expect("roots").into_iter().map(|u| u.id).collect();
+    assert_eq!(roots, [first.user.id]);
+    tx.commit().await.expect("commit");
+    assert_eq!(store.root_user_ids().await.expect("root ids"), [first.user.id]);
 }
 
 pub async fn the_audit_log_pages_a_thousand_events_both_ways_and_filters(store: Arc<dyn Store>) {

@@ -97,12 +97,14 @@ impl MemberService {
         page: PageRequest,
     ) -> Result<Page<Member>, IdentityError> {
         self.account(principal, account, Permission::MembersRead).await?;
-        Ok(self.deps.store.list_members(account, page).await?)
+        let page = self.deps.store.list_members(account, page).await?;
+        Ok(Page { items: self.deps.shown_members(principal, page.items).await?, next: page.next })
     }
 
     pub async fn get(&self, principal: &Principal, account: AccountId, user: UserId) -> Result<Member, IdentityError> {
         self.account(principal, account, Permission::MembersRead).await?;
-        self.deps.store.get_member(account, user).await?.ok_or(IdentityError::NotFound)
+        let member = self.deps.store.get_member(account, user).await?.ok_or(IdentityError::NotFound)?;
+        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
     }
 
     /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
@@ -115,12 +117,16 @@ impl MemberService {
         roles: Vec<Role>,
     ) -> Result<Member, IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        // A user named by id must be one the caller sees already; an unknown id and a user
+        // it may not see answer alike (404), so ids are no oracle. Emails always invite.
+        if let MemberRef::User(id) = &who
+            && !self.deps.may_see_user(principal, *id).await?
+        {
+            return Err(IdentityError::NotFound);
+        }
         let mut tx = self.deps.store.begin().await?;
         let user = match who {
-            MemberRef::User(id) => tx
-                .find_user(id)
-                .await?
-                .ok_or_else(|| IdentityError::field("user_id", "not_found", format!("no user {id} exists")))?,
+            MemberRef::User(id) => tx.find_user(id).await?.ok_or(IdentityError::NotFound)?,
             MemberRef::Email(email) => match tx.find_user_by_email(&email).await? {
                 Some(user) => user,
                 None => {
@@ -157,8 +163,11 @@ impl MemberService {
         Ok(member)
     }
 
-    /// Creates or updates a user's roles (seed 000 `PutAccountMember`): a new membership
-    /// granted this way is effective at once.
+    /// Creates or updates a user's roles (seed 000 `PutAccountMember`). An existing
+    /// membership (accepted or invited) keeps its status and gets the roles. A new one is an
+    /// invitation the user accepts (`PUT /v1/me/memberships/{account}`), and only for a
+    /// user the caller sees already ([`Deps::may_see_user`]; 404 otherwise, as for an
+    /// unknown id); a platform administrator (root `users:write`) adds a member at once.
     #[instrument(skip_all, fields(account_id = %account_id, user_id = %user_id))]
     pub async fn put(
         &self,
@@ -168,10 +177,19 @@ impl MemberService {
         roles: Vec<Role>,
     ) -> Result<Member, IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        // A root user's membership is the platform's: tenants do not see or change it.
+        if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
+        let admin = Deps::is_platform_admin(principal);
+        let existing = self.deps.store.get_member(account_id, user_id).await?.is_some();
+        if !admin && !existing && !self.deps.may_see_user(principal, user_id).await? {
+            return Err(IdentityError::NotFound);
+        }
         Self::check_roles(&account, user_id, &roles)?;
         let mut tx = self.deps.store.begin().await?;
         if tx.find_user(user_id).await?.is_none() {
-            return Err(IdentityError::field("user_id", "not_found", format!("no user {user_id} exists")));
+            return Err(IdentityError::NotFound);
         }
         let now = self.deps.clock.now();
         let (member, action, changes) = match tx.find_member(account_id, user_id).await? {
@@ -179,7 +197,7 @@ impl MemberService {
                 let next = Member { roles, updated_at: now, ..current.clone() };
                 let changes = Changes::updated(current.snapshot(), next.snapshot());
                 if changes.is_empty() {
-                    return Ok(current);
+                    return self.deps.shown_member(principal, current).await?.ok_or(IdentityError::NotFound);
                 }
                 (next, "member.update", changes)
             }
@@ -188,7 +206,7 @@ impl MemberService {
                     account_id,
                     user_id,
                     roles,
-                    status: MemberStatus::Member,
+                    status: if admin { MemberStatus::Member } else { MemberStatus::Invited },
                     invited_by: principal.user_id(),
                     created_at: now,
                     updated_at: now,
@@ -200,7 +218,7 @@ impl MemberService {
         tx.save_member(&member).await?;
         self.deps.record(&mut *tx, principal, AuditEntry::member(&member, action, changes), now).await?;
         tx.commit().await?;
-        Ok(member)
+        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
     }
 
     /// Removes a user from an account; never the owner.
@@ -211,6 +229,9 @@ impl MemberService {
         user_id: UserId,
     ) -> Result<(), IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
+        if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
         if account.owner_id == Some(user_id) {
             return Err(IdentityError::FailedPrecondition("the owner cannot be removed".into()));
         }
@@ -271,7 +292,8 @@ impl MemberService {
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::member(&next, "member.accept", changes), now).await?;
         tx.commit().await?;
-        Ok(Some(next))
+        // The caller's own membership: only whom it was invited by may be hidden.
+        Ok(Some(self.deps.shown_member(principal, next.clone()).await?.unwrap_or(next)))
     }
 
     /// The built-in roles, for a caller that can see the account.

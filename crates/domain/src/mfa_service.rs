@@ -9,9 +9,11 @@ use tracing::instrument;
 
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
-use crate::id::{FactorId, UserId};
+use crate::id::{AccountId, FactorId, UserId};
 use crate::identity_error::IdentityError;
+use crate::member::MemberStatus;
 use crate::mfa::{Factor, FactorStatus, SealedSecret, SecretSealer, TotpCode, TotpSecret};
+use crate::permission::Permission;
 use crate::ports::Store;
 use crate::principal::Principal;
 use crate::services::{AuditEntry, Deps};
@@ -69,6 +71,19 @@ fn caller(principal: &Principal) -> Result<&crate::user::User, IdentityError> {
     principal.token_caller().map(|c| &c.user).ok_or(IdentityError::NotFound)
 }
 
+/// The calling user, when its token may change its factors: factors protect every account
+/// of the user, so a token narrowed without `mfa:write` may not (see [`Token::allows_mfa_write`]).
+///
+/// [`Token::allows_mfa_write`]: crate::token::Token::allows_mfa_write
+fn writer(principal: &Principal) -> Result<&crate::user::User, IdentityError> {
+    let c = principal.token_caller().ok_or(IdentityError::NotFound)?;
+    if c.token.allows_mfa_write() {
+        Ok(&c.user)
+    } else {
+        Err(IdentityError::Forbidden(format!("permission {} is required", Permission::MfaWrite)))
+    }
+}
+
 impl MfaService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -86,10 +101,16 @@ impl MfaService {
     }
 
     /// Starts a TOTP enrolment: a pending factor whose secret and `otpauth://` URI are
-    /// returned this once. At most [`MAX_FACTORS`] factors per user.
+    /// returned this once. At most [`MAX_FACTORS`] factors per user. A user with an active
+    /// factor must give a current `code` from one: adding a factor (to replace one) is a
+    /// change of the user's second factor, which a stolen token alone must not make.
     #[instrument(skip_all)]
-    pub async fn enroll_totp(&self, principal: &Principal) -> Result<Enrolment, IdentityError> {
-        let user = caller(principal)?;
+    pub async fn enroll_totp(&self, principal: &Principal, code: Option<TotpCode>) -> Result<Enrolment, IdentityError> {
+        let user = writer(principal)?;
+        let accounts = self.member_accounts(user.id).await?;
+        if self.deps.store.has_active_factor(user.id).await? {
+            self.confirm(user.id, None, code).await?;
+        }
         let secret = TotpSecret::generate()?;
         let id = FactorId::from_uuid(self.deps.ids.next_id());
         let sealed = self.sealer.seal(secret.bytes(), &Factor::seal_context(id, user.id))?;
@@ -112,8 +133,8 @@ impl MfaService {
             ));
         }
         tx.insert_factor(&factor).await?;
-        let entry = AuditEntry::factor(&factor, "mfa_factor.create", Changes::created(factor.snapshot()));
-        self.deps.record(&mut *tx, principal, entry, now).await?;
+        let entry = || AuditEntry::factor(&factor, "mfa_factor.create", Changes::created(factor.snapshot()));
+        record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
         tx.commit().await?;
         Ok(Enrolment {
             otpauth_uri: secret.otpauth_uri(ISSUER, user.email.as_str()),
@@ -131,7 +152,8 @@ impl MfaService {
         factor: Option<FactorId>,
         code: TotpCode,
     ) -> Result<Factor, IdentityError> {
-        let user = caller(principal)?;
+        let user = writer(principal)?;
+        let accounts = self.member_accounts(user.id).await?;
         let mut tx = self.deps.store.begin().await?;
         let current = match factor {
             Some(id) => tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?,
@@ -154,8 +176,9 @@ impl MfaService {
             activated_at: Some(now),
             ..current.clone()
         };
-        let changes = Changes::updated(current.snapshot(), next.snapshot());
-        self.deps.record(&mut *tx, principal, AuditEntry::factor(&next, "mfa_factor.activate", changes), now).await?;
+        let entry =
+            || AuditEntry::factor(&next, "mfa_factor.activate", Changes::updated(current.snapshot(), next.snapshot()));
+        record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -192,18 +215,82 @@ impl MfaService {
         Err(if replayed { replay() } else { invalid_code() })
     }
 
-    /// Removes one of the caller's factors.
+    /// Removes one of the caller's factors; an active one only with a current `code` from it.
     #[instrument(skip_all, fields(factor_id = %id))]
-    pub async fn delete_totp(&self, principal: &Principal, id: FactorId) -> Result<(), IdentityError> {
-        let user = caller(principal)?;
+    pub async fn delete_totp(
+        &self,
+        principal: &Principal,
+        id: FactorId,
+        code: Option<TotpCode>,
+    ) -> Result<(), IdentityError> {
+        let user = writer(principal)?;
+        let accounts = self.member_accounts(user.id).await?;
+        let seen = self
+            .deps
+            .store
+            .list_factors(user.id)
+            .await?
+            .into_iter()
+            .find(|f| f.id == id)
+            .ok_or(IdentityError::NotFound)?;
+        if seen.is_active() {
+            self.confirm(user.id, Some(id), code).await?;
+        }
         let mut tx = self.deps.store.begin().await?;
         let factor = tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?;
+        if factor.is_active() && !seen.is_active() {
+            // Activated since it was read: decided on a pending factor, so retry.
+            return Err(IdentityError::Conflict);
+        }
         tx.delete_factor(id).await?;
         let now = self.deps.clock.now();
-        let entry = AuditEntry::factor(&factor, "mfa_factor.delete", Changes::deleted(factor.snapshot()));
-        self.deps.record(&mut *tx, principal, entry, now).await?;
+        let entry = || AuditEntry::factor(&factor, "mfa_factor.delete", Changes::deleted(factor.snapshot()));
+        record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The accounts where `user` is an accepted member: where its factor changes are audited.
+    async fn member_accounts(&self, user: UserId) -> anyhow::Result<Vec<AccountId>> {
+        let memberships = self.deps.store.memberships_of(user).await?;
+        Ok(memberships.into_iter().filter(|m| m.status == MemberStatus::Member).map(|m| m.account_id).collect())
+    }
+
+    /// Spends a current code from an active factor of `user` (`factor`, or any active one),
+    /// throttled like [`MfaService::verify_totp`]; a missing code is a field error.
+    async fn confirm(
+        &self,
+        user: UserId,
+        factor: Option<FactorId>,
+        code: Option<TotpCode>,
+    ) -> Result<(), IdentityError> {
+        let code = code.ok_or_else(|| {
+            IdentityError::field("code", "required", "a current code from the active factor is required")
+        })?;
+        let attempts = format!("totp:{user}");
+        self.deps.begin_attempt(&attempts).await?;
+        let mut tx = self.deps.store.begin().await?;
+        let active: Vec<Factor> = tx
+            .factors_of(user)
+            .await?
+            .into_iter()
+            .filter(|f| f.is_active() && factor.is_none_or(|id| f.id == id))
+            .collect();
+        let now = self.deps.clock.now();
+        let mut replayed = false;
+        for f in &active {
+            match self.spend(&mut *tx, f, &code, now).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    self.deps.forget_attempts(&attempts).await?;
+                    return Ok(());
+                }
+                Err(e) if is_replay(&e) => replayed = true,
+                Err(IdentityError::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(if replayed { replay() } else { invalid_code() })
     }
 
     /// Accepts `code` for `factor` at `now` and records its step, so it is never accepted
@@ -238,22 +325,46 @@ fn is_replay(error: &IdentityError) -> bool {
     matches!(error, IdentityError::Invalid(e) if e.fields().iter().any(|f| f.code == "replayed"))
 }
 
-/// Removes every factor of `user` inside `tx`, one audit event per factor under `account`
-/// (seed 002 reset-MFA); returns how many there were.
+/// Records a factor change once for the user (no account: the platform's trail) and once
+/// under each account where the user is an accepted member, so the administrators of each
+/// see it (`audit:read` there).
+async fn record_everywhere(
+    deps: &Deps,
+    tx: &mut dyn crate::ports::Transaction,
+    principal: &Principal,
+    accounts: &[AccountId],
+    entry: impl Fn() -> AuditEntry,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    deps.record(tx, principal, entry(), now).await?;
+    for account in accounts {
+        let mut e = entry();
+        e.account_id = Some(*account);
+        deps.record(tx, principal, e, now).await?;
+    }
+    Ok(())
+}
+
+/// Removes every factor of `user` inside `tx` (seed 002 reset-MFA), one audit event per
+/// factor under each of `accounts` (the accounts where the user is an accepted member, the
+/// reset's own first), so every administrator of the user sees it; returns how many
+/// factors there were.
 pub(crate) async fn reset_factors(
     deps: &Deps,
     tx: &mut dyn crate::ports::Transaction,
     principal: &Principal,
-    account: crate::id::AccountId,
+    accounts: &[AccountId],
     user: UserId,
 ) -> Result<usize, IdentityError> {
     let factors = tx.factors_of(user).await?;
     tx.delete_factors_of(user).await?;
     let now = deps.clock.now();
     for factor in &factors {
-        let mut entry = AuditEntry::factor(factor, "mfa_factor.reset", Changes::deleted(factor.snapshot()));
-        entry.account_id = Some(account);
-        deps.record(tx, principal, entry, now).await?;
+        for account in accounts {
+            let mut entry = AuditEntry::factor(factor, "mfa_factor.reset", Changes::deleted(factor.snapshot()));
+            entry.account_id = Some(*account);
+            deps.record(tx, principal, entry, now).await?;
+        }
     }
     Ok(factors.len())
 }

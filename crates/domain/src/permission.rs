@@ -8,6 +8,8 @@ use crate::error::FieldError;
 named_enum!(
     /// One right. Account permissions apply to an account and, through inheritance, to its
     /// descendants; `users:*` and `domains:write` are platform permissions, meaningful only as root permissions.
+    /// `mfa:write` is a token grant: a token must allow it to manage its own user's MFA
+    /// factors (every user may manage its own; a token narrowed without it may not).
     Permission, "permission" {
         AccountsRead => "accounts:read",
         AccountsWrite => "accounts:write",
@@ -21,6 +23,7 @@ named_enum!(
         SubscriptionsWrite => "subscriptions:write",
         AuditRead => "audit:read",
         UsersMfaReset => "users:mfa_reset",
+        MfaWrite => "mfa:write",
         UsersRead => "users:read",
         UsersWrite => "users:write",
         DomainsWrite => "domains:write",

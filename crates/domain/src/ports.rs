@@ -57,6 +57,9 @@ pub struct PathAccess {
 pub trait IdentityRepository: Send + Sync {
     async fn get_user(&self, id: UserId) -> anyhow::Result<Option<User>>;
 
+    /// The ids of every user holding a root permission (a handful; one indexed query).
+    async fn root_user_ids(&self) -> anyhow::Result<Vec<UserId>>;
+
     /// The user whose email equals `email` ignoring case.
     async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>>;
 
@@ -149,6 +152,10 @@ pub trait IdentityWrites: Send {
 
     /// Whether any user holds a root permission.
     async fn any_root_user(&mut self) -> anyhow::Result<bool>;
+
+    /// Every user holding a root permission, read and locked like [`IdentityWrites::find_user`],
+    /// so two transactions demoting two root users serialize.
+    async fn root_users(&mut self) -> anyhow::Result<Vec<User>>;
 
     async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError>;
 

@@ -105,7 +105,7 @@ impl Principal {
         match &self.identity {
             Identity::System => Actor { kind: ActorKind::System, id: None, email: None },
             Identity::Token(c) => Actor {
-                kind: ActorKind::Token,
+                kind: if c.user.is_root() { ActorKind::Platform } else { ActorKind::Token },
                 id: Some(c.token.id.to_string()),
                 email: Some(c.user.email.as_str().to_owned()),
             },

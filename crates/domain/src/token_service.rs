@@ -96,6 +96,64 @@ impl TokenService {
         Ok(token)
     }
 
+    /// The token-takeover rule (docs/ARCHITECTURE.md, "Who may act on whom"): acting on
+    /// `token` (roll, update, disable, delete) needs rights over its user at least as wide as
+    /// the token's. A platform administrator may always. Anyone else:
+    /// - rolls only tokens of its own user (a roll hands out the secret), and acts on another
+    ///   user's token only with `members:write` on the account (`all`);
+    /// - never on a root user's token, nor on a token of a user who owns (or holds the owner
+    ///   role on an ancestor of) any account the token reaches, unless it is that user;
+    /// - and must hold, through its own token, at least what the target token effectively
+    ///   grants (its policies ∩ its user's roles) on every account the token reaches.
+    ///
+    /// Read before the write's transaction; the write checks that the token it locks still
+    /// has the user and policies decided on ([`same_reach`]).
+    async fn govern(&self, principal: &Principal, token: &Token, all: bool, roll: bool) -> Result<(), IdentityError> {
+        if Deps::is_platform_admin(principal) {
+            return Ok(());
+        }
+        let own = Some(token.user_id) == principal.user_id();
+        if !own && (roll || !all) {
+            return Err(IdentityError::Forbidden(if roll {
+                "only the token's own user (or a root user) may roll it: rolling hands out its secret".into()
+            } else {
+                "managing another user's token needs members:write".into()
+            }));
+        }
+        if !own {
+            let user = self.deps.store.get_user(token.user_id).await?;
+            if user.is_some_and(|u| u.is_root()) {
+                return Err(IdentityError::Forbidden("only a root user manages a root user's tokens".into()));
+            }
+        }
+        let mut reached = Vec::new();
+        for id in token.account_id.iter().chain(token.policies.iter().flat_map(|p| p.resources.iter())) {
+            if let Some(account) = self.deps.store.get_account(*id).await? {
+                reached.push(account);
+            }
+        }
+        for account in &reached {
+            let mut path = account.hierarchy.clone();
+            path.push(account.id);
+            let roles = self.deps.store.member_roles(token.user_id, &path).await?;
+            if !own && roles.iter().any(|(_, roles)| roles.contains(&crate::permission::Role::Owner)) {
+                return Err(IdentityError::Forbidden(
+                    "only the owner itself (or a root user) manages the owner's tokens".into(),
+                ));
+            }
+            let held =
+                roles.iter().fold(PermissionSet::EMPTY, |s, (_, r)| s.union(crate::permission::Role::union_of(r)));
+            let effective = held.intersection(token.grant_on(account));
+            let caller = self.deps.rights_for(principal, account).await?.on(account);
+            if !effective.difference(caller).is_empty() {
+                return Err(IdentityError::Forbidden(
+                    "the token reaches further than the calling token: it may do what the caller may not".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn list(
         &self,
         principal: &Principal,
@@ -255,6 +313,7 @@ impl TokenService {
     ) -> Result<Token, IdentityError> {
         let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let seen = self.visible(principal, account_id, id, all).await?;
+        self.govern(principal, &seen, all, false).await?;
         if fields.user_id.is_some_and(|u| u != seen.user_id) {
             return Err(IdentityError::field("user_id", "immutable", "a token's user cannot change"));
         }
@@ -267,6 +326,7 @@ impl TokenService {
         }
         let mut tx = self.deps.store.begin().await?;
         let current = Self::locked(&mut *tx, principal, account_id, id, all).await?;
+        same_reach(&seen, &current)?;
         if !all && current.status == TokenStatus::Disabled && fields.status == Some(TokenStatus::Active) {
             return Err(IdentityError::Forbidden("only an administrator re-enables a disabled token".into()));
         }
@@ -313,7 +373,13 @@ impl TokenService {
 
     pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        self.delete_where(principal, id, |t| Self::check_visible(principal, account_id, t, all)).await
+        let seen = self.visible(principal, account_id, id, all).await?;
+        self.govern(principal, &seen, all, false).await?;
+        self.delete_where(principal, id, |t| {
+            Self::check_visible(principal, account_id, t, all)?;
+            same_reach(&seen, t)
+        })
+        .await
     }
 
     /// Deletes token `id` if `allowed` accepts it as read, locked, inside the transaction.
@@ -344,7 +410,13 @@ impl TokenService {
         id: TokenId,
     ) -> Result<IssuedToken, IdentityError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        self.roll_where(principal, id, |t| Self::check_visible(principal, account_id, t, all)).await
+        let seen = self.visible(principal, account_id, id, all).await?;
+        self.govern(principal, &seen, all, true).await?;
+        self.roll_where(principal, id, |t| {
+            Self::check_visible(principal, account_id, t, all)?;
+            same_reach(&seen, t)
+        })
+        .await
     }
 
     /// Rolls token `id` if `allowed` accepts it as read, locked, inside the transaction.
@@ -479,6 +551,16 @@ impl TokenService {
     ) -> Result<Vec<Permission>, IdentityError> {
         self.scope(principal, account_id, Permission::AccountsRead).await?;
         Ok(Permission::ALL.iter().copied().filter(Permission::is_account_scoped).collect())
+    }
+}
+
+/// The token locked for a write still has the user and policies the decision was made on;
+/// a concurrent change is a conflict to retry.
+fn same_reach(seen: &Token, current: &Token) -> Result<(), IdentityError> {
+    if seen.user_id == current.user_id && seen.policies == current.policies {
+        Ok(())
+    } else {
+        Err(IdentityError::Conflict)
     }
 }
 

@@ -133,6 +133,19 @@ impl UserService {
         if changes.is_empty() {
             return Ok(current);
         }
+        if administers_platform(&current) && !administers_platform(&next) {
+            // The platform keeps at least one active root user with users:write: the root
+            // rows are locked, so two root users demoting each other at once serialize.
+            let others = tx.root_users().await?.into_iter().filter(|u| u.id != id && administers_platform(u)).count();
+            if others == 0 {
+                let field = if next.is_active() { "root_permissions" } else { "status" };
+                return Err(IdentityError::field(
+                    field,
+                    "last_root",
+                    "the last active root user with users:write cannot be demoted or disabled; make another one first",
+                ));
+            }
+        }
         let now = self.deps.clock.now();
         next.version = current.version.next();
         next.updated_at = now;
@@ -213,6 +226,11 @@ impl UserService {
         tx.commit().await?;
         Ok(Bootstrapped { user, token, secret })
     }
+}
+
+/// Whether `user` can administer the platform: active, with root `users:write`.
+fn administers_platform(user: &User) -> bool {
+    user.is_active() && user.root_permissions.contains(Permission::UsersWrite)
 }
 
 /// Inserts a user with its audit event; shared by user creation and member invitations.

@@ -46,6 +46,11 @@ fn factor_id(raw: &str) -> Result<FactorId, Status> {
     FactorId::parse(raw, "factor_id").map_err(|e| to_status(ValidationErrors::from(e)))
 }
 
+/// An optional code: empty means none was given.
+fn optional_code(raw: &str) -> Result<Option<TotpCode>, Status> {
+    Some(raw).filter(|c| !c.trim().is_empty()).map(code).transpose()
+}
+
 fn code(raw: &str) -> Result<TotpCode, Status> {
     TotpCode::parse(raw).map_err(|e| to_status(ValidationErrors::from(e)))
 }
@@ -120,7 +125,8 @@ pub(crate) async fn enroll_totp(
     request: Request<pb::EnrollTotpRequest>,
 ) -> Result<Response<pb::EnrollTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let enrolment = services.mfa.enroll_totp(&caller).await.map_err(to_status)?;
+    let code = optional_code(&request.get_ref().code)?;
+    let enrolment = services.mfa.enroll_totp(&caller, code).await.map_err(to_status)?;
     Ok(Response::new(pb::EnrollTotpResponse {
         factor: Some((&enrolment.factor).into()),
         secret: enrolment.secret.expose_secret().to_owned(),
@@ -155,6 +161,7 @@ pub(crate) async fn delete_totp(
 ) -> Result<Response<pb::DeleteTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
     let id = factor_id(&request.get_ref().factor_id)?;
-    services.mfa.delete_totp(&caller, id).await.map_err(to_status)?;
+    let code = optional_code(&request.get_ref().code)?;
+    services.mfa.delete_totp(&caller, id, code).await.map_err(to_status)?;
     Ok(Response::new(pb::DeleteTotpResponse {}))
 }

@@ -106,8 +106,10 @@ pub async fn list_account_users(
     Ok(Json(AccountUserList::from(&list)))
 }
 
-/// Adds a user to the account with the default role `member` (`members:write`), creating the
-/// user when the email is new.
+/// Invites a user to the account with the default role `member` (`members:write`), creating
+/// the user when the email is new: status `invited` until the user accepts (root callers add
+/// at once), and the same answer whether the email was known — the email as typed, no names
+/// or MFA state.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/users", tag = "account users",
     params(("account_id" = String, Path)), request_body = CreateAccountUserRequest,
     responses((status = 201, body = AccountUserBody), (status = 409, body = Problem, content_type = "application/problem+json"),

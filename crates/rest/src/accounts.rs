@@ -39,7 +39,8 @@ pub struct AccountBody {
     pub account_type: &'static str,
     #[schema(value_type = AccountStatusSchema)]
     pub status: &'static str,
-    /// The owning user, once users exist.
+    /// The owning user, once users exist; null for callers without root `users:read` when
+    /// the owner is a root user (the platform).
     pub owner_id: Option<String>,
     /// The parent account, if any: the last entry of `hierarchy`.
     pub parent_id: Option<String>,

@@ -46,7 +46,9 @@ pub struct AuditParams {
 pub struct AuditEventBody {
     pub id: String,
     pub account_id: Option<String>,
-    /// `{type, id, email}`: `type` is user, token or system.
+    /// `{type, id, email}`: `type` is user, token, system or platform (a root user). Callers
+    /// without root `users:read` see every platform actor and the system as
+    /// `{"type": "platform", "id": null, "email": null}`.
     #[schema(value_type = Object)]
     pub actor: Value,
     /// `{type, result}`, e.g. `{"type": "account.update", "result": "success"}`.

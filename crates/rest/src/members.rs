@@ -33,6 +33,8 @@ pub struct MemberBody {
     pub roles: Vec<&'static str>,
     /// `member`, or `invited` until the user accepts.
     pub status: &'static str,
+    /// The user who added the member; null when the system did, and for callers without root
+    /// `users:read` when a root user (the platform) did.
     pub invited_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -146,7 +148,9 @@ pub async fn get_member(
     Ok(Json(MemberBody::from(&member)))
 }
 
-/// Creates or updates a user's roles (`members:write`); a new membership is effective at once.
+/// Creates or updates a user's roles (`members:write`). A user not yet a member is invited
+/// (status `invited` until it accepts; root callers add at once), and only a user the caller
+/// already sees: any other id answers 404, like an unknown one.
 #[utoipa::path(put, path = "/v1/accounts/{account_id}/members/{user_id}", tag = "members",
     params(("account_id" = String, Path), ("user_id" = String, Path)), request_body = PutMemberRequest,
     responses((status = 200, body = MemberBody), (status = 422, body = Problem, content_type = "application/problem+json")))]

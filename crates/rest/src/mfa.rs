@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{Body, Caller, Path};
+use crate::extract::{Body, Caller, Path, Query};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -106,11 +106,32 @@ fn factor_id(raw: &str, field: &str) -> Result<FactorId, ApiError> {
     FactorId::parse(raw, field).map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
 }
 
+/// A current code from an active factor, which a change of the user's factors needs when
+/// one is active.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub code: Option<String>,
+}
+
+/// An optional code: absent or empty means none was given.
+fn optional_code(raw: Option<&str>) -> Result<Option<TotpCode>, ApiError> {
+    raw.filter(|c| !c.trim().is_empty()).map(|c| code(Some(c))).transpose()
+}
+
 /// Starts a TOTP enrolment: a pending factor, its secret and `otpauth://` URI, returned once.
-#[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me",
-    responses((status = 201, body = EnrolmentBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub async fn enroll_totp(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
-    let enrolment = state.services.mfa.enroll_totp(&caller).await?;
+/// A user with an active factor sends a current `code` from it. Needs a token allowing
+/// `mfa:write`.
+#[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me", request_body(content = Option<CodeRequest>),
+    responses((status = 201, body = EnrolmentBody), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn enroll_totp(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Option<Body<CodeRequest>>,
+) -> Result<Response, ApiError> {
+    let code = optional_code(body.as_ref().and_then(|Body(b)| b.code.as_deref()))?;
+    let enrolment = state.services.mfa.enroll_totp(&caller, code).await?;
     let body = EnrolmentBody {
         factor: FactorBody::from(&enrolment.factor),
         secret: enrolment.secret.expose_secret().to_owned(),
@@ -147,14 +168,20 @@ pub async fn verify_totp(
     Ok(Json(VerifiedBody { factor_id: factor.to_string() }))
 }
 
-/// Removes one of the caller's factors.
-#[utoipa::path(delete, path = "/v1/me/mfa/totp/{factor_id}", tag = "me", params(("factor_id" = String, Path)),
-    responses((status = 204, description = "removed"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+/// Removes one of the caller's factors; an active one needs a current `code` from it (query
+/// parameter). Needs a token allowing `mfa:write`.
+#[utoipa::path(delete, path = "/v1/me/mfa/totp/{factor_id}", tag = "me",
+    params(("factor_id" = String, Path), ("code" = Option<String>, Query, description = "a current code from the factor, required when it is active")),
+    responses((status = 204, description = "removed"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_totp(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    Query(params): Query<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.mfa.delete_totp(&caller, factor_id(&id, "factor_id")?).await?;
+    let code = optional_code(params.code.as_deref())?;
+    state.services.mfa.delete_totp(&caller, factor_id(&id, "factor_id")?, code).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -286,6 +286,15 @@ macro_rules! impl_store {
                     row.map(User::try_from).transpose()
                 }
 
+                async fn root_user_ids(&self) -> anyhow::Result<Vec<UserId>> {
+                    let rows: Vec<(uuid::Uuid,)> =
+                        sqlx::query_as("SELECT id FROM users WHERE root_permissions <> '' ORDER BY id")
+                            .fetch_all(&self.pool)
+                            .await
+                            .context("reading the root user ids")?;
+                    Ok(rows.into_iter().map(|(id,)| UserId::from_uuid(id)).collect())
+                }
+
                 async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
                     let row: Option<UserRow> = sqlx::query_as(concat!(
                         "SELECT ", $crate::user_columns!(), " FROM users WHERE lower(email) = lower($1)"
@@ -856,6 +865,16 @@ macro_rules! impl_store {
                         .await
                         .context("looking for a root user")?;
                     Ok(row.is_some())
+                }
+
+                async fn root_users(&mut self) -> anyhow::Result<Vec<User>> {
+                    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ", $crate::user_columns!(), " FROM users WHERE root_permissions <> '' ORDER BY id", $lock
+                    ))
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .context("reading the root users")?;
+                    rows.into_iter().map(User::try_from).collect()
                 }
 
                 async fn insert_user(&mut self, user: &User) -> Result<(), InsertUserError> {

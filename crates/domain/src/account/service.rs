@@ -445,7 +445,8 @@ impl AccountService {
     /// Reads one account.
     #[instrument(skip_all, fields(account_id = %id))]
     pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
-        Ok(self.deps.authorized_account(principal, id, Permission::AccountsRead).await?)
+        let account = self.deps.authorized_account(principal, id, Permission::AccountsRead).await?;
+        Ok(self.deps.shown_account(principal, account).await?)
     }
 
     /// Lists accounts in creation order, one page at a time.
@@ -460,10 +461,8 @@ impl AccountService {
         };
         // A token may narrow what its user sees; such a page can come out short, and the
         // cursor still points past everything examined.
-        Ok(Page {
-            items: page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect(),
-            next: page.next,
-        })
+        let items = page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect();
+        Ok(Page { items: self.deps.shown_accounts(principal, items).await?, next: page.next })
     }
 
     /// Applies `patch` when `if_match` matches the current version. A patch that changes
@@ -494,7 +493,7 @@ impl AccountService {
         let mut next = current.patched(&patch);
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         if changes.is_empty() {
-            return Ok(current);
+            return Ok(self.deps.shown_account(principal, current).await?);
         }
         let now = self.deps.clock.now();
         next.version = current.version.next();
@@ -504,7 +503,7 @@ impl AccountService {
         }
         self.deps.record(&mut *tx, principal, AuditEntry::account(&next, "account.update", changes), now).await?;
         tx.commit().await?;
-        Ok(next)
+        Ok(self.deps.shown_account(principal, next).await?)
     }
 
     /// Deletes an account when `if_match` matches; its children become top-level accounts,
@@ -648,10 +647,8 @@ impl AccountService {
         self.deps.authorized_account(principal, parent, Permission::AccountsRead).await?;
         let rights = self.deps.all_rights(principal).await?;
         let page = self.deps.store.list_children(parent, page).await?;
-        Ok(Page {
-            items: page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect(),
-            next: page.next,
-        })
+        let items = page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect();
+        Ok(Page { items: self.deps.shown_accounts(principal, items).await?, next: page.next })
     }
 }
 

@@ -184,7 +184,7 @@ pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc
         authenticator.authenticate(Some(issued.secret.expose()), RequestInfo::default()).await.expect("authenticated");
     let sealer = Arc::new(KeySealer::new(&SealingKey::generate().expect("key")));
     let mfa = MfaService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator), sealer);
-    let enrolment = mfa.enroll_totp(&principal).await.expect("enrol");
+    let enrolment = mfa.enroll_totp(&principal, None).await.expect("enrol");
     let secret = TotpSecret::from_base32(secrecy::ExposeSecret::expose_secret(&enrolment.secret)).expect("base32");
     let now = SystemClock.now();
     let code = |at| TotpCode::parse(&secret.code_at(at)).expect("six digits");

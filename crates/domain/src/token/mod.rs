@@ -14,7 +14,7 @@ use crate::account::Account;
 use crate::audit::{AuditValue, Snapshot};
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, TokenId, UserId};
-use crate::permission::PermissionSet;
+use crate::permission::{Permission, PermissionSet};
 
 pub use secret::{MalformedToken, TOKEN_PREFIX, TokenDigest, TokenSecret};
 
@@ -157,15 +157,14 @@ impl Token {
         if self.account_id.is_some() {
             return PermissionSet::EMPTY;
         }
-        let (allow, deny) =
-            self.policies.iter().fold((PermissionSet::EMPTY, PermissionSet::EMPTY), |(a, d), p| {
-                match (p.effect, p.resources.is_empty()) {
-                    (Effect::Allow, true) => (a.union(p.permissions), d),
-                    (Effect::Allow, false) => (a, d),
-                    (Effect::Deny, _) => (a, d.union(p.permissions)),
-                }
-            });
-        allow.difference(deny)
+        allow_minus_deny(self.policies.iter().filter(|p| p.effect == Effect::Deny || p.resources.is_empty()))
+    }
+
+    /// Whether the token may manage its own user's MFA factors: some allow policy grants
+    /// `mfa:write` (explicitly, or by granting every account permission) and no deny policy
+    /// takes it away. A token narrowed to, say, `aliases:read` may not.
+    pub fn allows_mfa_write(&self) -> bool {
+        allow_minus_deny(self.policies.iter()).contains(Permission::MfaWrite)
     }
 
     /// What the token's policies allow on `account`, before intersecting with the user's rights.
@@ -200,13 +199,22 @@ impl Token {
 
 /// Allow minus deny over the policies that cover `account`.
 pub(crate) fn grant(policies: &[Policy], token_account: Option<AccountId>, account: &Account) -> PermissionSet {
-    let (allow, deny) = policies.iter().filter(|p| p.covers(account, token_account)).fold(
-        (PermissionSet::EMPTY, PermissionSet::EMPTY),
-        |(allow, deny), p| match p.effect {
+    allow_minus_deny(policies.iter().filter(|p| p.covers(account, token_account)))
+}
+
+/// Allow minus deny over `policies`. An allow policy naming every account permission but
+/// `mfa:write` implies `mfa:write`: such a token is not narrowed (tokens made before
+/// `mfa:write` existed, the bootstrap token and the default tokens made from them).
+fn allow_minus_deny<'a>(policies: impl Iterator<Item = &'a Policy>) -> PermissionSet {
+    let full = PermissionSet::account_scoped().difference(PermissionSet::of(&[Permission::MfaWrite]));
+    let (allow, deny) =
+        policies.fold((PermissionSet::EMPTY, PermissionSet::EMPTY), |(allow, deny), p| match p.effect {
+            Effect::Allow if p.permissions.intersection(full) == full => {
+                (allow.union(p.permissions).union(PermissionSet::of(&[Permission::MfaWrite])), deny)
+            }
             Effect::Allow => (allow.union(p.permissions), deny),
             Effect::Deny => (allow, deny.union(p.permissions)),
-        },
-    );
+        });
     allow.difference(deny)
 }
 
@@ -378,6 +386,40 @@ mod tests {
         ];
         assert_eq!(grant(&policies, None, &account(2, &[1])), PermissionSet::of(&[Permission::AccountsRead]));
         assert!(grant(&policies, None, &account(1, &[])).contains(Permission::AccountsWrite));
+    }
+
+    fn token(policies: Vec<Policy>) -> Token {
+        let now = Utc::now();
+        Token {
+            id: TokenId::from_uuid(uuid::Uuid::from_u128(9)),
+            account_id: Some(AccountId::from_uuid(uuid::Uuid::from_u128(1))),
+            user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
+            name: TokenName::parse("t").unwrap(),
+            policies,
+            condition: TokenCondition::default(),
+            not_before: None,
+            expires_on: None,
+            status: TokenStatus::Active,
+            hint: String::new(),
+            last_used_on: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn mfa_write_is_granted_explicitly_or_by_every_other_account_permission_and_denied_by_deny() {
+        let everything_else: Vec<Permission> =
+            PermissionSet::account_scoped().iter().filter(|p| *p != Permission::MfaWrite).collect();
+        assert!(token(vec![policy(Effect::Allow, &everything_else, &[])]).allows_mfa_write(), "a full token");
+        assert!(token(vec![policy(Effect::Allow, &[Permission::MfaWrite], &[])]).allows_mfa_write());
+        assert!(!token(vec![policy(Effect::Allow, &[Permission::AliasesRead], &[])]).allows_mfa_write(), "narrowed");
+        let denied =
+            vec![policy(Effect::Allow, &everything_else, &[]), policy(Effect::Deny, &[Permission::MfaWrite], &[])];
+        assert!(!token(denied).allows_mfa_write());
+        // A full token's grant on its account carries mfa:write too, so it may pass it on.
+        let full = token(vec![policy(Effect::Allow, &everything_else, &[])]);
+        assert!(full.grant_on(&account(1, &[])).contains(Permission::MfaWrite));
     }
 
     #[test]

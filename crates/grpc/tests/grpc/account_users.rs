@@ -81,10 +81,12 @@ async fn the_five_rpcs_answer_with_the_seed_shapes() {
         .into_inner()
         .user
         .expect("user");
+    // An administrator invites: the answer shows what it typed, no names, until the user accepts.
     assert_eq!(
         (created.email_address.as_str(), created.first_name.as_str(), created.group_memberships.as_slice()),
-        ("grace@example.com", "Grace", &["member".to_owned()][..])
+        ("grace@example.com", "", &["member".to_owned()][..])
     );
+    assert_eq!((created.status.as_str(), created.mfa_enabled), ("invited", false));
     let read = users
         .get_account_user(GetAccountUserRequest { account_id: t.account.clone(), user_id: created.id.clone() })
         .await

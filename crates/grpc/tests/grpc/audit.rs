@@ -26,7 +26,8 @@ async fn the_audit_log_lists_filters_and_refuses_without_audit_read() {
     let actions: Vec<&str> = all.events.iter().map(|e| e.action_type.as_str()).collect();
     assert_eq!(actions, ["account.create", "account.update", "account.update", "account.update"]);
     assert!(
-        all.events.iter().all(|e| !e.request_id.is_empty() && e.actor.as_ref().is_some_and(|a| a.r#type == "token"))
+        all.events.iter().all(|e| !e.request_id.is_empty()
+            && e.actor.as_ref().is_some_and(|a| a.r#type == "platform" && !a.email.is_empty()))
     );
     let newest = list(ListAuditLogsRequest {
         account_id: account.id.clone(),

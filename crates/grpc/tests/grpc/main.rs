@@ -5,6 +5,11 @@ mod accounts;
 mod aliases;
 mod audit;
 mod auth;
+mod authz_model;
+mod authz_rules;
+/// The authorization model's table, shared with the REST suite.
+#[path = "../../../rest/tests/api/authz_table.rs"]
+mod authz_table;
 mod identity;
 mod matrix;
 mod mfa;

@@ -31,6 +31,8 @@ struct World {
     users: Vec<(&'static str, String, String)>,
     /// A user that is no member yet, target of member writes.
     outsider: String,
+    /// A child of the account, where the outsider is a member.
+    child: String,
 }
 
 /// The kinds of operation of the matrix, one RPC each, all on the world's account but `ListUsers`.
@@ -125,8 +127,13 @@ async fn world() -> World {
     put_member(&server, &other, &stranger, "administrator").await;
     let (_, stranger_secret) = issue_token(&server, &other, &stranger).await;
     users.push(("stranger", stranger, stranger_secret));
+    // A member of a child account: the account's administrators see it, so they may
+    // invite it by id (PutAccountMember answers NOT_FOUND for users the caller cannot see).
+    let child = CreateAccountRequest { name: "Child".into(), parent_id: account.id.clone(), ..Default::default() };
+    let child = server.accounts().create_account(child).await.expect("child").into_inner().account.expect("a").id;
     let outsider = create_user(&server, "outsider@example.com").await.id;
-    World { server, account: account.id, other_account: other, users, outsider }
+    put_member(&server, &child, &outsider, "viewer").await;
+    World { server, account: account.id, other_account: other, users, outsider, child }
 }
 
 #[tokio::test]
@@ -168,8 +175,12 @@ async fn every_role_gets_the_expected_code_for_every_kind_of_operation() {
         let mut accounts = w.server.accounts_with(Credential::bearer(secret));
         let listed = accounts.list_accounts(ListAccountsRequest::default()).await.expect("list").into_inner();
         let ids: Vec<&str> = listed.accounts.iter().map(|a| a.id.as_str()).collect();
-        let expected = if *who == "stranger" { &w.other_account } else { &w.account };
-        assert_eq!(ids, [expected.as_str()], "{who} lists exactly the account it belongs to");
+        let expected = if *who == "stranger" {
+            vec![w.other_account.as_str()]
+        } else {
+            vec![w.account.as_str(), w.child.as_str()]
+        };
+        assert_eq!(ids, expected, "{who} lists exactly the account it belongs to (and its child)");
     }
 }
 

@@ -21,9 +21,10 @@ fn code(secret: &str, steps: i64) -> String {
 /// Enrols and activates a factor for the caller of `token`; returns the secret.
 pub async fn enrol(server: &TestServer, token: &str) -> String {
     let mut users = server.users_with(Credential::bearer(token));
-    let enrolled = users.enroll_totp(EnrollTotpRequest {}).await.expect("enrol").into_inner();
+    let enrolled = users.enroll_totp(EnrollTotpRequest::default()).await.expect("enrol").into_inner();
     users
-        .activate_totp(ActivateTotpRequest { factor_id: String::new(), code: code(&enrolled.secret, 0) })
+        // The previous step's code: the current and next ones stay free for the caller.
+        .activate_totp(ActivateTotpRequest { factor_id: String::new(), code: code(&enrolled.secret, -1) })
         .await
         .expect("activate");
     enrolled.secret
@@ -33,7 +34,7 @@ pub async fn enrol(server: &TestServer, token: &str) -> String {
 async fn a_factor_is_enrolled_activated_and_a_replayed_code_refused() {
     let t = tenant().await;
     let mut users = t.server.users_with(Credential::bearer(&t.viewer.1));
-    let enrolled = users.enroll_totp(EnrollTotpRequest {}).await.expect("enrol").into_inner();
+    let enrolled = users.enroll_totp(EnrollTotpRequest::default()).await.expect("enrol").into_inner();
     let factor = enrolled.factor.expect("factor");
     assert_eq!((factor.status.as_str(), factor.r#type.as_str()), ("pending", "totp"));
     assert!(enrolled.otpauth_uri.starts_with("otpauth://totp/accountd:"));
@@ -67,9 +68,32 @@ async fn a_factor_is_enrolled_activated_and_a_replayed_code_refused() {
     users.verify_totp(VerifyTotpRequest { code: next }).await.expect_err("replayed again");
 
     let mut admin = t.server.users_with(Credential::bearer(&t.admin.1));
-    let status = admin.delete_totp(DeleteTotpRequest { factor_id: factor.id.clone() }).await.expect_err("not its own");
+    let request = DeleteTotpRequest { factor_id: factor.id.clone(), code: String::new() };
+    let status = admin.delete_totp(request.clone()).await.expect_err("not its own");
     assert_eq!(status.code(), Code::NotFound);
-    users.delete_totp(DeleteTotpRequest { factor_id: factor.id }).await.expect("delete");
+    // An active factor goes only with a current code from it.
+    let status = users.delete_totp(request).await.expect_err("no code");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["code".to_owned()]));
+    assert!(users.get_me(GetMeRequest {}).await.expect("me").into_inner().mfa_enabled);
+}
+
+#[tokio::test]
+async fn an_active_factor_is_deleted_or_replaced_only_with_a_current_code() {
+    let t = tenant().await;
+    let secret = enrol(&t.server, &t.viewer.1).await;
+    let mut users = t.server.users_with(Credential::bearer(&t.viewer.1));
+    let factor = users.get_me(GetMeRequest {}).await.expect("me").into_inner().mfa_factors.remove(0).id;
+    // Adding a second factor needs a code too.
+    let status = users.enroll_totp(EnrollTotpRequest::default()).await.expect_err("no code");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["code".to_owned()]));
+    users.enroll_totp(EnrollTotpRequest { code: code(&secret, 0) }).await.expect("enrol with a code");
+    let wrong = if code(&secret, 1) == "000000" { "111111" } else { "000000" };
+    let status = users
+        .delete_totp(DeleteTotpRequest { factor_id: factor.clone(), code: wrong.into() })
+        .await
+        .expect_err("wrong code");
+    assert_eq!(violated_fields(&status), ["code"]);
+    users.delete_totp(DeleteTotpRequest { factor_id: factor, code: code(&secret, 1) }).await.expect("delete");
     assert!(!users.get_me(GetMeRequest {}).await.expect("me").into_inner().mfa_enabled);
 }
 

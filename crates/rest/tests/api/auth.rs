@@ -15,6 +15,8 @@ struct World {
     users: Vec<(&'static str, String, String)>,
     /// A user that is no member yet, target of member writes.
     outsider: String,
+    /// A child of the account, where the outsider is a member.
+    child: String,
 }
 
 impl World {
@@ -49,8 +51,13 @@ async fn world() -> World {
     }
     let stranger_token = token_for(&app, &other, &stranger, json!({})).await["value"].as_str().expect("v").to_owned();
     users.push(("stranger", stranger, stranger_token));
+    // A member of a child account: the account's administrators see it, so they may
+    // invite it by id (PUT members answers 404 for users the caller cannot see).
+    let child = app.post("/v1/accounts", &json!({"name": "Child", "parent_id": account}).to_string()).await;
+    let child = child.body["id"].as_str().expect("child id").to_owned();
     let outsider = create_user(&app, "outsider@example.com").await;
-    World { app, account, other_account: other, users, outsider }
+    put_member(&app, &child, &outsider, "viewer").await;
+    World { app, account, other_account: other, users, outsider, child }
 }
 
 /// An operation of the matrix: its name, method, path, body and the roles allowed to do it.
@@ -153,7 +160,11 @@ async fn every_role_gets_the_expected_answer_for_every_kind_of_operation() {
         if *who == "stranger" {
             assert_eq!(ids, [w.other_account.as_str()], "a stranger lists only its own account");
         } else {
-            assert_eq!(ids, [a.as_str()], "{who} lists exactly the account it belongs to");
+            assert_eq!(
+                ids,
+                [a.as_str(), w.child.as_str()],
+                "{who} lists exactly the account it belongs to and its child"
+            );
         }
     }
 }

@@ -125,12 +125,19 @@ async fn wrong_or_malformed_codes_are_refused_and_the_factor_stays_pending() {
 #[tokio::test]
 async fn a_factor_is_removed_by_its_user_only() {
     let t = tenant().await;
-    enrol(&t.app, &t.viewer.1).await;
+    let secret = enrol(&t.app, &t.viewer.1).await;
     let me = call(&t.app, &t.viewer.1, Method::GET, "/v1/me", None).await;
     let id = me.body["mfa_factors"][0]["id"].as_str().expect("id").to_owned();
     let uri = format!("/v1/me/mfa/totp/{id}");
-    assert_eq!(call(&t.app, &t.admin.1, Method::DELETE, &uri, None).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(call(&t.app, &t.viewer.1, Method::DELETE, &uri, None).await.status, StatusCode::NO_CONTENT);
+    let with_code = format!("{uri}?code={}", code(&secret, 0));
+    assert_eq!(call(&t.app, &t.admin.1, Method::DELETE, &with_code, None).await.status, StatusCode::NOT_FOUND);
+    // An active factor goes only with a current code from it.
+    let bare = call(&t.app, &t.viewer.1, Method::DELETE, &uri, None).await;
+    assert_eq!((bare.status, bare.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["code"]));
+    let wrong = format!("{uri}?code={}", code(&secret, 7));
+    let wrong = call(&t.app, &t.viewer.1, Method::DELETE, &wrong, None).await;
+    assert_eq!((wrong.status, wrong.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["code"]));
+    assert_eq!(call(&t.app, &t.viewer.1, Method::DELETE, &with_code, None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(call(&t.app, &t.viewer.1, Method::DELETE, &uri, None).await.status, StatusCode::NOT_FOUND);
     let garbage = call(&t.app, &t.viewer.1, Method::DELETE, "/v1/me/mfa/totp/nope", None).await;
     assert_eq!((garbage.status, garbage.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["factor_id"]));

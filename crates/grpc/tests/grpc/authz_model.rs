@@ -1,0 +1,314 @@
+//! The gRPC twin of the REST authorization model: the same table
+//! (`crates/rest/tests/api/authz_table.rs`), every operation by every actor against every
+//! target, one fresh world per (operation, actor).
+
+use std::collections::HashMap;
+
+use accountd_domain::mfa::TotpSecret;
+use accountd_grpc::pb;
+use chrono::{Duration, Utc};
+use tonic::{Code, Status};
+
+use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, expected};
+use crate::{Credential, TestServer, create_user, issue_token, put_member, spawn_server, violated_fields};
+
+struct World {
+    server: TestServer,
+    a: String,
+    b: String,
+    users: HashMap<&'static str, String>,
+    tokens: HashMap<&'static str, String>,
+}
+
+fn actor_name(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Root => "root",
+        Actor::Owner => "owner",
+        Actor::Admin => "admin",
+        Actor::Member => "member",
+        Actor::Billing => "billing",
+        Actor::Viewer => "viewer",
+        Actor::Narrowed => "narrowed",
+        Actor::OtherOwner => "other_owner",
+    }
+}
+
+fn user_name(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Narrowed => "admin",
+        other => actor_name(other),
+    }
+}
+
+fn code(secret: &str, steps: i64) -> String {
+    TotpSecret::from_base32(secret).expect("base32").code_at(Utc::now() + Duration::seconds(30 * steps))
+}
+
+async fn world() -> World {
+    let server = spawn_server().await;
+    let owner = create_user(&server, "owner@example.com").await.id;
+    let request = pb::CreateAccountRequest {
+        name: "Acme".into(),
+        r#type: pb::AccountType::Agency.into(),
+        user_id: owner.clone(),
+        ..Default::default()
+    };
+    let a = server.accounts().create_account(request).await.expect("create").into_inner().account.expect("a").id;
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("root").id;
+    let mut users = HashMap::from([("owner", owner), ("root", root)]);
+    for role in ["administrator", "member", "billing", "viewer"] {
+        let id = create_user(&server, &format!("{role}@example.com")).await.id;
+        put_member(&server, &a, &id, role).await;
+        users.insert(if role == "administrator" { "admin" } else { role }, id);
+    }
+    let invited = pb::AddAccountMemberRequest {
+        account_id: a.clone(),
+        email: "invited@example.com".into(),
+        roles: vec!["viewer".into()],
+        ..Default::default()
+    };
+    let invited = server.members().add_account_member(invited).await.expect("invite").into_inner().member.expect("m");
+    assert_eq!(invited.status, "invited");
+    users.insert("invited", invited.user_id);
+    let other_owner = create_user(&server, "other-owner@example.com").await.id;
+    let request = pb::CreateAccountRequest { name: "Other".into(), user_id: other_owner.clone(), ..Default::default() };
+    let b = server.accounts().create_account(request).await.expect("create").into_inner().account.expect("b").id;
+    let other = create_user(&server, "other@example.com").await.id;
+    put_member(&server, &b, &other, "viewer").await;
+    users.insert("other_owner", other_owner);
+    users.insert("other", other);
+
+    let mut tokens = HashMap::from([("root", server.root_token.clone())]);
+    for who in ["owner", "admin", "member", "billing", "viewer"] {
+        tokens.insert(who, issue_token(&server, &a, &users[who]).await.1);
+    }
+    let narrowed = pb::CreateTokenRequest {
+        account_id: a.clone(),
+        user_id: users["admin"].clone(),
+        name: Some("narrowed".into()),
+        policies: Some(pb::PolicyList {
+            policies: vec![pb::Policy {
+                effect: "allow".into(),
+                permission_groups: vec!["aliases:read".into()],
+                resources: vec![],
+            }],
+        }),
+        ..Default::default()
+    };
+    let narrowed = server.tokens().create_token(narrowed).await.expect("narrowed").into_inner().value;
+    tokens.insert("narrowed", narrowed);
+    tokens.insert("other_owner", issue_token(&server, &b, &users["other_owner"]).await.1);
+    World { server, a, b, users, tokens }
+}
+
+impl World {
+    fn home(&self, actor: Actor) -> &str {
+        if actor == Actor::OtherOwner { &self.b } else { &self.a }
+    }
+
+    fn who(actor: Actor, target: Target) -> &'static str {
+        match target {
+            Target::Self_ => user_name(actor),
+            Target::Owner => "owner",
+            Target::Admin => "admin",
+            Target::Member => "member",
+            Target::Invited => "invited",
+            Target::Other => "other",
+            Target::Root => "root",
+        }
+    }
+
+    fn target(&self, actor: Actor, target: Target) -> (String, String) {
+        let home = match target {
+            Target::Self_ => self.home(actor),
+            Target::Other => &self.b,
+            _ => &self.a,
+        };
+        (self.users[Self::who(actor, target)].clone(), home.to_owned())
+    }
+
+    fn email(actor: Actor, target: Target) -> String {
+        match Self::who(actor, target) {
+            "admin" => "administrator@example.com".to_owned(),
+            "other_owner" => "other-owner@example.com".to_owned(),
+            who => format!("{who}@example.com"),
+        }
+    }
+
+    /// Enrols a factor through the actor's user's full token; returns its id and secret.
+    async fn enrolled(&self, actor: Actor) -> (String, String) {
+        let full = Credential::bearer(&self.tokens[user_name(actor)]);
+        let enrolled = self
+            .server
+            .users_with(full)
+            .enroll_totp(pb::EnrollTotpRequest::default())
+            .await
+            .expect("enrol")
+            .into_inner();
+        (enrolled.factor.expect("factor").id, enrolled.secret)
+    }
+
+    async fn run(&self, op: Op, actor: Actor, target: Target) -> Result<(), Status> {
+        let credential = Credential::bearer(&self.tokens[actor_name(actor)]);
+        let (user_id, home) = self.target(actor, target);
+        let account_id = self.a.clone();
+        let s = &self.server;
+        match op {
+            Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => {
+                let (token, _) = issue_token(s, &home, &user_id).await;
+                let (account_id, token_id) = (home, token.id);
+                let mut tokens = s.tokens_with(credential);
+                match op {
+                    Op::RollToken => {
+                        let rolled = tokens.roll_token(pb::RollTokenRequest { account_id, token_id }).await?;
+                        assert!(rolled.into_inner().value.starts_with("acd_"), "a roll returns the new secret");
+                        Ok(())
+                    }
+                    Op::UpdateToken | Op::DisableToken => {
+                        let mut request = pb::UpdateTokenRequest { account_id, token_id, ..Default::default() };
+                        if op == Op::UpdateToken {
+                            request.name = Some("renamed".into());
+                        } else {
+                            request.status = Some("disabled".into());
+                        }
+                        tokens.update_token(request).await.map(drop)
+                    }
+                    _ => tokens.delete_token(pb::DeleteTokenRequest { account_id, token_id }).await.map(drop),
+                }
+            }
+            Op::PutMember => {
+                let request = pb::PutAccountMemberRequest {
+                    account_id,
+                    user_id,
+                    role: String::new(),
+                    roles: vec!["viewer".into()],
+                };
+                s.members_with(credential).put_account_member(request).await.map(drop)
+            }
+            Op::DeleteMember => {
+                let request = pb::DeleteAccountMemberRequest { account_id, user_id };
+                s.members_with(credential).delete_account_member(request).await.map(drop)
+            }
+            Op::InviteMember => {
+                let request = pb::AddAccountMemberRequest {
+                    account_id,
+                    user_id,
+                    roles: vec!["viewer".into()],
+                    ..Default::default()
+                };
+                s.members_with(credential).add_account_member(request).await.map(drop)
+            }
+            Op::CreateAccountUser => {
+                let request = pb::CreateAccountUserRequest {
+                    account_id,
+                    email_address: Self::email(actor, target),
+                    first_name: "Typed".into(),
+                    last_name: "Name".into(),
+                };
+                s.users_with(credential).create_account_user(request).await.map(drop)
+            }
+            Op::GetAccountUser => {
+                let request = pb::GetAccountUserRequest { account_id, user_id };
+                s.users_with(credential).get_account_user(request).await.map(drop)
+            }
+            Op::DeleteAccountUser => {
+                let request = pb::DeleteAccountUserRequest { account_id, user_id };
+                s.users_with(credential).delete_account_user(request).await.map(drop)
+            }
+            Op::ResetMfa => {
+                let request = pb::ResetAccountUserMfaRequest { account_id, user_id };
+                s.users_with(credential).reset_account_user_mfa(request).await.map(drop)
+            }
+            Op::GetUser => s.users_with(credential).get_user(pb::GetUserRequest { user_id }).await.map(drop),
+            Op::UpdateUser => {
+                let request =
+                    pb::UpdateUserRequest { user_id, first_name: Some("Renamed".into()), ..Default::default() };
+                s.users_with(credential).update_user(request).await.map(drop)
+            }
+            Op::SetRootPermissions => {
+                let request = pb::UpdateUserRequest {
+                    user_id,
+                    root_permissions: Some(pb::RootPermissions { permissions: vec![] }),
+                    ..Default::default()
+                };
+                s.users_with(credential).update_user(request).await.map(drop)
+            }
+            Op::EnrolTotp => s.users_with(credential).enroll_totp(pb::EnrollTotpRequest::default()).await.map(drop),
+            Op::ActivateTotp => {
+                let (factor_id, secret) = self.enrolled(actor).await;
+                let request = pb::ActivateTotpRequest { factor_id, code: code(&secret, 0) };
+                s.users_with(credential).activate_totp(request).await.map(drop)
+            }
+            Op::DeleteTotp => {
+                let (factor_id, _) = self.enrolled(actor).await;
+                let request = pb::DeleteTotpRequest { factor_id, code: String::new() };
+                s.users_with(credential).delete_totp(request).await.map(drop)
+            }
+        }
+    }
+}
+
+fn outcome(result: &Result<(), Status>) -> Result<Outcome, String> {
+    let Err(status) = result else { return Ok(Outcome::Allowed) };
+    Ok(match status.code() {
+        Code::PermissionDenied => Outcome::Forbidden,
+        Code::NotFound => Outcome::NotFound,
+        Code::AlreadyExists => Outcome::Conflict,
+        Code::FailedPrecondition => Outcome::FailedPrecondition,
+        Code::InvalidArgument if !violated_fields(status).is_empty() => Outcome::InvalidField,
+        _ => return Err(format!("{status:?}")),
+    })
+}
+
+async fn check(op: Op) {
+    let mut wrong = Vec::new();
+    let mut cells = 0;
+    for actor in ACTORS {
+        let w = world().await;
+        for target in RUN_ORDER {
+            let Some(want) = expected(op, actor, target) else { continue };
+            cells += 1;
+            let result = w.run(op, actor, target).await;
+            match outcome(&result) {
+                Ok(got) if got == want => {}
+                Ok(got) => {
+                    wrong.push(format!("{op:?} by {actor:?} on {target:?}: want {want:?}, got {got:?}: {result:?}"))
+                }
+                Err(e) => wrong.push(format!("{op:?} by {actor:?} on {target:?}: want {want:?}, got {e}")),
+            }
+        }
+    }
+    assert!(cells > 0);
+    assert!(wrong.is_empty(), "{} of {cells} cells disagree with the table:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+macro_rules! model_tests {
+    ($($name:ident => $op:expr),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                check($op).await;
+            }
+        )*
+    };
+}
+
+model_tests! {
+    roll_token_follows_the_table => Op::RollToken,
+    update_token_follows_the_table => Op::UpdateToken,
+    disable_token_follows_the_table => Op::DisableToken,
+    delete_token_follows_the_table => Op::DeleteToken,
+    put_member_follows_the_table => Op::PutMember,
+    delete_member_follows_the_table => Op::DeleteMember,
+    invite_member_follows_the_table => Op::InviteMember,
+    create_account_user_follows_the_table => Op::CreateAccountUser,
+    get_account_user_follows_the_table => Op::GetAccountUser,
+    delete_account_user_follows_the_table => Op::DeleteAccountUser,
+    reset_mfa_follows_the_table => Op::ResetMfa,
+    get_user_follows_the_table => Op::GetUser,
+    update_user_follows_the_table => Op::UpdateUser,
+    set_root_permissions_follows_the_table => Op::SetRootPermissions,
+    enrol_totp_follows_the_table => Op::EnrolTotp,
+    activate_totp_follows_the_table => Op::ActivateTotp,
+    delete_totp_follows_the_table => Op::DeleteTotp,
+}

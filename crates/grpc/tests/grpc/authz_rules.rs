@@ -1,0 +1,173 @@
+//! The gRPC twins of the REST rule tests (issue 16): no token takeover, no absorbed users,
+//! MFA out of a narrow token's reach and audited under the account, a last root, and the
+//! platform shown to tenants without personal data.
+
+use accountd_grpc::pb;
+use tonic::Code;
+
+use crate::{
+    Credential, TestServer, create_account, create_user, issue_token, put_member, spawn_server, violated_fields,
+};
+
+/// An agency A owned by a tenant owner, with an administrator; returns (owner, admin, A)
+/// with each user's token.
+async fn tenant(server: &TestServer) -> ((String, String), (String, String), String) {
+    let owner = create_user(server, "owner@example.com").await.id;
+    let request = pb::CreateAccountRequest {
+        name: "Acme".into(),
+        r#type: pb::AccountType::Agency.into(),
+        user_id: owner.clone(),
+        ..Default::default()
+    };
+    let a = server.accounts().create_account(request).await.expect("create").into_inner().account.expect("a").id;
+    let admin = create_user(server, "admin@example.com").await.id;
+    put_member(server, &a, &admin, "administrator").await;
+    let owner_token = issue_token(server, &a, &owner).await.1;
+    let admin_token = issue_token(server, &a, &admin).await.1;
+    ((owner, owner_token), (admin, admin_token), a)
+}
+
+#[tokio::test]
+async fn an_administrator_cannot_roll_disable_or_delete_the_owners_token() {
+    let server = spawn_server().await;
+    let ((owner, owner_secret), (_, admin_secret), a) = tenant(&server).await;
+    let (owner_token, _) = issue_token(&server, &a, &owner).await;
+    let mut tokens = server.tokens_with(Credential::bearer(&admin_secret));
+    let ids = || (a.clone(), owner_token.id.clone());
+    let (account_id, token_id) = ids();
+    let status = tokens.roll_token(pb::RollTokenRequest { account_id, token_id }).await.expect_err("roll");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let (account_id, token_id) = ids();
+    let disable =
+        pb::UpdateTokenRequest { account_id, token_id, status: Some("disabled".into()), ..Default::default() };
+    assert_eq!(tokens.update_token(disable).await.expect_err("disable").code(), Code::PermissionDenied);
+    let (account_id, token_id) = ids();
+    let status = tokens.delete_token(pb::DeleteTokenRequest { account_id, token_id }).await.expect_err("delete");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // The owner's token is untouched and still works.
+    let get = pb::GetAccountRequest { account_id: a.clone() };
+    server.accounts_with(Credential::bearer(&owner_secret)).get_account(get).await.expect("owner still in");
+    let (account_id, token_id) = ids();
+    let read = server.tokens().get_token(pb::GetTokenRequest { account_id, token_id }).await.expect("get");
+    assert_eq!(read.into_inner().token.expect("token").status, "active");
+}
+
+#[tokio::test]
+async fn a_tenant_invites_rather_than_absorbs_and_ids_are_no_oracle() {
+    let server = spawn_server().await;
+    let (_, (_, admin_secret), a) = tenant(&server).await;
+    let b = create_account(&server, "B").await.id;
+    let target = create_user(&server, "target@example.com").await.id;
+    put_member(&server, &b, &target, "viewer").await;
+    let mut members = server.members_with(Credential::bearer(&admin_secret));
+    let put = |user_id: String| pb::PutAccountMemberRequest {
+        account_id: a.clone(),
+        user_id,
+        role: "administrator".into(),
+        roles: vec![],
+    };
+    let hidden = members.put_account_member(put(target.clone())).await.expect_err("hidden");
+    let unknown = members.put_account_member(put(uuid::Uuid::now_v7().to_string())).await.expect_err("unknown");
+    assert_eq!((hidden.code(), unknown.code()), (Code::NotFound, Code::NotFound));
+    assert_eq!(hidden.message(), unknown.message());
+
+    let mut users = server.users_with(Credential::bearer(&admin_secret));
+    let create = |email: &str| pb::CreateAccountUserRequest {
+        account_id: a.clone(),
+        email_address: email.into(),
+        first_name: "Typed".into(),
+        last_name: "Name".into(),
+    };
+    let known = users.create_account_user(create("target@example.com")).await.expect("known").into_inner().user;
+    let fresh = users.create_account_user(create("fresh@example.com")).await.expect("fresh").into_inner().user;
+    let (known, fresh) = (known.expect("user"), fresh.expect("user"));
+    assert_eq!((known.status.as_str(), known.first_name.as_str()), ("invited", ""));
+    assert_eq!((fresh.status.as_str(), fresh.first_name.as_str(), fresh.mfa_enabled), ("invited", "", false));
+    // The existing user is not in the account until it accepts.
+    let (_, target_secret) = issue_token(&server, &b, &target).await;
+    let get = pb::GetAccountRequest { account_id: a.clone() };
+    let status = server.accounts_with(Credential::bearer(&target_secret)).get_account(get).await.expect_err("shut");
+    assert_eq!(status.code(), Code::NotFound);
+    let reset = pb::ResetAccountUserMfaRequest { account_id: a.clone(), user_id: target };
+    assert_eq!(users.reset_account_user_mfa(reset).await.expect_err("invited").code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_narrow_token_cannot_enrol_and_factor_changes_reach_the_accounts_audit() {
+    let server = spawn_server().await;
+    let ((_, owner_secret), (admin, _), a) = tenant(&server).await;
+    let narrow = pb::CreateTokenRequest {
+        account_id: a.clone(),
+        user_id: admin.clone(),
+        name: Some("narrow".into()),
+        policies: Some(pb::PolicyList {
+            policies: vec![pb::Policy {
+                effect: "allow".into(),
+                permission_groups: vec!["aliases:read".into()],
+                resources: vec![],
+            }],
+        }),
+        ..Default::default()
+    };
+    let narrow = server.tokens().create_token(narrow).await.expect("narrow").into_inner().value;
+    let status = server
+        .users_with(Credential::bearer(&narrow))
+        .enroll_totp(pb::EnrollTotpRequest::default())
+        .await
+        .expect_err("narrow");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let (_, full) = issue_token(&server, &a, &admin).await;
+    crate::mfa::enrol(&server, &full).await;
+    let request =
+        pb::ListAuditLogsRequest { account_id: a.clone(), resource_type: "mfa_factor".into(), ..Default::default() };
+    let trail = server.audit_with(Credential::bearer(&owner_secret)).list_audit_logs(request).await.expect("audit");
+    let actions: Vec<String> = trail.into_inner().events.into_iter().map(|e| e.action_type).collect();
+    assert_eq!(actions, ["mfa_factor.create", "mfa_factor.activate"]);
+}
+
+#[tokio::test]
+async fn the_last_root_cannot_demote_or_disable_itself() {
+    let server = spawn_server().await;
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("me").id;
+    let demote = pb::UpdateUserRequest {
+        user_id: root.clone(),
+        root_permissions: Some(pb::RootPermissions { permissions: vec![] }),
+        ..Default::default()
+    };
+    let status = server.users().update_user(demote).await.expect_err("last root");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["root_permissions".to_owned()]));
+    let me = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("me");
+    assert!(!me.root_permissions.is_empty(), "still root");
+}
+
+#[tokio::test]
+async fn tenants_see_platform_actors_without_ids_or_emails() {
+    let server = spawn_server().await;
+    // An account root owns, with a tenant administrator root added.
+    let a = create_account(&server, "Rooted").await.id;
+    let admin = create_user(&server, "admin@example.com").await.id;
+    put_member(&server, &a, &admin, "administrator").await;
+    let (_, admin_secret) = issue_token(&server, &a, &admin).await;
+    let request = pb::ListAuditLogsRequest { account_id: a.clone(), ..Default::default() };
+    let trail = server.audit_with(Credential::bearer(&admin_secret)).list_audit_logs(request.clone()).await;
+    let events = trail.expect("audit").into_inner().events;
+    assert!(!events.is_empty());
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("me").id;
+    assert!(!format!("{events:?}").contains(&root), "no root id in the tenant's trail");
+    for event in &events {
+        let actor = event.actor.as_ref().expect("actor");
+        assert_eq!((actor.r#type.as_str(), actor.id.as_str(), actor.email.as_str()), ("platform", "", ""));
+    }
+    let get = pb::GetAccountRequest { account_id: a.clone() };
+    let account = server.accounts_with(Credential::bearer(&admin_secret)).get_account(get.clone()).await.expect("get");
+    assert_eq!(account.into_inner().account.expect("account").owner_id, "");
+    let get_member = pb::GetAccountMemberRequest { account_id: a.clone(), user_id: admin };
+    let member = server.members_with(Credential::bearer(&admin_secret)).get_account_member(get_member).await;
+    assert_eq!(member.expect("member").into_inner().member.expect("m").invited_by, "");
+    // Root sees itself.
+    let trail = server.audit_with(Credential::bearer(&server.root_token)).list_audit_logs(request).await;
+    let events = trail.expect("audit").into_inner().events;
+    assert!(events.iter().all(|e| e.actor.as_ref().is_some_and(|a| a.email == "root@example.com")));
+    let account = server.accounts().get_account(get).await.expect("get").into_inner().account.expect("a");
+    assert!(!account.owner_id.is_empty());
+}

@@ -32,6 +32,7 @@ mod services;
 mod services_bundle;
 pub mod subscription;
 mod subscription_service;
+pub mod text;
 pub mod token;
 mod token_service;
 pub mod user;

@@ -9,6 +9,7 @@ use crate::email::EmailAddress;
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::UserId;
 use crate::permission::PermissionSet;
+use crate::text::{self, Lines};
 
 /// A first or last name: trimmed, 1–100 characters, no control characters.
 #[derive(Clone, PartialEq, Eq)]
@@ -16,17 +17,11 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(input: &str, field: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
+        let name = text::clean(input, field, 100, Lines::One)?;
         if name.is_empty() {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }
-        if name.chars().count() > 100 {
-            return Err(FieldError::new(field, "too_long", "must be at most 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "invalid_characters", "must not contain control characters"));
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {

@@ -15,6 +15,7 @@ use crate::audit::{AuditValue, Snapshot};
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, TokenId, UserId};
 use crate::permission::PermissionSet;
+use crate::text::{self, Lines};
 
 pub use secret::{MalformedToken, TOKEN_PREFIX, TokenDigest, TokenSecret};
 
@@ -24,18 +25,11 @@ pub struct TokenName(String);
 
 impl TokenName {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
+        let name = text::clean(input, "name", 100, Lines::One)?;
         if name.is_empty() {
             return Err(FieldError::new("name", "required", "must not be empty"));
         }
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "name",
-                "invalid",
-                "must be at most 100 characters, without control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {

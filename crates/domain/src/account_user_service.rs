@@ -9,6 +9,7 @@ use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, UserId};
 use crate::identity_error::IdentityError;
+use crate::idempotency::{Begun, Created, IdempotencyKey, stored_id};
 use crate::member::{Member, MemberStatus};
 use crate::member_service::MemberService;
 use crate::mfa_service::reset_factors;
@@ -86,16 +87,27 @@ impl AccountUserService {
     }
 
     /// Adds a user to the account with the default role, creating the user when the email
-    /// is new (`members:write`). A user who is a member already is a conflict.
+    /// is new (`members:write`). A user who is a member already is a conflict. With an
+    /// idempotency key, a repeat returns the account user the first request added.
     #[instrument(skip_all, fields(account_id = %account_id))]
     pub async fn create(
         &self,
         principal: &Principal,
         account_id: AccountId,
         command: NewUser,
-    ) -> Result<AccountUser, IdentityError> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<AccountUser>, IdentityError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
-        let mut tx = self.deps.store.begin().await?;
+        let operation = "account_user.create";
+        let fingerprint = || command.fingerprint(operation).field("account", Some(account_id)).finish();
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let user = stored_id(&id, UserId::parse)?;
+                let found = self.deps.store.get_account_user(account_id, user).await?;
+                return Ok(Created { value: found.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         let user = match tx.find_user_by_email(&command.email).await? {
             Some(user) => user,
             None => insert_user(&self.deps, &mut *tx, principal, command).await?,
@@ -115,9 +127,10 @@ impl AccountUserService {
         }
         let entry = AuditEntry::member(&member, "member.create", Changes::created(member.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
+        pending.finish(&mut *tx, "member", user.id).await?;
         tx.commit().await?;
         let mfa_enabled = self.deps.store.has_active_factor(user.id).await?;
-        Ok(AccountUser { member, user, mfa_enabled })
+        Ok(Created { value: AccountUser { member, user, mfa_enabled }, replayed: false })
     }
 
     /// Removes the user's membership (`members:write`); never the owner's.

@@ -90,6 +90,17 @@ pub struct NewUser {
     pub root_permissions: PermissionSet,
 }
 
+impl NewUser {
+    /// The canonical form of this command for idempotent `operation`s that create a user.
+    pub(crate) fn fingerprint(&self, operation: &str) -> crate::idempotency::Fingerprint {
+        crate::idempotency::Fingerprint::new(operation)
+            .field("email", Some(self.email.as_str().to_lowercase()))
+            .field("first_name", self.first_name.as_ref().map(PersonName::as_str))
+            .field("last_name", self.last_name.as_ref().map(PersonName::as_str))
+            .field("root", Some(self.root_permissions.names().join(",")))
+    }
+}
+
 /// Raw create input as the wire adapters receive it.
 #[derive(Debug, Clone, Default)]
 pub struct NewUserInput {

@@ -240,6 +240,35 @@ pub struct TokenFields {
     pub expires_on: Option<Option<DateTime<Utc>>>,
 }
 
+impl TokenFields {
+    /// The canonical form of these fields for the idempotent create `operation`.
+    pub(crate) fn fingerprint(&self, operation: &str) -> crate::idempotency::Fingerprint {
+        let list = |items: Option<&Vec<IpNet>>| {
+            items.map(|l| l.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+        };
+        let time = |t: Option<Option<DateTime<Utc>>>| t.map(|t| t.map(|t| t.to_rfc3339()).unwrap_or_default());
+        let policies = self.policies.as_ref().map(|policies| {
+            policies
+                .iter()
+                .map(|p| {
+                    let resources = p.resources.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                    format!("{}:{}:{resources}", p.effect.as_str(), p.permissions.names().join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        });
+        crate::idempotency::Fingerprint::new(operation)
+            .field("name", self.name.as_ref().map(TokenName::as_str))
+            .field("user", self.user_id)
+            .field("status", self.status.map(|s| s.as_str()))
+            .field("policies", policies)
+            .field("ip_in", list(self.ip_in.as_ref()))
+            .field("ip_not_in", list(self.ip_not_in.as_ref()))
+            .field("not_before", time(self.not_before))
+            .field("expires_on", time(self.expires_on))
+    }
+}
+
 impl TokenInput {
     pub fn validate(self) -> Result<TokenFields, ValidationErrors> {
         let mut errors = Collector::default();

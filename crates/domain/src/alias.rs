@@ -17,6 +17,10 @@ use crate::text::{self, Lines};
 /// What every response carrying a mailbox password says next to it (seed 001).
 pub const PASSWORD_NOTE: &str = "Save this password now. It will not be shown again.";
 
+/// The note of an idempotent replay of an alias creation, which does not show the password.
+pub const REPLAY_PASSWORD_NOTE: &str =
+    "The password was shown once, with the first response; reset it if that response was lost.";
+
 named_enum!(
     /// Where a managed domain stands: aliases can be created only on `active` ones.
     DomainStatus, "status" {

@@ -11,15 +11,14 @@ use tracing::instrument;
 use crate::account::{Account, IfMatch, Version};
 use crate::alias::{
     Address, Alias, AliasFilter, AliasPatch, AliasStatus, DisplayName, Domain, DomainRef, DomainStatus, LocalPart,
-    MailboxPassword,
-    NewAlias, NewDomain,
+    MailboxPassword, NewAlias, NewDomain,
 };
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::ValidationErrors;
 use crate::id::{AccountId, AliasId, DomainId, UserId};
-use crate::identity_error::IdentityError;
 use crate::idempotency::{Begun, Created, Fingerprint, IdempotencyKey, WithSecret, stored_id};
+use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::Permission;
 use crate::ports::{InsertAliasError, InsertDomainError, PasswordHasher, Store, Transaction};

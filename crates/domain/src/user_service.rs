@@ -9,8 +9,8 @@ use crate::account::{Account, IfMatch, Version};
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{TokenId, UserId};
-use crate::identity_error::IdentityError;
 use crate::idempotency::{Begun, Created, IdempotencyKey, stored_id};
+use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::{Permission, PermissionSet};
 use crate::ports::{InsertUserError, Store, Transaction};
@@ -85,13 +85,19 @@ impl UserService {
         Self::require_root(principal, Permission::UsersWrite)?;
         Self::check_grant(principal, command.root_permissions)?;
         let fingerprint = || command.fingerprint("user.create").finish();
-        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), "user.create", fingerprint).await? {
-            Begun::Replay(id) => {
-                let user = self.deps.store.get_user(stored_id(&id, UserId::parse)?).await?.ok_or(IdentityError::ReplayedResourceGone)?;
-                return Ok(Created { value: user, replayed: true });
-            }
-            Begun::Fresh(tx, pending) => (tx, pending),
-        };
+        let (mut tx, pending) =
+            match self.deps.begin_create(principal, key.as_ref(), "user.create", fingerprint).await? {
+                Begun::Replay(id) => {
+                    let user = self
+                        .deps
+                        .store
+                        .get_user(stored_id(&id, UserId::parse)?)
+                        .await?
+                        .ok_or(IdentityError::ReplayedResourceGone)?;
+                    return Ok(Created { value: user, replayed: true });
+                }
+                Begun::Fresh(tx, pending) => (tx, pending),
+            };
         let user = self.insert_user(&mut *tx, principal, command).await?;
         pending.finish(&mut *tx, "user", user.id).await?;
         tx.commit().await?;

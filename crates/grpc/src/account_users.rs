@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 use crate::users::user_id;
@@ -71,6 +71,7 @@ pub(crate) async fn create(
     request: Request<pb::CreateAccountUserRequest>,
 ) -> Result<Response<pb::CreateAccountUserResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
+    let key = idempotency_key(&request)?;
     let request = request.into_inner();
     let account = account_id(&request.account_id)?;
     let command = NewUserInput {
@@ -81,8 +82,8 @@ pub(crate) async fn create(
     }
     .validate("email_address", true)
     .map_err(to_status)?;
-    let user = services.account_users.create(&caller, account, command).await.map_err(to_status)?;
-    Ok(Response::new(pb::CreateAccountUserResponse { user: Some((&user).into()) }))
+    let created = services.account_users.create(&caller, account, command, key).await.map_err(to_status)?;
+    Ok(created_response(pb::CreateAccountUserResponse { user: Some((&created.value).into()) }, created.replayed))
 }
 
 pub(crate) async fn get(

@@ -398,7 +398,11 @@ impl AccountService {
     }
 
     /// The answer to a repeated idempotency key: the account the first request created.
-    async fn replay(&self, resource_id: &str, command: &NewAccount) -> Result<Created<AccountCreated>, CreateAccountError> {
+    async fn replay(
+        &self,
+        resource_id: &str,
+        command: &NewAccount,
+    ) -> Result<Created<AccountCreated>, CreateAccountError> {
         let id = AccountId::parse(resource_id, "resource_id")
             .map_err(|e| anyhow::anyhow!("stored idempotency record names no account: {e}"))?;
         let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;

@@ -243,9 +243,8 @@ pub struct TokenFields {
 impl TokenFields {
     /// The canonical form of these fields for the idempotent create `operation`.
     pub(crate) fn fingerprint(&self, operation: &str) -> crate::idempotency::Fingerprint {
-        let list = |items: Option<&Vec<IpNet>>| {
-            items.map(|l| l.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
-        };
+        let list =
+            |items: Option<&Vec<IpNet>>| items.map(|l| l.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
         let time = |t: Option<Option<DateTime<Utc>>>| t.map(|t| t.map(|t| t.to_rfc3339()).unwrap_or_default());
         let policies = self.policies.as_ref().map(|policies| {
             policies

@@ -23,6 +23,8 @@ use crate::{AccountService, CreateAccountError, DeleteAccountError, GetAccountEr
 
 mod aliases;
 pub use aliases::*;
+mod idempotency;
+pub use idempotency::*;
 mod mfa;
 pub use mfa::*;
 
@@ -51,6 +53,11 @@ macro_rules! store_conformance_tests {
             an_idempotency_key_replays_the_first_creation,
             an_idempotency_key_is_forgotten_after_a_day,
             concurrent_creations_with_one_idempotency_key_create_one_account,
+            an_idempotency_key_replays_each_kind_of_creation,
+            a_replay_neither_shows_nor_regenerates_a_secret,
+            an_idempotency_key_reused_for_another_operation_or_body_is_refused,
+            idempotency_keys_are_per_caller,
+            concurrent_token_creations_with_one_key_create_one_token,
             audit_events_round_trip_every_field,
             the_store_answers_a_ping,
             users_round_trip_and_emails_are_unique_ignoring_case,

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod docs;
 mod hierarchy;
+mod idempotency;
 mod mfa;
 mod text_input;
 

@@ -5,6 +5,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod auth;
+mod idempotency;
 mod identity;
 mod matrix;
 mod mfa;

@@ -63,7 +63,7 @@ pub use idempotency::{Created, IdempotencyKey, WithSecret};
 pub use identity_error::IdentityError;
 pub use member_service::{MemberRef, MemberService, parse_roles};
 pub use mfa::{KeySealer, SealingKey, SecretSealer};
-pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus};
+pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus, TotpSetup};
 pub use page::{Cursor, Page, PageRequest, PageSize};
 pub use password::Argon2idHasher;
 pub use permission::{Permission, PermissionSet, Role};

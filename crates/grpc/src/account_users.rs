@@ -121,12 +121,16 @@ pub(crate) async fn enroll_totp(
     request: Request<pb::EnrollTotpRequest>,
 ) -> Result<Response<pb::EnrollTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let enrolment = services.mfa.enroll_totp(&caller).await.map_err(to_status)?;
-    Ok(Response::new(pb::EnrollTotpResponse {
-        factor: Some((&enrolment.factor).into()),
-        secret: enrolment.secret.expose_secret().to_owned(),
-        otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
-    }))
+    let key = idempotency_key(&request)?;
+    let created = services.mfa.enroll_totp(&caller, key).await.map_err(to_status)?;
+    let setup = created.value.secret.as_ref();
+    let response = pb::EnrollTotpResponse {
+        factor: Some((&created.value.resource).into()),
+        secret: setup.map(|s| s.secret.expose_secret().to_owned()).unwrap_or_default(),
+        otpauth_uri: setup.map(|s| s.otpauth_uri.expose_secret().to_owned()).unwrap_or_default(),
+        secret_omitted: setup.is_none(),
+    };
+    Ok(created_response(response, created.replayed))
 }
 
 pub(crate) async fn activate_totp(

@@ -4,7 +4,7 @@
 //! not shown again; on both stores.
 
 use accountd_domain::page::PageRequest;
-use accountd_domain::{AccountId, AuditQuery};
+use accountd_domain::{AccountId, AuditQuery, UserId};
 use accountd_grpc::pb;
 use tonic::{Code, Request, Response};
 
@@ -230,5 +230,23 @@ async fn two_concurrent_token_creations_with_one_key_create_one_token() {
             .expect("list")
             .into_inner();
         assert_eq!(listed.tokens.len(), 1, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_totp_enrolment_answers_the_pending_factor_without_its_secret() {
+    for backend in BACKENDS {
+        let server = spawn_server_on(backend).await;
+        let first = server.users().enroll_totp(keyed(pb::EnrollTotpRequest {}, "enrol-1")).await.expect("enrol");
+        assert!(!replayed(&first));
+        let again = server.users().enroll_totp(keyed(pb::EnrollTotpRequest {}, "enrol-1")).await.expect("replay");
+        assert!(replayed(&again), "{backend:?}");
+        let (first, again) = (first.into_inner(), again.into_inner());
+        assert!(!first.secret.is_empty() && !first.otpauth_uri.is_empty() && !first.secret_omitted);
+        assert!(again.secret.is_empty() && again.otpauth_uri.is_empty() && again.secret_omitted, "{backend:?}");
+        assert_eq!(first.factor.map(|f| f.id), again.factor.map(|f| f.id));
+        let me = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("user");
+        let factors = server.store.list_factors(UserId::parse(&me.id, "id").expect("id")).await.expect("factors");
+        assert_eq!(factors.len(), 1, "{backend:?}: one pending factor, nothing more");
     }
 }

@@ -156,3 +156,21 @@ async fn two_concurrent_token_creations_with_one_key_create_one_token() {
         assert_eq!(listed.body["tokens"].as_array().map(Vec::len), Some(1), "{backend:?}: {}", listed.text);
     }
 }
+
+#[tokio::test]
+async fn a_replayed_totp_enrolment_answers_the_pending_factor_without_its_secret() {
+    for backend in BACKENDS {
+        let app = spawn_app_on(backend).await;
+        let enrol = || app.send(Method::POST, "/v1/me/mfa/totp", None, &[("idempotency-key", "enrol-1")]);
+        let first = enrol().await;
+        assert_eq!(first.status, StatusCode::CREATED, "{backend:?}: {}", first.text);
+        assert!(first.body["secret"].is_string() && first.body["otpauth_uri"].is_string());
+        let again = enrol().await;
+        assert_eq!((again.status, again.header("idempotent-replayed")), (StatusCode::CREATED, "true"));
+        assert_eq!(again.body["id"], first.body["id"], "{backend:?}: the same pending factor");
+        assert_eq!((&again.body["secret"], &again.body["otpauth_uri"]), (&Value::Null, &Value::Null));
+        assert_eq!(again.body["secret_omitted"], true);
+        let me = app.get("/v1/me").await;
+        assert_eq!(me.body["mfa_factors"].as_array().map(Vec::len), Some(1), "{backend:?}: {}", me.text);
+    }
+}

@@ -14,7 +14,7 @@ use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use crate::id::AccountId;
 use crate::id::UserId;
-use crate::idempotency::{Begun, Created, IdempotencyError, IdempotencyKey};
+use crate::idempotency::{Begun, Created, IdempotencyError, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::page::{Page, PageRequest};
@@ -403,8 +403,7 @@ impl AccountService {
         resource_id: &str,
         command: &NewAccount,
     ) -> Result<Created<AccountCreated>, CreateAccountError> {
-        let id = AccountId::parse(resource_id, "resource_id")
-            .map_err(|e| anyhow::anyhow!("stored idempotency record names no account: {e}"))?;
+        let id = stored_id(resource_id, AccountId::parse)?;
         let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;
         let primary_alias = match command.primary_alias {
             None => None,

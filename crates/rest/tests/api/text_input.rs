@@ -98,6 +98,18 @@ async fn control_characters_in_free_text_answer_422_with_the_field_on_both_store
             assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?} {filter}: {}", reply.text);
             assert_eq!(reply.error_fields(), [filter], "{backend:?}: {}", reply.text);
         }
+        // Every other query parameter is parsed into a value type, so a NUL is a 422 too.
+        for (uri, field) in [
+            ("/v1/accounts?parent_id=a%00b".to_owned(), "parent_id"),
+            ("/v1/accounts?page_token=a%00b".to_owned(), "page_token"),
+            (format!("/v1/accounts/{account}/aliases?user_id=a%00b"), "user_id"),
+            ("/v1/aliases?domain=mail%00.example.com".to_owned(), "domain"),
+            (format!("/v1/accounts/{account}/logs/audit?cursor=a%00b"), "cursor"),
+        ] {
+            let reply = app.get(&uri).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?} {uri}: {}", reply.text);
+            assert_eq!(reply.error_fields(), [field], "{backend:?} {uri}: {}", reply.text);
+        }
         let profile = app.get(&format!("/v1/accounts/{account}/profile")).await;
         assert_eq!(profile.body["business_name"], Value::Null, "{backend:?}: {}", profile.text);
         let subscriptions = app.get(&format!("/v1/accounts/{account}/subscriptions")).await;

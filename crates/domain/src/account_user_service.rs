@@ -8,6 +8,7 @@ use tracing::instrument;
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, UserId};
+use crate::idempotency::{Begun, Created, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::member_service::MemberService;
@@ -111,18 +112,40 @@ impl AccountUserService {
     /// is new (`members:write`). The membership is `invited` until the user accepts it; a
     /// platform administrator (root `users:write`) adds it at once. The answer has the same
     /// shape whether the email was known or not: the email as typed, no names, no MFA
-    /// state. A user who is a member (or invited) already is a conflict.
+    /// state. A user who is a member (or invited) already is a conflict. With an
+    /// idempotency key, a repeat returns the account user the first request added, shown
+    /// the same way.
     #[instrument(skip_all, fields(account_id = %account_id))]
     pub async fn create(
         &self,
         principal: &Principal,
         account_id: AccountId,
         command: NewUser,
-    ) -> Result<AccountUser, IdentityError> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<AccountUser>, IdentityError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
         let admin = Deps::is_platform_admin(principal);
         let typed = command.email.clone();
-        let mut tx = self.deps.store.begin().await?;
+        // What the inviter sees: its own words for the email, nothing the user has not agreed
+        // to show (see `shown`).
+        let as_seen = |found: AccountUser| {
+            let mut seen = shown(principal, found);
+            if !admin {
+                seen.user.email = typed.clone();
+            }
+            seen
+        };
+        let operation = "account_user.create";
+        let fingerprint = || command.fingerprint(operation).field("account", Some(account_id)).finish();
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let user = stored_id(&id, UserId::parse)?;
+                let found = self.deps.store.get_account_user(account_id, user).await?;
+                let found = found.ok_or(IdentityError::ReplayedResourceGone)?;
+                return Ok(Created { value: as_seen(found), replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         let user = match tx.find_user_by_email(&command.email).await? {
             Some(user) => user,
             None => insert_user(&self.deps, &mut *tx, principal, command).await?,
@@ -142,13 +165,10 @@ impl AccountUserService {
         }
         let entry = AuditEntry::member(&member, "member.create", Changes::created(member.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
+        pending.finish(&mut *tx, "member", user.id).await?;
         tx.commit().await?;
         let mfa_enabled = self.deps.store.has_active_factor(user.id).await?;
-        let mut created = shown(principal, AccountUser { member, user, mfa_enabled });
-        if !admin {
-            created.user.email = typed;
-        }
-        Ok(created)
+        Ok(Created { value: as_seen(AccountUser { member, user, mfa_enabled }), replayed: false })
     }
 
     /// Removes the user's membership (`members:write`); never the owner's.

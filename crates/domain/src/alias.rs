@@ -12,9 +12,14 @@ use crate::audit::Snapshot;
 use crate::email::{is_dot_atom, is_hostname};
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, AliasId, DomainId, UserId};
+use crate::text::{self, Lines};
 
 /// What every response carrying a mailbox password says next to it (seed 001).
 pub const PASSWORD_NOTE: &str = "Save this password now. It will not be shown again.";
+
+/// The note of an idempotent replay of an alias creation, which does not show the password.
+pub const REPLAY_PASSWORD_NOTE: &str =
+    "The password was shown once, with the first response; reset it if that response was lost.";
 
 named_enum!(
     /// Where a managed domain stands: aliases can be created only on `active` ones.
@@ -207,14 +212,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
-        if name.chars().count() > 100 {
-            return Err(FieldError::new("display_name", "too_long", "must be at most 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new("display_name", "invalid_characters", "must not contain control characters"));
-        }
-        Ok(Self(name.to_owned()))
+        text::clean(input, "display_name", 100, Lines::One).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -10,13 +10,14 @@ use tracing::instrument;
 
 use crate::account::{Account, IfMatch, Version};
 use crate::alias::{
-    Address, Alias, AliasFilter, AliasPatch, AliasStatus, Domain, DomainRef, DomainStatus, LocalPart, MailboxPassword,
-    NewAlias, NewDomain,
+    Address, Alias, AliasFilter, AliasPatch, AliasStatus, DisplayName, Domain, DomainRef, DomainStatus, LocalPart,
+    MailboxPassword, NewAlias, NewDomain,
 };
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::error::ValidationErrors;
 use crate::id::{AccountId, AliasId, DomainId, UserId};
+use crate::idempotency::{Begun, Created, Fingerprint, IdempotencyKey, WithSecret, stored_id};
 use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::Permission;
@@ -109,9 +110,29 @@ impl DomainService {
     }
 
     /// Adds a domain, `pending` unless another status is given.
+    /// With an idempotency key, a repeat returns the domain the first request created.
     #[instrument(skip_all, fields(domain = %command.name))]
-    pub async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, IdentityError> {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        command: NewDomain,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<Domain>, IdentityError> {
         Self::require_root(principal)?;
+        let operation = "domain.create";
+        let fingerprint = || {
+            Fingerprint::new(operation)
+                .field("name", Some(&command.name))
+                .field("status", Some(command.status.as_str()))
+                .finish()
+        };
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let domain = self.deps.store.get_domain(stored_id(&id, DomainId::parse)?).await?;
+                return Ok(Created { value: domain.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         let now = self.deps.clock.now();
         let domain = Domain {
             id: DomainId::from_uuid(self.deps.ids.next_id()),
@@ -121,15 +142,15 @@ impl DomainService {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.deps.store.begin().await?;
         tx.insert_domain(&domain).await.map_err(|e| match e {
             InsertDomainError::NameTaken => IdentityError::AlreadyExists(format!("the domain {} exists", domain.name)),
             InsertDomainError::Unknown(e) => IdentityError::Unknown(e),
         })?;
         let entry = AuditEntry::domain(&domain, "domain.create", Changes::created(domain.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
+        pending.finish(&mut *tx, "domain", domain.id).await?;
         tx.commit().await?;
-        Ok(domain)
+        Ok(Created { value: domain, replayed: false })
     }
 
     /// Changes the domain's status (pending, active, disabled).
@@ -290,14 +311,16 @@ impl AliasService {
     }
 
     /// Creates an alias on an active domain with a mailbox password — the one given, or a
-    /// generated one — returned here and never again.
+    /// generated one — returned here and never again: an idempotent replay returns the alias
+    /// the first request created without any password.
     #[instrument(skip_all, fields(account_id = %account))]
     pub async fn create(
         &self,
         principal: &Principal,
         account: AccountId,
         command: NewAlias,
-    ) -> Result<AliasWithPassword, IdentityError> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<WithSecret<Alias, MailboxPassword>>, IdentityError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let domain = match resolve_domain(self.deps.store.as_ref(), &command.domain).await {
             Err(IdentityError::NotFound) => return Err(no_such_domain(&command.domain)),
@@ -306,9 +329,33 @@ impl AliasService {
         if let Some(user) = command.user_id {
             self.require_member(account, user).await?;
         }
-        let password = command.password.unwrap_or_else(MailboxPassword::generate);
+        let operation = "alias.create";
+        // A client's password joins only as "given": even a digest of it would be a cheap
+        // hash to attack, so a retry that changes only the password replays the first alias.
+        let fingerprint = || {
+            let domain = match &command.domain {
+                DomainRef::Id(id) => format!("id:{id}"),
+                DomainRef::Name(name) => format!("name:{name}"),
+            };
+            Fingerprint::new(operation)
+                .field("account", Some(account))
+                .field("local_part", Some(command.local_part.as_str()))
+                .field("domain", Some(domain))
+                .field("display_name", command.display_name.as_ref().map(DisplayName::as_str))
+                .field("user", command.user_id)
+                .field("password_given", Some(command.password.is_some()))
+                .finish()
+        };
+        let password = command.password.clone().unwrap_or_else(MailboxPassword::generate);
         let hash = self.hasher.hash(&password).await?;
-        let mut tx = self.deps.store.begin().await?;
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let alias = self.deps.store.get_alias(stored_id(&id, AliasId::parse)?).await?;
+                let alias = alias.filter(|a| a.account_id == account).ok_or(IdentityError::ReplayedResourceGone)?;
+                return Ok(Created { value: WithSecret { resource: alias, secret: None }, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         // Locks the account: its aliases' default flags are decided one creation at a time.
         tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
         // Read again inside the transaction: the domain may have changed during the hash.
@@ -322,8 +369,9 @@ impl AliasService {
         };
         let now = self.deps.clock.now();
         let alias = insert_alias(&self.deps, &mut *tx, principal, account, draft, Some(&hash), now).await?;
+        pending.finish(&mut *tx, "alias", alias.id).await?;
         tx.commit().await?;
-        Ok(AliasWithPassword { alias, password })
+        Ok(Created { value: WithSecret { resource: alias, secret: Some(password) }, replayed: false })
     }
 
     /// `user` must be an accepted member of the account or of an ancestor.

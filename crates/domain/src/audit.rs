@@ -9,6 +9,7 @@ use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, AuditEventId};
 use crate::page::PageRequest;
 use crate::principal::RequestInfo;
+use crate::text::{self, Lines};
 
 /// What kind of caller made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,15 +334,7 @@ impl AuditQueryInput {
                 None
             }
         };
-        let filter = |v: Option<String>, field: &'static str| {
-            v.filter(|v| !v.is_empty()).map(|v| {
-                if v.len() > 200 {
-                    Err(FieldError::new(field, "too_long", "must be at most 200 characters"))
-                } else {
-                    Ok(v)
-                }
-            })
-        };
+        let filter = |v: Option<String>, field: &'static str| text::clean_opt(v.as_deref(), field, 200, Lines::One);
         let action = errors.take_opt(filter(self.action_type, "action_type"));
         let actor_id = errors.take_opt(filter(self.actor_id, "actor_id"));
         let resource_type = errors.take_opt(filter(self.resource_type, "resource_type"));

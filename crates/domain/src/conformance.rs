@@ -23,6 +23,8 @@ use crate::{AccountService, CreateAccountError, DeleteAccountError, GetAccountEr
 
 mod aliases;
 pub use aliases::*;
+mod idempotency;
+pub use idempotency::*;
 mod mfa;
 pub use mfa::*;
 
@@ -51,6 +53,11 @@ macro_rules! store_conformance_tests {
             an_idempotency_key_replays_the_first_creation,
             an_idempotency_key_is_forgotten_after_a_day,
             concurrent_creations_with_one_idempotency_key_create_one_account,
+            an_idempotency_key_replays_each_kind_of_creation,
+            a_replay_neither_shows_nor_regenerates_a_secret,
+            an_idempotency_key_reused_for_another_operation_or_body_is_refused,
+            idempotency_keys_are_per_caller,
+            concurrent_token_creations_with_one_key_create_one_token,
             audit_events_round_trip_every_field,
             the_store_answers_a_ping,
             users_round_trip_and_emails_are_unique_ignoring_case,
@@ -581,7 +588,7 @@ mod identity {
     pub(super) async fn user(store: &Arc<dyn Store>, email: &str) -> crate::user::User {
         let command =
             NewUserInput { email: Some(email.into()), ..Default::default() }.validate("email", false).expect("valid");
-        users(store).create(&caller(), command).await.expect("create user")
+        users(store).create(&caller(), command, None).await.expect("create user").value
     }
 
     pub(super) async fn member(store: &Arc<dyn Store>, account: &Account, user: &crate::user::User, roles: &[Role]) {
@@ -622,10 +629,12 @@ mod identity {
         let fields = TokenInput { name: Some("t".into()), user_id: Some(user.id.to_string()), ..Default::default() }
             .validate()
             .expect("valid");
-        TokenService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator))
-            .create(&caller(), account.id, fields)
+        let created = TokenService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator))
+            .create(&caller(), account.id, fields, None)
             .await
             .expect("create token")
+            .value;
+        crate::IssuedToken { token: created.resource, secret: created.secret.expect("a first creation shows it") }
     }
 }
 
@@ -637,7 +646,7 @@ pub async fn users_round_trip_and_emails_are_unique_ignoring_case(store: Arc<dyn
     let again = crate::user::NewUserInput { email: Some("ADA@example.COM".into()), ..Default::default() }
         .validate("email", false)
         .expect("valid");
-    let err = identity::users(&store).create(&caller(), again).await.expect_err("taken");
+    let err = identity::users(&store).create(&caller(), again, None).await.expect_err("taken");
     assert!(matches!(err, crate::IdentityError::AlreadyExists(_)), "{err:?}");
     for i in 0..4 {
         identity::user(&store, &format!("u{i}@example.com")).await;
@@ -929,16 +938,21 @@ pub async fn subscriptions_follow_their_state_machine_and_round_trip(store: Arc<
         .validate()
         .expect("valid")
     };
-    let created =
-        subscriptions.create(&caller(), account.id, fields(Some("pro"), Some("yearly"), None)).await.expect("create");
+    let created = subscriptions
+        .create(&caller(), account.id, fields(Some("pro"), Some("yearly"), None), None)
+        .await
+        .expect("create")
+        .value;
     assert_eq!(
         (created.state, created.frequency, created.price, created.currency.as_str()),
         (SubscriptionState::Trial, Frequency::Yearly, 22800, "USD")
     );
     assert_eq!(created.current_period_end, Frequency::Yearly.period_end(created.current_period_start));
     assert_eq!(subscriptions.get(&caller(), account.id, created.id).await.expect("get"), created);
-    let err =
-        subscriptions.create(&caller(), account.id, fields(Some("gold"), None, None)).await.expect_err("unknown plan");
+    let err = subscriptions
+        .create(&caller(), account.id, fields(Some("gold"), None, None), None)
+        .await
+        .expect_err("unknown plan");
     assert!(matches!(&err, IdentityError::Invalid(e) if e.mentions("rate_plan")), "{err:?}");
     let paid = subscriptions
         .update(&caller(), account.id, created.id, fields(None, None, Some("paid")), IfMatch::Any)

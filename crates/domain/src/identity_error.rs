@@ -30,8 +30,23 @@ pub enum IdentityError {
     BadCredentials,
     #[error("too many failed attempts for this address; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// An idempotency key was used, within its retention, for another operation or body.
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    /// The resource an idempotency key created has been deleted since.
+    #[error("the resource created with this idempotency key has since been deleted")]
+    ReplayedResourceGone,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl From<crate::idempotency::IdempotencyError> for IdentityError {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        match e {
+            crate::idempotency::IdempotencyError::KeyReused => Self::IdempotencyKeyReused,
+            crate::idempotency::IdempotencyError::Unknown(e) => Self::Unknown(e),
+        }
+    }
 }
 
 impl IdentityError {
@@ -65,7 +80,9 @@ impl HasErrorKind for IdentityError {
             Self::Forbidden(_) => ErrorKind::PermissionDenied,
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::AlreadyExists(_) => ErrorKind::AlreadyExists,
-            Self::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            Self::FailedPrecondition(_) | Self::IdempotencyKeyReused | Self::ReplayedResourceGone => {
+                ErrorKind::FailedPrecondition
+            }
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
             Self::BadCredentials => ErrorKind::Unauthenticated,

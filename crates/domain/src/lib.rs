@@ -32,6 +32,7 @@ mod services;
 mod services_bundle;
 pub mod subscription;
 mod subscription_service;
+pub mod text;
 pub mod token;
 mod token_service;
 pub mod user;
@@ -49,7 +50,7 @@ pub use account::{
 pub use account_user_service::{AccountUserService, AccountUsers};
 pub use alias::{
     Alias, AliasFilter, AliasPatch, AliasPatchInput, AliasStatus, Domain, DomainName, DomainRef, DomainStatus,
-    MailboxPassword, NewAlias, NewAliasInput, NewDomain, NewDomainInput, PASSWORD_NOTE,
+    MailboxPassword, NewAlias, NewAliasInput, NewDomain, NewDomainInput, PASSWORD_NOTE, REPLAY_PASSWORD_NOTE,
 };
 pub use alias_service::{AliasService, AliasWithPassword, DomainService, MailboxLogin};
 pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, AuditValue, Changes, Direction, Snapshot};
@@ -58,11 +59,11 @@ pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
 pub use error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 pub use id::{AccountId, AliasId, AuditEventId, DomainId, FactorId, SubscriptionId, TokenId, UserId};
-pub use idempotency::{Created, IdempotencyKey};
+pub use idempotency::{Created, IdempotencyKey, WithSecret};
 pub use identity_error::IdentityError;
 pub use member_service::{MemberRef, MemberService, parse_roles};
 pub use mfa::{KeySealer, SealingKey, SecretSealer};
-pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus};
+pub use mfa_service::{Enrolment, MAX_FACTORS, MfaService, MfaStatus, TotpSetup};
 pub use page::{Cursor, Page, PageRequest, PageSize};
 pub use password::Argon2idHasher;
 pub use permission::{Permission, PermissionSet, Role};

@@ -11,6 +11,7 @@ use crate::clock::{Clock, IdGenerator};
 use crate::email::EmailAddress;
 use crate::error::{FieldError, ValidationErrors};
 use crate::id::{AccountId, UserId};
+use crate::idempotency::{Begun, Created, Fingerprint, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::page::{Page, PageRequest};
@@ -108,6 +109,7 @@ impl MemberService {
     }
 
     /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
+    /// With an idempotency key, a repeat returns the membership the first request made.
     #[instrument(skip_all, fields(account_id = %account_id))]
     pub async fn add(
         &self,
@@ -115,7 +117,8 @@ impl MemberService {
         account_id: AccountId,
         who: MemberRef,
         roles: Vec<Role>,
-    ) -> Result<Member, IdentityError> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<Member>, IdentityError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
         // A user named by id must be one the caller sees already; an unknown id and a user
         // it may not see answer alike (404), so ids are no oracle. Emails always invite.
@@ -124,7 +127,26 @@ impl MemberService {
         {
             return Err(IdentityError::NotFound);
         }
-        let mut tx = self.deps.store.begin().await?;
+        let operation = "member.create";
+        let fingerprint = || {
+            let who = match &who {
+                MemberRef::User(id) => format!("user:{id}"),
+                MemberRef::Email(email) => format!("email:{}", email.as_str().to_lowercase()),
+            };
+            let roles = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+            Fingerprint::new(operation)
+                .field("account", Some(account_id))
+                .field("who", Some(who))
+                .field("roles", Some(roles))
+                .finish()
+        };
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let member = self.deps.store.get_member(account_id, stored_id(&id, UserId::parse)?).await?;
+                return Ok(Created { value: member.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         let user = match who {
             MemberRef::User(id) => tx.find_user(id).await?.ok_or(IdentityError::NotFound)?,
             MemberRef::Email(email) => match tx.find_user_by_email(&email).await? {
@@ -159,8 +181,9 @@ impl MemberService {
                 now,
             )
             .await?;
+        pending.finish(&mut *tx, "member", member.user_id).await?;
         tx.commit().await?;
-        Ok(member)
+        Ok(Created { value: member, replayed: false })
     }
 
     /// Creates or updates a user's roles (seed 000 `PutAccountMember`). An existing

@@ -10,6 +10,7 @@ use tracing::instrument;
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, FactorId, UserId};
+use crate::idempotency::{Begun, Created, Fingerprint, IdempotencyKey, WithSecret, stored_id};
 use crate::identity_error::IdentityError;
 use crate::member::MemberStatus;
 use crate::mfa::{Factor, FactorStatus, SealedSecret, SecretSealer, TotpCode, TotpSecret};
@@ -24,15 +25,18 @@ pub const MAX_FACTORS: usize = 10;
 /// The issuer authenticator apps show next to the account name.
 const ISSUER: &str = "accountd";
 
-/// A new factor with its secret: the only time the secret is shown.
+/// A new factor's secret: shown with the enrolment's first answer and never again.
 #[derive(Debug)]
-pub struct Enrolment {
-    pub factor: Factor,
+pub struct TotpSetup {
     /// Base32, as typed into an authenticator app.
     pub secret: SecretString,
     /// `otpauth://totp/…`, as a QR code shows it.
     pub otpauth_uri: SecretString,
 }
+
+/// A started enrolment: the pending factor, with its [`TotpSetup`] except on an idempotent
+/// replay (which neither shows the secret again nor makes a new one).
+pub type Enrolment = WithSecret<Factor, TotpSetup>;
 
 /// The caller's MFA state, as `GetMe` shows it: no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,9 +107,16 @@ impl MfaService {
     /// Starts a TOTP enrolment: a pending factor whose secret and `otpauth://` URI are
     /// returned this once. At most [`MAX_FACTORS`] factors per user. A user with an active
     /// factor must give a current `code` from one: adding a factor (to replace one) is a
-    /// change of the user's second factor, which a stolen token alone must not make.
+    /// change of the user's second factor, which a stolen token alone must not make. With an
+    /// idempotency key, a repeat returns the factor the first request made, without its
+    /// secret (a repeat that needs a code needs a fresh one: the first spent it).
     #[instrument(skip_all)]
-    pub async fn enroll_totp(&self, principal: &Principal, code: Option<TotpCode>) -> Result<Enrolment, IdentityError> {
+    pub async fn enroll_totp(
+        &self,
+        principal: &Principal,
+        code: Option<TotpCode>,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<Enrolment>, IdentityError> {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
         if self.deps.store.has_active_factor(user.id).await? {
@@ -124,7 +135,17 @@ impl MfaService {
             created_at: now,
             activated_at: None,
         };
-        let mut tx = self.deps.store.begin().await?;
+        let operation = "mfa_factor.create";
+        let fingerprint = || Fingerprint::new(operation).finish();
+        let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
+            Begun::Replay(id) => {
+                let id = stored_id(&id, FactorId::parse)?;
+                let factors = self.deps.store.list_factors(user.id).await?;
+                let factor = factors.into_iter().find(|f| f.id == id).ok_or(IdentityError::ReplayedResourceGone)?;
+                return Ok(Created { value: WithSecret { resource: factor, secret: None }, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         // The user's row lock serializes its enrolments, so two at once cannot pass the cap.
         tx.find_user(user.id).await?.ok_or(IdentityError::NotFound)?;
         if tx.factors_of(user.id).await?.len() >= MAX_FACTORS {
@@ -135,12 +156,11 @@ impl MfaService {
         tx.insert_factor(&factor).await?;
         let entry = || AuditEntry::factor(&factor, "mfa_factor.create", Changes::created(factor.snapshot()));
         record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
+        pending.finish(&mut *tx, "mfa_factor", factor.id).await?;
         tx.commit().await?;
-        Ok(Enrolment {
-            otpauth_uri: secret.otpauth_uri(ISSUER, user.email.as_str()),
-            secret: secret.to_base32(),
-            factor,
-        })
+        let setup =
+            TotpSetup { otpauth_uri: secret.otpauth_uri(ISSUER, user.email.as_str()), secret: secret.to_base32() };
+        Ok(Created { value: WithSecret { resource: factor, secret: Some(setup) }, replayed: false })
     }
 
     /// Activates a pending factor — `factor`, or the caller's newest pending one — with a

@@ -417,6 +417,16 @@ pub trait IdempotencyWrites: Send {
         record: &IdempotencyRecord,
         not_before: DateTime<Utc>,
     ) -> anyhow::Result<bool>;
+
+    /// Names the resource in the record of `key` in `scope` that this transaction saved.
+    /// Returns `Ok(false)` when there is no such record.
+    async fn complete_idempotency_record(
+        &mut self,
+        scope: &str,
+        key: &IdempotencyKey,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> anyhow::Result<bool>;
 }
 
 /// One database transaction. Dropping it without [`Transaction::commit`] rolls back

@@ -5,8 +5,9 @@ use chrono::{DateTime, Duration, Months, Utc};
 
 use crate::Version;
 use crate::audit::Snapshot;
-use crate::error::{Collector, FieldError, ValidationErrors};
+use crate::error::{Collector, ValidationErrors};
 use crate::id::AccountId;
+use crate::text::{self, Lines};
 
 named_enum!(
     /// How often a subscription renews.
@@ -136,13 +137,7 @@ pub struct SubscriptionInput {
 impl SubscriptionInput {
     pub fn validate(self) -> Result<SubscriptionFields, ValidationErrors> {
         let mut errors = Collector::default();
-        let rate_plan = errors.take_opt(self.rate_plan.filter(|p| !p.is_empty()).map(|p| {
-            if p.len() <= 64 {
-                Ok(p)
-            } else {
-                Err(FieldError::new("rate_plan", "too_long", "must be at most 64 characters"))
-            }
-        }));
+        let rate_plan = errors.take_opt(text::clean_opt(self.rate_plan.as_deref(), "rate_plan", 64, Lines::One));
         let frequency = errors.take_opt(self.frequency.filter(|f| !f.is_empty()).map(|f| Frequency::parse(&f)));
         let state = errors.take_opt(self.state.filter(|s| !s.is_empty()).map(|s| SubscriptionState::parse(&s)));
         errors.finish()?;

@@ -7,6 +7,7 @@ use crate::account::{Account, IfMatch, Version};
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{AccountId, SubscriptionId};
+use crate::idempotency::{Begun, Created, Fingerprint, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::Permission;
@@ -90,14 +91,34 @@ impl SubscriptionService {
     }
 
     /// Subscribes the account to a plan: monthly and in trial unless told otherwise; the
-    /// price follows from the plan and the frequency, the first period starts now.
+    /// price follows from the plan and the frequency, the first period starts now. With an
+    /// idempotency key, a repeat returns the subscription the first request created.
     pub async fn create(
         &self,
         principal: &Principal,
         account: AccountId,
         fields: SubscriptionFields,
-    ) -> Result<Subscription, IdentityError> {
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<Subscription>, IdentityError> {
         self.account(principal, account, Permission::SubscriptionsWrite).await?;
+        let operation = "subscription.create";
+        let fingerprint = || {
+            Fingerprint::new(operation)
+                .field("account", Some(account))
+                .field("rate_plan", fields.rate_plan.as_deref())
+                .field("frequency", fields.frequency.map(|f| f.as_str()))
+                .field("state", fields.state.map(|s| s.as_str()))
+                .finish()
+        };
+        let begun = self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await?;
+        let (mut tx, pending) = match begun {
+            Begun::Replay(id) => {
+                let found = self.deps.store.get_subscription(stored_id(&id, SubscriptionId::parse)?).await?;
+                let found = found.filter(|s| s.account_id == account).ok_or(IdentityError::ReplayedResourceGone)?;
+                return Ok(Created { value: found, replayed: true });
+            }
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
         let plan_id =
             fields.rate_plan.ok_or_else(|| IdentityError::field("rate_plan", "required", "name a rate plan"))?;
         let plan = self.plan(&plan_id).await?;
@@ -123,13 +144,13 @@ impl SubscriptionService {
             created_at: now,
             updated_at: now,
         };
-        let mut tx = self.deps.store.begin().await?;
         tx.insert_subscription(&subscription).await?;
         let entry =
             AuditEntry::subscription(&subscription, "subscription.create", Changes::created(subscription.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
+        pending.finish(&mut *tx, "subscription", subscription.id).await?;
         tx.commit().await?;
-        Ok(subscription)
+        Ok(Created { value: subscription, replayed: false })
     }
 
     /// Changes plan, frequency or state; a state change must follow the state machine.

@@ -9,6 +9,7 @@ use crate::email::EmailAddress;
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::UserId;
 use crate::permission::PermissionSet;
+use crate::text::{self, Lines};
 
 /// A first or last name: trimmed, 1–100 characters, no control characters.
 #[derive(Clone, PartialEq, Eq)]
@@ -16,17 +17,11 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(input: &str, field: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
+        let name = text::clean(input, field, 100, Lines::One)?;
         if name.is_empty() {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }
-        if name.chars().count() > 100 {
-            return Err(FieldError::new(field, "too_long", "must be at most 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "invalid_characters", "must not contain control characters"));
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,6 +88,17 @@ pub struct NewUser {
     pub first_name: Option<PersonName>,
     pub last_name: Option<PersonName>,
     pub root_permissions: PermissionSet,
+}
+
+impl NewUser {
+    /// The canonical form of this command for idempotent `operation`s that create a user.
+    pub(crate) fn fingerprint(&self, operation: &str) -> crate::idempotency::Fingerprint {
+        crate::idempotency::Fingerprint::new(operation)
+            .field("email", Some(self.email.as_str().to_lowercase()))
+            .field("first_name", self.first_name.as_ref().map(PersonName::as_str))
+            .field("last_name", self.last_name.as_ref().map(PersonName::as_str))
+            .field("root", Some(self.root_permissions.names().join(",")))
+    }
 }
 
 /// Raw create input as the wire adapters receive it.

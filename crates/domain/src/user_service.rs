@@ -9,6 +9,7 @@ use crate::account::{Account, IfMatch, Version};
 use crate::audit::Changes;
 use crate::clock::{Clock, IdGenerator};
 use crate::id::{TokenId, UserId};
+use crate::idempotency::{Begun, Created, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::page::{Page, PageRequest};
 use crate::permission::{Permission, PermissionSet};
@@ -72,15 +73,35 @@ impl UserService {
         }
     }
 
-    /// Creates a user (root `users:write`).
+    /// Creates a user (root `users:write`); with an idempotency key, a repeat returns the
+    /// user the first request created.
     #[instrument(skip_all)]
-    pub async fn create(&self, principal: &Principal, command: NewUser) -> Result<User, IdentityError> {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        command: NewUser,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created<User>, IdentityError> {
         Self::require_root(principal, Permission::UsersWrite)?;
         Self::check_grant(principal, command.root_permissions)?;
-        let mut tx = self.deps.store.begin().await?;
+        let fingerprint = || command.fingerprint("user.create").finish();
+        let (mut tx, pending) =
+            match self.deps.begin_create(principal, key.as_ref(), "user.create", fingerprint).await? {
+                Begun::Replay(id) => {
+                    let user = self
+                        .deps
+                        .store
+                        .get_user(stored_id(&id, UserId::parse)?)
+                        .await?
+                        .ok_or(IdentityError::ReplayedResourceGone)?;
+                    return Ok(Created { value: user, replayed: true });
+                }
+                Begun::Fresh(tx, pending) => (tx, pending),
+            };
         let user = self.insert_user(&mut *tx, principal, command).await?;
+        pending.finish(&mut *tx, "user", user.id).await?;
         tx.commit().await?;
-        Ok(user)
+        Ok(Created { value: user, replayed: false })
     }
 
     /// Inserts a user and its audit event inside `tx`.

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 use crate::users::user_id;
@@ -76,6 +76,7 @@ pub(crate) async fn create(
     request: Request<pb::CreateAccountUserRequest>,
 ) -> Result<Response<pb::CreateAccountUserResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
+    let key = idempotency_key(&request)?;
     let request = request.into_inner();
     let account = account_id(&request.account_id)?;
     let command = NewUserInput {
@@ -86,8 +87,8 @@ pub(crate) async fn create(
     }
     .validate("email_address", true)
     .map_err(to_status)?;
-    let user = services.account_users.create(&caller, account, command).await.map_err(to_status)?;
-    Ok(Response::new(pb::CreateAccountUserResponse { user: Some((&user).into()) }))
+    let created = services.account_users.create(&caller, account, command, key).await.map_err(to_status)?;
+    Ok(created_response(pb::CreateAccountUserResponse { user: Some((&created.value).into()) }, created.replayed))
 }
 
 pub(crate) async fn get(
@@ -125,13 +126,17 @@ pub(crate) async fn enroll_totp(
     request: Request<pb::EnrollTotpRequest>,
 ) -> Result<Response<pb::EnrollTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
+    let key = idempotency_key(&request)?;
     let code = optional_code(&request.get_ref().code)?;
-    let enrolment = services.mfa.enroll_totp(&caller, code).await.map_err(to_status)?;
-    Ok(Response::new(pb::EnrollTotpResponse {
-        factor: Some((&enrolment.factor).into()),
-        secret: enrolment.secret.expose_secret().to_owned(),
-        otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
-    }))
+    let created = services.mfa.enroll_totp(&caller, code, key).await.map_err(to_status)?;
+    let setup = created.value.secret.as_ref();
+    let response = pb::EnrollTotpResponse {
+        factor: Some((&created.value.resource).into()),
+        secret: setup.map(|s| s.secret.expose_secret().to_owned()).unwrap_or_default(),
+        otpauth_uri: setup.map(|s| s.otpauth_uri.expose_secret().to_owned()).unwrap_or_default(),
+        secret_omitted: setup.is_none(),
+    };
+    Ok(created_response(response, created.replayed))
 }
 
 pub(crate) async fn activate_totp(

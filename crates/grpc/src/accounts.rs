@@ -5,10 +5,9 @@ use accountd_domain::{
     NewAccountInput, PageRequest, Services, ValidationErrors,
 };
 use prost_types::Timestamp;
-use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
-use crate::caller::{caller, idempotency_key};
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
@@ -176,14 +175,11 @@ impl pb::account_service_server::AccountService for AccountsApi {
         .validate()
         .map_err(to_status)?;
         let created = self.services.accounts.create(&caller, command, key).await.map_err(to_status)?;
-        let mut response = Response::new(pb::CreateAccountResponse {
+        let response = pb::CreateAccountResponse {
             account: Some((&created.value.account).into()),
             primary_alias: created.value.primary_alias.as_ref().map(pb::Alias::from),
-        });
-        if created.replayed {
-            response.metadata_mut().insert("idempotent-replayed", MetadataValue::from_static("true"));
-        }
-        Ok(response)
+        };
+        Ok(created_response(response, created.replayed))
     }
 
     async fn update_account(

@@ -3,13 +3,14 @@
 
 use accountd_domain::{
     Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, IfMatch,
-    NewAliasInput, NewDomainInput, PASSWORD_NOTE, PageRequest, Services, UserId, ValidationErrors,
+    MailboxPassword, NewAliasInput, NewDomainInput, PASSWORD_NOTE, PageRequest, REPLAY_PASSWORD_NOTE, Services, UserId,
+    ValidationErrors, WithSecret,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, non_empty, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
@@ -81,6 +82,22 @@ impl From<&AliasWithPassword> for pb::AliasWithPassword {
             alias: Some((&a.alias).into()),
             password: a.password.expose().to_owned(),
             note: PASSWORD_NOTE.to_owned(),
+            secret_omitted: false,
+        }
+    }
+}
+
+/// A created alias; on an idempotent replay without its password, and saying so.
+impl From<&WithSecret<Alias, MailboxPassword>> for pb::AliasWithPassword {
+    fn from(a: &WithSecret<Alias, MailboxPassword>) -> Self {
+        match &a.secret {
+            Some(password) => (&AliasWithPassword { alias: a.resource.clone(), password: password.clone() }).into(),
+            None => Self {
+                alias: Some((&a.resource).into()),
+                password: String::new(),
+                note: REPLAY_PASSWORD_NOTE.to_owned(),
+                secret_omitted: true,
+            },
         }
     }
 }
@@ -144,11 +161,12 @@ impl pb::domain_service_server::DomainService for DomainsApi {
 
     async fn create_domain(&self, request: Request<pb::CreateDomainRequest>) -> Result<Response<pb::Domain>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let r = request.into_inner();
         let command =
             NewDomainInput { name: Some(r.name), status: non_empty(r.status) }.validate().map_err(to_status)?;
-        let created = self.services.domains.create(&caller, command).await.map_err(to_status)?;
-        Ok(Response::new((&created).into()))
+        let created = self.services.domains.create(&caller, command, key).await.map_err(to_status)?;
+        Ok(created_response((&created.value).into(), created.replayed))
     }
 
     async fn update_domain(&self, request: Request<pb::UpdateDomainRequest>) -> Result<Response<pb::Domain>, Status> {
@@ -230,6 +248,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::AliasWithPassword>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let r = request.into_inner();
         let account = account_id(&r.account_id)?;
         let command = NewAliasInput {
@@ -242,8 +261,8 @@ impl pb::alias_service_server::AliasService for AliasesApi {
         }
         .validate()
         .map_err(to_status)?;
-        let created = self.services.aliases.create(&caller, account, command).await.map_err(to_status)?;
-        Ok(Response::new((&created).into()))
+        let created = self.services.aliases.create(&caller, account, command, key).await.map_err(to_status)?;
+        Ok(created_response((&created.value).into(), created.replayed))
     }
 
     async fn get_alias(&self, request: Request<pb::GetAliasRequest>) -> Result<Response<pb::Alias>, Status> {

@@ -1,7 +1,8 @@
 //! The calling principal of an RPC, built from its metadata.
 
 use accountd_domain::{Authenticator, IdempotencyKey, Principal, RequestInfo, ValidationErrors};
-use tonic::{Request, Status};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
 
 use crate::status::to_status;
 
@@ -20,7 +21,17 @@ pub async fn caller<T>(request: &Request<T>, authenticator: &Authenticator) -> R
     authenticator.authenticate(credential, info).await.map_err(to_status)
 }
 
-/// The optional `idempotency-key` metadata of a create RPC.
+/// The answer to a create RPC, marked with `idempotent-replayed: true` metadata when it
+/// answers a replay of an earlier request with the same `idempotency-key`.
+pub fn created<T>(message: T, replayed: bool) -> Response<T> {
+    let mut response = Response::new(message);
+    if replayed {
+        response.metadata_mut().insert("idempotent-replayed", MetadataValue::from_static("true"));
+    }
+    response
+}
+
+/// The optional `idempotency-key` metadata of a create RPC (every create RPC reads it).
 pub fn idempotency_key<T>(request: &Request<T>) -> Result<Option<IdempotencyKey>, Status> {
     let Some(value) = request.metadata().get("idempotency-key") else { return Ok(None) };
     let text = value.to_str().unwrap_or("\u{fffd}");

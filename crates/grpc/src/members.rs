@@ -5,7 +5,7 @@ use accountd_domain::{MemberRef, PageRequest, Role, Services, parse_roles};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 use crate::users::user_id;
@@ -86,12 +86,13 @@ impl pb::member_service_server::MemberService for MembersApi {
         request: Request<pb::AddAccountMemberRequest>,
     ) -> Result<Response<pb::AddAccountMemberResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let request = request.into_inner();
         let account = account_id(&request.account_id)?;
         let who = MemberRef::parse(Some(&request.user_id), Some(&request.email)).map_err(to_status)?;
         let roles = roles(&request.roles, "")?;
-        let member = self.services.members.add(&caller, account, who, roles).await.map_err(to_status)?;
-        Ok(Response::new(pb::AddAccountMemberResponse { member: Some((&member).into()) }))
+        let created = self.services.members.add(&caller, account, who, roles, key).await.map_err(to_status)?;
+        Ok(created_response(pb::AddAccountMemberResponse { member: Some((&created.value).into()) }, created.replayed))
     }
 
     async fn put_account_member(

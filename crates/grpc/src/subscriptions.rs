@@ -5,7 +5,7 @@ use accountd_domain::{IfMatch, PageRequest, Services, SubscriptionId, Validation
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, non_empty, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
@@ -102,11 +102,12 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
         request: Request<pb::CreateSubscriptionRequest>,
     ) -> Result<Response<pb::Subscription>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let r = request.into_inner();
         let account = account_id(&r.account_id)?;
         let fields = fields(r.rate_plan, r.frequency, r.state)?;
-        let created = self.services.subscriptions.create(&caller, account, fields).await.map_err(to_status)?;
-        Ok(Response::new((&created).into()))
+        let created = self.services.subscriptions.create(&caller, account, fields, key).await.map_err(to_status)?;
+        Ok(created_response((&created.value).into(), created.replayed))
     }
 
     async fn update_subscription(

@@ -1,12 +1,12 @@
 //! `accountd.v1.TokenService`: API tokens of an account and their proto conversions.
 //! Secrets appear only in the CreateToken and RollToken replies.
 
-use accountd_domain::token::{PolicyInput, Token, TokenInput};
-use accountd_domain::{PageRequest, Services, TokenId, ValidationErrors};
+use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
+use accountd_domain::{PageRequest, Services, TokenId, ValidationErrors, WithSecret};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 use crate::users::user_id;
@@ -139,6 +139,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         request: Request<pb::CreateTokenRequest>,
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let request = request.into_inner();
         let account = account_id(&request.account_id)?;
         let fields = TokenRequest {
@@ -153,11 +154,8 @@ impl pb::token_service_server::TokenService for TokensApi {
         .into_input()
         .validate()
         .map_err(to_status)?;
-        let issued = self.services.tokens.create(&caller, account, fields).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateTokenResponse {
-            token: Some((&issued.token).into()),
-            value: issued.secret.expose().to_owned(),
-        }))
+        let created = self.services.tokens.create(&caller, account, fields, key).await.map_err(to_status)?;
+        Ok(created_response(issued(&created.value), created.replayed))
     }
 
     async fn update_token(
@@ -261,6 +259,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         request: Request<pb::CreatePlatformTokenRequest>,
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let request = request.into_inner();
         let user = user_id(&request.user_id)?;
         let fields = TokenRequest {
@@ -275,11 +274,8 @@ impl pb::token_service_server::TokenService for TokensApi {
         .into_input()
         .validate()
         .map_err(to_status)?;
-        let issued = self.services.tokens.create_platform(&caller, user, fields).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateTokenResponse {
-            token: Some((&issued.token).into()),
-            value: issued.secret.expose().to_owned(),
-        }))
+        let created = self.services.tokens.create_platform(&caller, user, fields, key).await.map_err(to_status)?;
+        Ok(created_response(issued(&created.value), created.replayed))
     }
 
     async fn delete_platform_token(
@@ -302,5 +298,14 @@ impl pb::token_service_server::TokenService for TokensApi {
         let (user, id) = (user_id(&request.user_id)?, token_id(&request.token_id)?);
         let issued = self.services.tokens.roll_platform(&caller, user, id).await.map_err(to_status)?;
         Ok(Response::new(pb::RollTokenResponse { value: issued.secret.expose().to_owned() }))
+    }
+}
+
+/// A created token with its secret, or on an idempotent replay without it, saying so.
+fn issued(created: &WithSecret<Token, TokenSecret>) -> pb::CreateTokenResponse {
+    pb::CreateTokenResponse {
+        token: Some((&created.resource).into()),
+        value: created.secret.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default(),
+        secret_omitted: created.secret.is_none(),
     }
 }

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use crate::account_users;
 use crate::accounts::{account_id, proto_type, timestamp};
-use crate::caller::caller;
+use crate::caller::{caller, created as created_response, idempotency_key};
 use crate::pb;
 use crate::status::to_status;
 
@@ -53,6 +53,7 @@ impl pb::user_service_server::UserService for UsersApi {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
+        let key = idempotency_key(&request)?;
         let request = request.into_inner();
         // Empty names reach the domain as given: it treats a blank name as unknown.
         let command = NewUserInput {
@@ -63,8 +64,8 @@ impl pb::user_service_server::UserService for UsersApi {
         }
         .validate("email", false)
         .map_err(to_status)?;
-        let user = self.services.users.create(&caller, command).await.map_err(to_status)?;
-        Ok(Response::new(pb::CreateUserResponse { user: Some((&user).into()) }))
+        let created = self.services.users.create(&caller, command, key).await.map_err(to_status)?;
+        Ok(created_response(pb::CreateUserResponse { user: Some((&created.value).into()) }, created.replayed))
     }
 
     async fn list_users(

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::account_id;
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 use crate::users::user_id;
 
@@ -111,15 +111,16 @@ pub async fn list_account_users(
 /// at once), and the same answer whether the email was known — the email as typed, no names
 /// or MFA state.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/users", tag = "account users",
-    params(("account_id" = String, Path)), request_body = CreateAccountUserRequest,
+    params(("account_id" = String, Path), Idempotency), request_body = CreateAccountUserRequest,
     responses((status = 201, body = AccountUserBody), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_account_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(id): Path<String>,
     Body(body): Body<CreateAccountUserRequest>,
-) -> Result<(StatusCode, Json<AccountUserBody>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let account = account_id(&id)?;
     let command = NewUserInput {
         email: body.email_address,
@@ -129,8 +130,8 @@ pub async fn create_account_user(
     }
     .validate("email_address", true)
     .map_err(|e| ApiError::invalid(&e))?;
-    let user = state.services.account_users.create(&caller, account, command).await?;
-    Ok((StatusCode::CREATED, Json(AccountUserBody::from(&user))))
+    let created = state.services.account_users.create(&caller, account, command, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(AccountUserBody::from(&created.value))), created.replayed))
 }
 
 /// Reads a user of the account, the owner included (`members:read`).

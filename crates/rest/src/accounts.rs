@@ -1,14 +1,14 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
 use accountd_domain::{
-    Account, AccountCreated, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IdempotencyKey,
-    IfMatch, NewAccountInput, Version,
+    Account, AccountCreated, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IfMatch,
+    NewAccountInput, Version,
 };
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::{ETAG, IF_MATCH, LOCATION};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::aliases::AliasBody;
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::openapi::{AccountStatusSchema, AccountTypeSchema};
 use crate::problem::{ApiError, Problem};
 
@@ -206,16 +206,6 @@ pub(crate) fn account_id(raw: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(raw, "account_id").map_err(|e| ApiError::invalid(&e.into()))
 }
 
-/// Sent with a replayed creation's response.
-const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// The optional `Idempotency-Key` header of a create.
-pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
-    let text = value.to_str().unwrap_or("\u{fffd}");
-    IdempotencyKey::parse(text).map(Some).map_err(|e| ApiError::invalid(&e.at("Idempotency-Key").into()))
-}
-
 pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {
     match headers.get(IF_MATCH) {
         None => IfMatch::Any,
@@ -282,7 +272,7 @@ pub async fn list_accounts(
     post,
     path = "/v1/accounts",
     tag = "accounts",
-    params(("Idempotency-Key" = Option<String>, Header, description = "repeats within 24 hours return the first request's account")),
+    params(Idempotency),
     request_body = CreateAccountRequest,
     responses(
         (status = 201, body = AccountBody, headers(("ETag" = String), ("Location" = String), ("Idempotent-Replayed" = String, description = "true on a replay"))),
@@ -292,7 +282,7 @@ pub async fn list_accounts(
 pub async fn create_account(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    headers: HeaderMap,
+    Idempotency(key): Idempotency,
     Body(body): Body<CreateAccountRequest>,
 ) -> Result<Response, ApiError> {
     let settings = body.settings.unwrap_or_default();
@@ -308,14 +298,10 @@ pub async fn create_account(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let created = state.services.accounts.create(&caller, command, idempotency_key(&headers)?).await?;
+    let created = state.services.accounts.create(&caller, command, key).await?;
     let AccountCreated { account, primary_alias } = &created.value;
     let body = AccountBody { primary_alias: primary_alias.as_ref().map(AliasBody::from), ..AccountBody::from(account) };
-    let mut response = with_etag_body(StatusCode::CREATED, account, true, body);
-    if created.replayed {
-        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    Ok(response)
+    Ok(mark_replayed(with_etag_body(StatusCode::CREATED, account, true, body), created.replayed))
 }
 
 /// Reads an account.

@@ -3,8 +3,8 @@
 //! mailbox passwords, and mailbox authentication for mail servers.
 
 use accountd_domain::{
-    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, NewAliasInput,
-    NewDomainInput, PASSWORD_NOTE, UserId, ValidationErrors,
+    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, MailboxPassword,
+    NewAliasInput, NewDomainInput, PASSWORD_NOTE, REPLAY_PASSWORD_NOTE, UserId, ValidationErrors, WithSecret,
 };
 use axum::Json;
 use axum::Router;
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::accounts::{account_id, etag_of, if_match};
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -115,18 +115,29 @@ impl From<&Alias> for AliasBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AliasWithPasswordBody {
     pub alias: AliasBody,
-    pub password: String,
-    /// "Save this password now. It will not be shown again."
+    /// The mailbox password; `null` on an idempotent replay of the creation, which does not
+    /// show it again (reset the password if the first answer was lost).
+    pub password: Option<String>,
+    /// True on an idempotent replay (`Idempotent-Replayed: true`): `password` is omitted.
+    pub secret_omitted: bool,
+    /// "Save this password now. It will not be shown again." (on a replay: why it is omitted)
     pub note: &'static str,
+}
+
+impl AliasWithPasswordBody {
+    fn new(alias: &Alias, password: Option<&MailboxPassword>) -> Self {
+        Self {
+            alias: AliasBody::from(alias),
+            password: password.map(|p| p.expose().to_owned()),
+            secret_omitted: password.is_none(),
+            note: if password.is_some() { PASSWORD_NOTE } else { REPLAY_PASSWORD_NOTE },
+        }
+    }
 }
 
 impl From<&AliasWithPassword> for AliasWithPasswordBody {
     fn from(created: &AliasWithPassword) -> Self {
-        Self {
-            alias: AliasBody::from(&created.alias),
-            password: created.password.expose().to_owned(),
-            note: PASSWORD_NOTE,
-        }
+        Self::new(&created.alias, Some(&created.password))
     }
 }
 
@@ -258,8 +269,8 @@ fn with_etag<T: Serialize>(status: StatusCode, version: accountd_domain::Version
 }
 
 /// A response holding a mailbox password: never stored by caches.
-fn with_password(status: StatusCode, body: &AliasWithPassword) -> Response {
-    let mut response = with_etag(status, body.alias.version, AliasWithPasswordBody::from(body));
+fn with_password(status: StatusCode, alias: &Alias, password: Option<&MailboxPassword>) -> Response {
+    let mut response = with_etag(status, alias.version, AliasWithPasswordBody::new(alias, password));
     response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
     response
 }
@@ -280,18 +291,20 @@ pub async fn list_domains(
 }
 
 /// Adds a managed domain (root `domains:write`).
-#[utoipa::path(post, path = "/v1/domains", tag = "aliases", request_body = CreateDomainRequest,
+#[utoipa::path(post, path = "/v1/domains", tag = "aliases", params(Idempotency), request_body = CreateDomainRequest,
     responses((status = 201, body = DomainBody), (status = 409, description = "the domain exists", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_domain(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Body(body): Body<CreateDomainRequest>,
 ) -> Result<Response, ApiError> {
     let command =
         NewDomainInput { name: body.name, status: body.status }.validate().map_err(|e| ApiError::invalid(&e))?;
-    let created = state.services.domains.create(&caller, command).await?;
-    Ok(with_etag(StatusCode::CREATED, created.version, DomainBody::from(&created)))
+    let created = state.services.domains.create(&caller, command, key).await?;
+    let response = with_etag(StatusCode::CREATED, created.value.version, DomainBody::from(&created.value));
+    Ok(mark_replayed(response, created.replayed))
 }
 
 /// One domain, by id or name.
@@ -403,12 +416,13 @@ pub async fn list_account_aliases(
 /// Creates an alias on an active domain (`aliases:write`); the mailbox password is in this
 /// response and never again.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/aliases", tag = "aliases",
-    params(("account_id" = String, Path)), request_body = CreateAliasRequest,
+    params(("account_id" = String, Path), Idempotency), request_body = CreateAliasRequest,
     responses((status = 201, body = AliasWithPasswordBody), (status = 409, description = "the address exists", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "invalid input, or the domain is not active", body = Problem, content_type = "application/problem+json")))]
 pub async fn create_alias(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(account): Path<String>,
     Body(body): Body<CreateAliasRequest>,
 ) -> Result<Response, ApiError> {
@@ -423,8 +437,9 @@ pub async fn create_alias(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let created = state.services.aliases.create(&caller, account, command).await?;
-    Ok(with_password(StatusCode::CREATED, &created))
+    let created = state.services.aliases.create(&caller, account, command, key).await?;
+    let WithSecret { resource: alias, secret: password } = &created.value;
+    Ok(mark_replayed(with_password(StatusCode::CREATED, alias, password.as_ref()), created.replayed))
 }
 
 /// One alias (`aliases:read`).
@@ -489,7 +504,7 @@ pub async fn reset_password(
     let (account, id) = (account_id(&account)?, alias_id(&id)?);
     let password = body.and_then(|Body(b)| b.password);
     let reset = state.services.aliases.reset_password(&caller, account, id, password, if_match(&headers)).await?;
-    Ok(with_password(StatusCode::OK, &reset))
+    Ok(with_password(StatusCode::OK, &reset.alias, Some(&reset.password)))
 }
 
 /// Checks a mailbox password for a mail server (root `aliases:read`): 200 or 401, and 429

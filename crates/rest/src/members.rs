@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::account_id;
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 use crate::users::user_id;
 
@@ -122,18 +122,19 @@ pub async fn list_members(
 
 /// Invites a user (`members:write`); the membership is `invited` until accepted.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/members", tag = "members",
-    params(("account_id" = String, Path)), request_body = AddMemberRequest,
+    params(("account_id" = String, Path), Idempotency), request_body = AddMemberRequest,
     responses((status = 201, body = MemberBody), (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub async fn add_member(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(id): Path<String>,
     Body(body): Body<AddMemberRequest>,
-) -> Result<(StatusCode, Json<MemberBody>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let account = account_id(&id)?;
     let who = MemberRef::parse(body.user_id.as_deref(), body.email.as_deref()).map_err(|e| ApiError::invalid(&e))?;
-    let member = state.services.members.add(&caller, account, who, roles(&body.roles, None)?).await?;
-    Ok((StatusCode::CREATED, Json(MemberBody::from(&member))))
+    let created = state.services.members.add(&caller, account, who, roles(&body.roles, None)?, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(MemberBody::from(&created.value))), created.replayed))
 }
 
 /// Reads a membership (`members:read`).

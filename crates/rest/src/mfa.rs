@@ -7,7 +7,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, post};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{Body, Caller, Path, Query};
+use crate::extract::{Body, Caller, Idempotency, Path, Query, mark_replayed};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -71,9 +71,13 @@ pub struct EnrolmentBody {
     #[serde(flatten)]
     pub factor: FactorBody,
     /// The shared secret, base32 (RFC 4648, unpadded), for typing into an authenticator app.
-    pub secret: String,
-    /// The `otpauth://totp/…` URI an authenticator app reads from a QR code.
-    pub otpauth_uri: String,
+    /// `null` on an idempotent replay, which does not show it again (delete the pending
+    /// factor and enrol anew if the first answer was lost).
+    pub secret: Option<String>,
+    /// The `otpauth://totp/…` URI an authenticator app reads from a QR code; `null` on a replay.
+    pub otpauth_uri: Option<String>,
+    /// True on an idempotent replay (`Idempotent-Replayed: true`): the secret is omitted.
+    pub secret_omitted: bool,
 }
 
 /// A code from the authenticator app; `factor_id` picks the factor to activate (the newest
@@ -122,22 +126,26 @@ fn optional_code(raw: Option<&str>) -> Result<Option<TotpCode>, ApiError> {
 /// Starts a TOTP enrolment: a pending factor, its secret and `otpauth://` URI, returned once.
 /// A user with an active factor sends a current `code` from it. Needs a token allowing
 /// `mfa:write`.
-#[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me", request_body(content = Option<CodeRequest>),
+#[utoipa::path(post, path = "/v1/me/mfa/totp", tag = "me", params(Idempotency), request_body(content = Option<CodeRequest>),
     responses((status = 201, body = EnrolmentBody), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn enroll_totp(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     body: Option<Body<CodeRequest>>,
 ) -> Result<Response, ApiError> {
     let code = optional_code(body.as_ref().and_then(|Body(b)| b.code.as_deref()))?;
-    let enrolment = state.services.mfa.enroll_totp(&caller, code).await?;
+    let created = state.services.mfa.enroll_totp(&caller, code, key).await?;
+    let setup = created.value.secret.as_ref();
     let body = EnrolmentBody {
-        factor: FactorBody::from(&enrolment.factor),
-        secret: enrolment.secret.expose_secret().to_owned(),
-        otpauth_uri: enrolment.otpauth_uri.expose_secret().to_owned(),
+        factor: FactorBody::from(&created.value.resource),
+        secret: setup.map(|s| s.secret.expose_secret().to_owned()),
+        otpauth_uri: setup.map(|s| s.otpauth_uri.expose_secret().to_owned()),
+        secret_omitted: setup.is_none(),
     };
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    let response = (StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body));
+    Ok(mark_replayed(response, created.replayed))
 }
 
 /// Activates a pending factor with a current code; the code is spent.

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::{account_id, if_match};
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -156,17 +156,18 @@ pub async fn list_subscriptions(
 
 /// Subscribes the account to a plan (`subscriptions:write`).
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/subscriptions", tag = "subscriptions",
-    params(("account_id" = String, Path)), request_body = SubscriptionRequest,
+    params(("account_id" = String, Path), Idempotency), request_body = SubscriptionRequest,
     responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_subscription(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(id): Path<String>,
     Body(body): Body<SubscriptionRequest>,
-) -> Result<(StatusCode, Json<SubscriptionBody>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let account = account_id(&id)?;
-    let created = state.services.subscriptions.create(&caller, account, body.validate()?).await?;
-    Ok((StatusCode::CREATED, Json(SubscriptionBody::from(&created))))
+    let created = state.services.subscriptions.create(&caller, account, body.validate()?, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(SubscriptionBody::from(&created.value))), created.replayed))
 }
 
 /// One subscription (`subscriptions:read`).

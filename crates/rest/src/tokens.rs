@@ -1,8 +1,8 @@
 //! `/v1/accounts/{account_id}/tokens` (seed 004): API tokens, their verification, permission
 //! groups and rolling. Secrets appear only in the create and roll responses.
 
-use accountd_domain::token::{PolicyInput, Token, TokenInput};
-use accountd_domain::{IssuedToken, Permission, TokenId, ValidationErrors};
+use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
+use accountd_domain::{Permission, TokenId, ValidationErrors, WithSecret};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::account_id;
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 use crate::users::user_id;
 
@@ -115,13 +115,21 @@ impl From<&Token> for TokenBody {
 pub struct CreatedToken {
     #[serde(flatten)]
     pub token: TokenBody,
-    /// The secret. Save it now: it will not be shown again.
-    pub value: String,
+    /// The secret. Save it now: it will not be shown again. `null` on an idempotent replay
+    /// of the creation, which neither shows it again nor makes a new one (roll the token if
+    /// the first answer was lost).
+    pub value: Option<String>,
+    /// True on an idempotent replay (`Idempotent-Replayed: true`): `value` is omitted.
+    pub secret_omitted: bool,
 }
 
-impl From<&IssuedToken> for CreatedToken {
-    fn from(issued: &IssuedToken) -> Self {
-        Self { token: TokenBody::from(&issued.token), value: issued.secret.expose().to_owned() }
+impl From<&WithSecret<Token, TokenSecret>> for CreatedToken {
+    fn from(created: &WithSecret<Token, TokenSecret>) -> Self {
+        Self {
+            token: TokenBody::from(&created.resource),
+            value: created.secret.as_ref().map(|s| s.expose().to_owned()),
+            secret_omitted: created.secret.is_none(),
+        }
     }
 }
 
@@ -231,18 +239,19 @@ pub async fn list_tokens(
 
 /// Creates a token (`tokens:write`); the response carries its secret, once.
 #[utoipa::path(post, path = "/v1/accounts/{account_id}/tokens", tag = "tokens",
-    params(("account_id" = String, Path)), request_body = TokenRequest,
+    params(("account_id" = String, Path), Idempotency), request_body = TokenRequest,
     responses((status = 201, body = CreatedToken), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(id): Path<String>,
     Body(body): Body<TokenRequest>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let account = account_id(&id)?;
     let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
-    let issued = state.services.tokens.create(&caller, account, fields).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken::from(&issued))))
+    let created = state.services.tokens.create(&caller, account, fields, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(CreatedToken::from(&created.value))), created.replayed))
 }
 
 /// Reads a token (`tokens:read`).
@@ -350,18 +359,19 @@ pub async fn list_platform_tokens(
 
 /// A new platform token (bound to no account) for a root user; its secret is shown once.
 #[utoipa::path(post, path = "/v1/users/{user_id}/tokens", tag = "tokens",
-    params(("user_id" = String, Path)), request_body = TokenRequest,
+    params(("user_id" = String, Path), Idempotency), request_body = TokenRequest,
     responses((status = 201, body = CreatedToken), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_platform_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Path(id): Path<String>,
     Body(body): Body<TokenRequest>,
-) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let user = user_id(&id)?;
     let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
-    let issued = state.services.tokens.create_platform(&caller, user, fields).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken::from(&issued))))
+    let created = state.services.tokens.create_platform(&caller, user, fields, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(CreatedToken::from(&created.value))), created.replayed))
 }
 
 /// Revokes a platform token, the bootstrap one included.

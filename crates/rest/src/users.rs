@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::accounts::if_match;
-use crate::extract::{Body, Caller, ListParams, Path, Query, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -104,14 +104,15 @@ pub async fn list_users(
 }
 
 /// Creates a user (root `users:write`).
-#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/v1/users", tag = "users", params(Idempotency), request_body = CreateUserRequest,
     responses((status = 201, body = UserBody), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Idempotency(key): Idempotency,
     Body(body): Body<CreateUserRequest>,
-) -> Result<(StatusCode, Json<UserBody>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let command = NewUserInput {
         email: body.email,
         first_name: body.first_name,
@@ -120,8 +121,8 @@ pub async fn create_user(
     }
     .validate("email", false)
     .map_err(|e| ApiError::invalid(&e))?;
-    let user = state.services.users.create(&caller, command).await?;
-    Ok((StatusCode::CREATED, Json(UserBody::from(&user))))
+    let created = state.services.users.create(&caller, command, key).await?;
+    Ok(mark_replayed((StatusCode::CREATED, Json(UserBody::from(&created.value))), created.replayed))
 }
 
 /// Reads a user (root `users:read`, or the caller itself).

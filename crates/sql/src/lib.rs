@@ -791,7 +791,7 @@ macro_rules! impl_store {
                     not_before: DateTime<Utc>,
                 ) -> anyhow::Result<Option<IdempotencyRecord>> {
                     let row: Option<IdempotencyRow> = sqlx::query_as(concat!(
-                        "SELECT scope, key, fingerprint, resource_type, resource_id, created_at FROM idempotency_keys ",
+                        "SELECT scope, key, operation, fingerprint, resource_type, resource_id, created_at FROM idempotency_keys ",
                         "WHERE scope = $1 AND key = $2 AND created_at >= $3"
                     ))
                     .bind(scope)
@@ -816,10 +816,12 @@ macro_rules! impl_store {
                         .await
                         .context("purging expired idempotency records")?;
                     let done = sqlx::query(concat!(
-                        "INSERT INTO idempotency_keys (scope, key, fingerprint, resource_type, resource_id, created_at) ",
-                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO UPDATE SET ",
+                        "INSERT INTO idempotency_keys ",
+                        "(scope, key, fingerprint, resource_type, resource_id, created_at, operation) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6, $8) ON CONFLICT (scope, key) DO UPDATE SET ",
                         "fingerprint = excluded.fingerprint, resource_type = excluded.resource_type, ",
-                        "resource_id = excluded.resource_id, created_at = excluded.created_at ",
+                        "resource_id = excluded.resource_id, created_at = excluded.created_at, ",
+                        "operation = excluded.operation ",
                         "WHERE idempotency_keys.created_at < $7"
                     ))
                     .bind(&record.scope)
@@ -829,9 +831,30 @@ macro_rules! impl_store {
                     .bind(&record.resource_id)
                     .bind(record.created_at)
                     .bind(not_before)
+                    .bind(&record.operation)
                     .execute(&mut *self.tx)
                     .await
                     .context("saving an idempotency record")?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn complete_idempotency_record(
+                    &mut self,
+                    scope: &str,
+                    key: &IdempotencyKey,
+                    resource_type: &str,
+                    resource_id: &str,
+                ) -> anyhow::Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE idempotency_keys SET resource_type = $3, resource_id = $4 WHERE scope = $1 AND key = $2",
+                    )
+                    .bind(scope)
+                    .bind(key.as_str())
+                    .bind(resource_type)
+                    .bind(resource_id)
+                    .execute(&mut *self.tx)
+                    .await
+                    .context("completing an idempotency record")?;
                     Ok(done.rows_affected() == 1)
                 }
             }

@@ -162,6 +162,7 @@ impl TryFrom<AuditRow> for AuditEvent {
 pub struct IdempotencyRow {
     pub scope: String,
     pub key: String,
+    pub operation: String,
     pub fingerprint: String,
     pub resource_type: String,
     pub resource_id: String,
@@ -175,6 +176,7 @@ impl TryFrom<IdempotencyRow> for IdempotencyRecord {
         Ok(IdempotencyRecord {
             scope: row.scope,
             key: IdempotencyKey::parse(&row.key).map_err(corrupt("idempotency key"))?,
+            operation: row.operation,
             fingerprint: row.fingerprint,
             resource_type: row.resource_type,
             resource_id: row.resource_id,

@@ -12,6 +12,7 @@ use crate::audit::{AuditValue, Snapshot};
 use crate::email::EmailAddress;
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, DomainId, UserId};
+use crate::text::{self, Lines};
 
 pub use service::{
     AccountCreated, AccountService, CreateAccountError, DeleteAccountError, GetAccountError, ListAccountsError,
@@ -26,17 +27,11 @@ impl AccountName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
+        let name = text::clean(input, "name", Self::MAX_CHARS, Lines::One)?;
         if name.is_empty() {
             return Err(FieldError::new("name", "required", "must not be empty"));
         }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new("name", "too_long", "must be at most 100 characters"));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(FieldError::new("name", "invalid_characters", "must not contain control characters"));
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -176,22 +171,15 @@ pub struct AccountProfileInput {
 impl AccountProfileInput {
     pub fn validate(self) -> Result<AccountProfile, ValidationErrors> {
         let mut errors = Collector::default();
-        let text = |value: Option<String>, field: &'static str, max: usize| -> Result<Option<String>, FieldError> {
-            let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else { return Ok(None) };
-            if value.chars().count() > max {
-                return Err(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
-            }
-            if field != "external_metadata" && value.chars().any(|c| c.is_control() && c != '\n') {
-                return Err(FieldError::new(field, "invalid_characters", "must not contain control characters"));
-            }
-            Ok(Some(value))
+        let text = |value: Option<String>, field: &'static str, max: usize, lines: Lines| {
+            text::clean_opt(value.as_deref(), field, max, lines).transpose()
         };
-        let name = errors.take(text(self.business_name, "business_name", 100));
-        let address = errors.take(text(self.business_address, "business_address", 500));
+        let name = errors.take(text(self.business_name, "business_name", 100, Lines::One));
+        let address = errors.take(text(self.business_address, "business_address", 500, Lines::Many));
         let email = errors.take_opt(
             non_empty(self.business_email).map(|e| EmailAddress::parse(&e).map_err(|e| e.at("business_email"))),
         );
-        let phone = errors.take(text(self.business_phone, "business_phone", 32).and_then(|p| match p {
+        let phone = errors.take(text(self.business_phone, "business_phone", 32, Lines::One).and_then(|p| match p {
             Some(p)
                 if !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
                     || !p.chars().any(|c| c.is_ascii_digit()) =>
@@ -204,7 +192,7 @@ impl AccountProfileInput {
             }
             other => Ok(other),
         }));
-        let metadata = errors.take(text(self.external_metadata, "external_metadata", 4096));
+        let metadata = errors.take(text(self.external_metadata, "external_metadata", 4096, Lines::Many));
         errors.finish()?;
         Ok(AccountProfile {
             business_name: name.flatten(),

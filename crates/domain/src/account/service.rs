@@ -14,7 +14,7 @@ use crate::clock::{Clock, IdGenerator};
 use crate::error::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use crate::id::AccountId;
 use crate::id::UserId;
-use crate::idempotency::{Created, IDEMPOTENCY_RETENTION, IdempotencyKey, IdempotencyRecord};
+use crate::idempotency::{Begun, Created, IdempotencyError, IdempotencyKey, stored_id};
 use crate::identity_error::IdentityError;
 use crate::member::{Member, MemberStatus};
 use crate::page::{Page, PageRequest};
@@ -46,6 +46,15 @@ pub enum CreateAccountError {
     PrimaryAlias(IdentityError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl From<IdempotencyError> for CreateAccountError {
+    fn from(e: IdempotencyError) -> Self {
+        match e {
+            IdempotencyError::KeyReused => Self::IdempotencyKeyReused,
+            IdempotencyError::Unknown(e) => Self::Unknown(e),
+        }
+    }
 }
 
 impl From<IdentityError> for CreateAccountError {
@@ -288,51 +297,16 @@ impl AccountService {
         if command.settings.enforce_twofactor && !self.deps.may_enforce_twofactor(principal).await? {
             return Err(CreateAccountError::Invalid(twofactor_lockout()));
         }
-        // A second attempt happens only when a concurrent request with the same key won the
-        // race; the attempt then finds its record and replays it.
-        for attempt in 0..2 {
-            let now = self.deps.clock.now();
-            let mut tx = self.deps.store.begin().await?;
-            let idempotency = match &key {
-                None => None,
-                Some(key) => {
-                    let scope = principal.idempotency_scope();
-                    let not_before = now - IDEMPOTENCY_RETENTION;
-                    if let Some(record) = tx.find_idempotency_record(&scope, key, not_before).await? {
-                        drop(tx);
-                        return self.replay(record, &command).await;
-                    }
-                    Some((scope, key, not_before))
-                }
-            };
-            let created = match self.insert_new(&mut *tx, principal, &command, now).await {
-                // A concurrent request with the same key may hold the address: once it has
-                // committed, the next attempt finds its record and replays it.
-                Err(CreateAccountError::PrimaryAlias(IdentityError::AlreadyExists(_)))
-                    if idempotency.is_some() && attempt == 0 =>
-                {
-                    continue;
-                }
-                other => other?,
-            };
-            let account = &created.account;
-            if let Some((scope, key, not_before)) = idempotency {
-                let record = IdempotencyRecord {
-                    scope,
-                    key: key.clone(),
-                    fingerprint: command.fingerprint(),
-                    resource_type: "account".into(),
-                    resource_id: account.id.to_string(),
-                    created_at: account.created_at,
-                };
-                if !tx.save_idempotency_record(&record, not_before).await? {
-                    continue;
-                }
-            }
-            tx.commit().await?;
-            return Ok(Created { value: created, replayed: false });
-        }
-        Err(CreateAccountError::Unknown(anyhow::anyhow!("an idempotency record was neither found nor saved")))
+        let begun = self.deps.begin_create(principal, key.as_ref(), "account.create", || command.fingerprint()).await?;
+        let (mut tx, pending) = match begun {
+            Begun::Replay(id) => return self.replay(&id, &command).await,
+            Begun::Fresh(tx, pending) => (tx, pending),
+        };
+        let now = self.deps.clock.now();
+        let created = self.insert_new(&mut *tx, principal, &command, now).await?;
+        pending.finish(&mut *tx, "account", created.account.id).await?;
+        tx.commit().await?;
+        Ok(Created { value: created, replayed: false })
     }
 
     /// Inserts the account `command` describes, with its audit event, inside `tx`.
@@ -426,14 +400,10 @@ impl AccountService {
     /// The answer to a repeated idempotency key: the account the first request created.
     async fn replay(
         &self,
-        record: IdempotencyRecord,
+        resource_id: &str,
         command: &NewAccount,
     ) -> Result<Created<AccountCreated>, CreateAccountError> {
-        if record.fingerprint != command.fingerprint() {
-            return Err(CreateAccountError::IdempotencyKeyReused);
-        }
-        let id = AccountId::parse(&record.resource_id, "resource_id")
-            .map_err(|e| anyhow::anyhow!("stored idempotency record names no account: {e}"))?;
+        let id = stored_id(resource_id, AccountId::parse)?;
         let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;
         let primary_alias = match command.primary_alias {
             None => None,

@@ -8,17 +8,68 @@ use secrecy::SecretString;
 use super::{caller, create, service};
 use crate::account::{IfMatch, NewAccountInput};
 use crate::alias::{AliasFilter, AliasPatchInput, DomainName, DomainRef, DomainStatus, LocalPart, NewAliasInput};
+use crate::alias::{NewAlias, NewDomain};
 use crate::clock::{SystemClock, UuidV7Generator};
+use crate::id::AccountId;
 use crate::page::PageRequest;
 use crate::ports::Store;
-use crate::{AliasService, Argon2idHasher, CreateAccountError, Domain, DomainService, IdentityError};
+use crate::principal::Principal;
+use crate::{
+    AliasService, AliasWithPassword, Argon2idHasher, CreateAccountError, Domain, DomainService, IdentityError,
+};
 
-fn domains(store: &Arc<dyn Store>) -> DomainService {
-    DomainService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator))
+fn domains(store: &Arc<dyn Store>) -> Domains {
+    Domains(DomainService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator)))
 }
 
-fn aliases(store: &Arc<dyn Store>) -> AliasService {
-    AliasService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator), Arc::new(Argon2idHasher))
+fn aliases(store: &Arc<dyn Store>) -> Aliases {
+    Aliases(AliasService::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Generator),
+        Arc::new(Argon2idHasher),
+    ))
+}
+
+/// The domain service, creating without an idempotency key (those cases are in
+/// `conformance::idempotency`).
+struct Domains(DomainService);
+
+impl std::ops::Deref for Domains {
+    type Target = DomainService;
+    fn deref(&self) -> &DomainService {
+        &self.0
+    }
+}
+
+impl Domains {
+    async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, IdentityError> {
+        Ok(self.0.create(principal, command, None).await?.value)
+    }
+}
+
+/// The alias service, creating without an idempotency key: a first creation always shows
+/// its password.
+struct Aliases(AliasService);
+
+impl std::ops::Deref for Aliases {
+    type Target = AliasService;
+    fn deref(&self) -> &AliasService {
+        &self.0
+    }
+}
+
+impl Aliases {
+    async fn create(
+        &self,
+        principal: &Principal,
+        account: AccountId,
+        command: NewAlias,
+    ) -> Result<AliasWithPassword, IdentityError> {
+        let created = self.0.create(principal, account, command, None).await?.value;
+        let password = created.secret.expect("a first creation shows its password");
+        Ok(AliasWithPassword { alias: created.resource, password })
+    }
 }
 
 async fn domain(store: &Arc<dyn Store>, name: &str, status: DomainStatus) -> Domain {

@@ -184,11 +184,12 @@ pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc
         authenticator.authenticate(Some(issued.secret.expose()), RequestInfo::default()).await.expect("authenticated");
     let sealer = Arc::new(KeySealer::new(&SealingKey::generate().expect("key")));
     let mfa = MfaService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator), sealer);
-    let enrolment = mfa.enroll_totp(&principal, None).await.expect("enrol");
-    let secret = TotpSecret::from_base32(secrecy::ExposeSecret::expose_secret(&enrolment.secret)).expect("base32");
+    let enrolment = mfa.enroll_totp(&principal, None, None).await.expect("enrol").value;
+    let setup = enrolment.secret.as_ref().expect("a first enrolment shows its secret");
+    let secret = TotpSecret::from_base32(secrecy::ExposeSecret::expose_secret(&setup.secret)).expect("base32");
     let now = SystemClock.now();
     let code = |at| TotpCode::parse(&secret.code_at(at)).expect("six digits");
-    mfa.activate_totp(&principal, Some(enrolment.factor.id), code(now)).await.expect("activate");
+    mfa.activate_totp(&principal, Some(enrolment.resource.id), code(now)).await.expect("activate");
 
     let next = code(now + Duration::seconds(30));
     let tasks: Vec<_> = (0..6)
@@ -201,7 +202,7 @@ pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc
     for task in tasks {
         match task.await.expect("task") {
             Ok(id) => {
-                assert_eq!(id, enrolment.factor.id);
+                assert_eq!(id, enrolment.resource.id);
                 accepted += 1;
             }
             Err(IdentityError::Invalid(e)) => assert_eq!(e.fields()[0].code, "replayed", "{e}"),

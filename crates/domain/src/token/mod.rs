@@ -15,6 +15,7 @@ use crate::audit::{AuditValue, Snapshot};
 use crate::error::{Collector, FieldError, ValidationErrors};
 use crate::id::{AccountId, TokenId, UserId};
 use crate::permission::{Permission, PermissionSet};
+use crate::text::{self, Lines};
 
 pub use secret::{MalformedToken, TOKEN_PREFIX, TokenDigest, TokenSecret};
 
@@ -24,18 +25,11 @@ pub struct TokenName(String);
 
 impl TokenName {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let name = input.trim();
+        let name = text::clean(input, "name", 100, Lines::One)?;
         if name.is_empty() {
             return Err(FieldError::new("name", "required", "must not be empty"));
         }
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "name",
-                "invalid",
-                "must be at most 100 characters, without control characters",
-            ));
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -252,6 +246,34 @@ pub struct TokenFields {
     pub ip_not_in: Option<Vec<IpNet>>,
     pub not_before: Option<Option<DateTime<Utc>>>,
     pub expires_on: Option<Option<DateTime<Utc>>>,
+}
+
+impl TokenFields {
+    /// The canonical form of these fields for the idempotent create `operation`.
+    pub(crate) fn fingerprint(&self, operation: &str) -> crate::idempotency::Fingerprint {
+        let list =
+            |items: Option<&Vec<IpNet>>| items.map(|l| l.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+        let time = |t: Option<Option<DateTime<Utc>>>| t.map(|t| t.map(|t| t.to_rfc3339()).unwrap_or_default());
+        let policies = self.policies.as_ref().map(|policies| {
+            policies
+                .iter()
+                .map(|p| {
+                    let resources = p.resources.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+                    format!("{}:{}:{resources}", p.effect.as_str(), p.permissions.names().join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        });
+        crate::idempotency::Fingerprint::new(operation)
+            .field("name", self.name.as_ref().map(TokenName::as_str))
+            .field("user", self.user_id)
+            .field("status", self.status.map(|s| s.as_str()))
+            .field("policies", policies)
+            .field("ip_in", list(self.ip_in.as_ref()))
+            .field("ip_not_in", list(self.ip_not_in.as_ref()))
+            .field("not_before", time(self.not_before))
+            .field("expires_on", time(self.expires_on))
+    }
 }
 
 impl TokenInput {

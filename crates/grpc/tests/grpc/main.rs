@@ -10,9 +10,11 @@ mod authz_rules;
 /// The authorization model's table, shared with the REST suite.
 #[path = "../../../rest/tests/api/authz_table.rs"]
 mod authz_table;
+mod idempotency;
 mod identity;
 mod matrix;
 mod mfa;
+mod text_input;
 
 use std::sync::Arc;
 
@@ -177,11 +179,31 @@ pub async fn issue_token(server: &TestServer, account_id: &str, user_id: &str) -
     (created.token.expect("token"), created.value)
 }
 
+/// The stores a test can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// A fresh schema on the test server (`accountd_postgres::testing`).
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
 pub async fn spawn_server() -> TestServer {
+    spawn_server_on(Backend::Sqlite).await
+}
+
+/// The server over a fresh database of `backend`.
+pub async fn spawn_server_on(backend: Backend) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
-    store.migrate().await.expect("migrate");
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = match backend {
+        Backend::Sqlite => {
+            let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
+            store.migrate().await.expect("migrate");
+            Arc::new(store)
+        }
+        Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
+    };
     let services =
         Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services

@@ -10,7 +10,9 @@ mod authz_rules;
 mod authz_table;
 mod docs;
 mod hierarchy;
+mod idempotency;
 mod mfa;
+mod text_input;
 
 use std::sync::Arc;
 
@@ -57,11 +59,31 @@ impl Reply {
     }
 }
 
+/// The stores a test can run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// A fresh schema on the test server (`accountd_postgres::testing`).
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Backend::Sqlite).await
+}
+
+/// The app over a fresh database of `backend`.
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
-    store.migrate().await.expect("migrate");
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = match backend {
+        Backend::Sqlite => {
+            let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
+            store.migrate().await.expect("migrate");
+            Arc::new(store)
+        }
+        Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
+    };
     let services =
         Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services

@@ -570,7 +570,7 @@ impl AccountService {
             return Err(MoveAccountError::Conflict);
         }
         if current.parent_id() == new_parent {
-            return Ok(current);
+            return Ok(self.deps.shown_account(principal, current).await?);
         }
         let hierarchy = match new_parent {
             None => Vec::new(),
@@ -604,7 +604,8 @@ impl AccountService {
             self.deps.record(&mut *tx, principal, AuditEntry::account(after, "account.move", changes), now).await?;
         }
         tx.commit().await?;
-        moved.into_iter().next().ok_or(MoveAccountError::Conflict)
+        let moved = moved.into_iter().next().ok_or(MoveAccountError::Conflict)?;
+        Ok(self.deps.shown_account(principal, moved).await?)
     }
 
     /// The children of `parent` the caller can see, one page at a time.

@@ -291,4 +291,10 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
             .all(|e| e["actor"]["type"] == "platform" && e["actor"]["email"] == "root@example.com")
     );
     assert_eq!(app.get(&format!("/v1/accounts/{a}")).await.body["owner_id"], root.as_str());
+    // Filtering by the root token's id (which root sees) finds nothing for a tenant.
+    let token_id = full.body["events"][0]["actor"]["id"].as_str().expect("root's token id").to_owned();
+    let filtered = format!("/v1/accounts/{a}/logs/audit?actor_id={token_id}");
+    assert!(!app.get(&filtered).await.body["events"].as_array().expect("events").is_empty());
+    let tenant = call(&app, &admins, Method::GET, &filtered, None).await;
+    assert_eq!((tenant.status, tenant.body["events"].clone()), (StatusCode::OK, json!([])), "{}", tenant.text);
 }

@@ -3,6 +3,7 @@
 //! PostgreSQL.
 
 mod mfa;
+mod observability;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -48,6 +49,11 @@ impl Drop for Running {
 
 /// Starts `accountd serve` in `dir` on ephemeral ports and waits until it says where it listens.
 fn start(dir: &Path, extra: &[&str]) -> Running {
+    start_logging(dir, extra, "info")
+}
+
+/// [`start`] with `RUST_LOG` set to `filter`.
+fn start_logging(dir: &Path, extra: &[&str], filter: &str) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_accountd"))
         .current_dir(dir)
         .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
@@ -55,7 +61,7 @@ fn start(dir: &Path, extra: &[&str]) -> Running {
         .arg("serve")
         .env_remove("DATABASE_URL")
         .env_remove("ACCOUNTD_DATABASE_URL")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", filter)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn accountd");

@@ -1,6 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{KnownFormat, Schema, SchemaFormat};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{account_users, accounts, aliases, audit, health, me, members, mfa, problem, subscriptions, tokens, users};
@@ -99,7 +103,7 @@ pub enum AccountStatusSchema {
         health::healthz,
         health::readyz,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     security(("bearer" = []), ("api_key" = [])),
     components(schemas(problem::Problem, problem::ProblemField, AccountTypeSchema, AccountStatusSchema)),
     tags(
@@ -126,5 +130,143 @@ impl Modify for BearerAuth {
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}
+
+/// The error answers every operation may give, declared once as `components.responses` and
+/// referenced from each operation they apply to, so no handler repeats the list:
+///
+/// - 401 and 403 on every operation that needs credentials;
+/// - 404 where the path names a resource; 422 where the request has parameters or a body;
+/// - 400 (malformed JSON) and 415 (no JSON content type) where there is a body;
+/// - 409 on every write (a duplicate, or a concurrent change of the same resource);
+/// - 412 where `If-Match` is accepted; 503 wherever the database is consulted.
+///
+/// Each handler's annotation keeps its own wording for a status it documents itself. Every
+/// response gets a `description` (OpenAPI requires one), every error response the problem
+/// schema, and every `*_id` path parameter `format: uuid`, so generated clients and
+/// fuzzers know as much as the server checks.
+#[derive(Debug)]
+struct ProblemResponses;
+
+/// `(status, component name, description)` of the shared error answers.
+const SHARED: [(&str, &str, &str); 9] = [
+    ("400", "MalformedRequest", "the body is not well-formed JSON"),
+    ("401", "Unauthenticated", "missing, malformed, unknown, disabled, expired or IP-refused credentials"),
+    ("403", "Forbidden", "the caller lacks the permission, or must enrol a second factor first"),
+    ("404", "NotFound", "no such resource, or one the caller cannot see"),
+    ("409", "Conflict", "the resource exists already, or was changed concurrently"),
+    ("412", "PreconditionFailed", "`If-Match` names an older version"),
+    ("415", "UnsupportedMediaType", "the body is not sent as `application/json`"),
+    ("422", "ValidationFailed", "invalid input; `errors` names each field"),
+    ("503", "ServiceUnavailable", "the database cannot be reached; retry after `Retry-After` seconds"),
+];
+
+impl ProblemResponses {
+    fn problem_response(description: &str) -> Response {
+        let mut response = Response::new(description);
+        let schema = RefOr::Ref(Ref::from_schema_name("Problem"));
+        response.content.insert("application/problem+json".to_owned(), RefOr::T(Content::new(Some(schema))));
+        response
+    }
+
+    /// The shared statuses that apply to `operation` at `path`.
+    fn applicable(path: &str, method: &str, operation: &Operation) -> Vec<&'static str> {
+        let public =
+            operation.security.as_ref().is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
+        let parameters = operation.parameters.as_deref().unwrap_or_default();
+        let has_if_match =
+            parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case("if-match")));
+        let has_body = operation.request_body.is_some();
+        let mut statuses = Vec::new();
+        if !public {
+            statuses.extend(["401", "403", "503"]);
+        } else if path != "/healthz" {
+            statuses.push("503");
+        }
+        if path.contains('{') {
+            statuses.push("404");
+        }
+        if path.contains('{') || !parameters.is_empty() || has_body {
+            statuses.push("422");
+        }
+        if has_body {
+            statuses.extend(["400", "415"]);
+        }
+        if !public && method != "get" {
+            statuses.push("409");
+        }
+        if has_if_match {
+            statuses.push("412");
+        }
+        statuses
+    }
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, description) in SHARED {
+            components.responses.insert(name.to_owned(), RefOr::T(Self::problem_response(description)));
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else { continue };
+                for status in Self::applicable(path, method, operation) {
+                    let (_, name, _) = SHARED.iter().find(|(s, _, _)| *s == status).expect("a shared status");
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+                }
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else { continue };
+                    if response.description.is_empty() {
+                        response.description = default_description(status).to_owned();
+                    }
+                    if status.starts_with(['4', '5']) && response.content.is_empty() {
+                        let problem = Self::problem_response("");
+                        response.content = problem.content;
+                    }
+                }
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else { continue };
+                    let is_id = parameter.name.ends_with("_id") && parameter.name != "role_id";
+                    if parameter.parameter_in == ParameterIn::Path
+                        && is_id
+                        && let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut()
+                    {
+                        schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Uuid));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a response that states nothing more means.
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "the requested resource",
+        "201" => "created",
+        "204" => "done; no content",
+        "400" => "malformed request",
+        "401" => "unauthenticated",
+        "403" => "forbidden",
+        "404" => "not found",
+        "409" => "conflict",
+        "412" => "precondition failed",
+        "422" => "invalid input",
+        "429" => "too many attempts; retry after `Retry-After` seconds",
+        "503" => "service unavailable",
+        _ => "see the status code",
     }
 }

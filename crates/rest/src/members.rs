@@ -63,7 +63,9 @@ pub struct MemberList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     pub roles: Vec<String>,
 }

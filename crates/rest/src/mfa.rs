@@ -81,7 +81,10 @@ pub struct EnrolmentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
+    #[schema(value_type = String, required = true, format = Uuid)]
     pub factor_id: Option<String>,
+    /// The 6-digit code the authenticator app shows.
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
 }
 
@@ -89,6 +92,8 @@ pub struct ActivateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
+    /// The 6-digit code the authenticator app shows.
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
 }
 

@@ -32,6 +32,77 @@ pub enum AccountStatusSchema {
     Suspended,
 }
 
+/// A user's, alias's or token's status.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum ActiveStatusSchema {
+    Active,
+    Disabled,
+}
+
+/// A managed domain's status.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum DomainStatusSchema {
+    Pending,
+    Active,
+    Disabled,
+}
+
+/// How often a subscription renews.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum FrequencySchema {
+    Weekly,
+    Monthly,
+    Quarterly,
+    Yearly,
+}
+
+/// A subscription's state.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum SubscriptionStateSchema {
+    Trial,
+    Provisioned,
+    Paid,
+    AwaitingPayment,
+    Cancelled,
+    Failed,
+    Expired,
+}
+
+/// Whether a token policy grants or withholds its permissions.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum PolicyEffectSchema {
+    Allow,
+    Deny,
+}
+
+/// An invited user's answer.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum MembershipAnswerSchema {
+    Accepted,
+    Rejected,
+}
+
+/// The order of an audit-log page.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum DirectionSchema {
+    Asc,
+    Desc,
+}
+
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "accountd", description = "Accounts, members, tokens, aliases, subscriptions and audit."),
@@ -105,7 +176,19 @@ pub enum AccountStatusSchema {
     ),
     modifiers(&BearerAuth, &ProblemResponses),
     security(("bearer" = []), ("api_key" = [])),
-    components(schemas(problem::Problem, problem::ProblemField, AccountTypeSchema, AccountStatusSchema)),
+    components(schemas(
+        problem::Problem,
+        problem::ProblemField,
+        AccountTypeSchema,
+        AccountStatusSchema,
+        ActiveStatusSchema,
+        DomainStatusSchema,
+        FrequencySchema,
+        SubscriptionStateSchema,
+        PolicyEffectSchema,
+        MembershipAnswerSchema,
+        DirectionSchema
+    )),
     tags(
         (name = "accounts", description = "Accounts (tenants)"),
         (name = "users", description = "Platform users (root callers)"),

@@ -142,7 +142,8 @@ pub async fn activate_totp(
 
 /// Checks a code against the caller's active factors; a code is accepted once.
 #[utoipa::path(post, path = "/v1/me/mfa/totp/verify", tag = "me", request_body = VerifyRequest,
-    responses((status = 200, body = VerifiedBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = VerifiedBody), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong codes; retry after `Retry-After` seconds")))]
 pub async fn verify_totp(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -221,7 +221,8 @@ impl Modify for BearerAuth {
 ///
 /// - 401 and 403 on every operation that needs credentials;
 /// - 404 where the path names a resource; 422 where the request has parameters or a body;
-/// - 400 (malformed JSON) and 415 (no JSON content type) where there is a body;
+/// - 400 where there is a query string or a body (unreadable), 415 (no JSON content type)
+///   where there is a body;
 /// - 409 on every write (a duplicate, or a concurrent change of the same resource);
 /// - 412 where `If-Match` is accepted; 503 wherever the database is consulted.
 ///
@@ -234,7 +235,7 @@ struct ProblemResponses;
 
 /// `(status, component name, description)` of the shared error answers.
 const SHARED: [(&str, &str, &str); 9] = [
-    ("400", "MalformedRequest", "the body is not well-formed JSON"),
+    ("400", "MalformedRequest", "the query string or the body cannot be read (e.g. JSON syntax, a repeated parameter)"),
     ("401", "Unauthenticated", "missing, malformed, unknown, disabled, expired or IP-refused credentials"),
     ("403", "Forbidden", "the caller lacks the permission, or must enrol a second factor first"),
     ("404", "NotFound", "no such resource, or one the caller cannot see"),
@@ -261,6 +262,7 @@ impl ProblemResponses {
         let has_if_match =
             parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case("if-match")));
         let has_body = operation.request_body.is_some();
+        let has_query = parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
         let mut statuses = Vec::new();
         if !public {
             statuses.extend(["401", "403", "503"]);
@@ -273,8 +275,11 @@ impl ProblemResponses {
         if path.contains('{') || !parameters.is_empty() || has_body {
             statuses.push("422");
         }
+        if has_body || has_query {
+            statuses.push("400");
+        }
         if has_body {
-            statuses.extend(["400", "415"]);
+            statuses.push("415");
         }
         if !public && method != "get" {
             statuses.push("409");

@@ -85,6 +85,9 @@ async fn every_operation_documents_its_error_answers_with_the_problem_schema() {
             assert!(has("400") && has("415") && has("422"), "{name}: 400, 415, 422");
         }
         let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        if parameters.iter().any(|p| p["in"] == "query") {
+            assert!(has("400"), "{name}: 400 for an unreadable query string");
+        }
         if parameters.iter().any(|p| p["name"] == "If-Match") {
             assert!(has("412"), "{name}: 412");
         }

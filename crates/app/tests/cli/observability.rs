@@ -134,7 +134,7 @@ async fn an_unsafe_request_id_is_replaced_and_a_safe_one_kept_over_both_apis() {
             assert_eq!(echoed.len(), 36, "a generated uuid: {echoed}");
         }
         let audited = audit_request_ids(&base, &token, body["id"].as_str().expect("id")).await;
-        assert_eq!(audited, [echoed.clone()], "REST audit record");
+        assert_eq!(audited, std::slice::from_ref(&echoed), "REST audit record");
 
         // gRPC.
         let reply = accounts

@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use utoipa::openapi::header::Header;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::Response;
-use utoipa::openapi::schema::{KnownFormat, Schema, SchemaFormat};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -294,8 +295,12 @@ impl ProblemResponses {
 impl Modify for ProblemResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        for (_, name, description) in SHARED {
-            components.responses.insert(name.to_owned(), RefOr::T(Self::problem_response(description)));
+        for (status, name, description) in SHARED {
+            let mut response = Self::problem_response(description);
+            if status == "503" {
+                response.headers.insert("Retry-After".to_owned(), retry_after());
+            }
+            components.responses.insert(name.to_owned(), RefOr::T(response));
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
@@ -324,6 +329,9 @@ impl Modify for ProblemResponses {
                         let problem = Self::problem_response("");
                         response.content = problem.content;
                     }
+                    if status == "429" {
+                        response.headers.entry("Retry-After".to_owned()).or_insert_with(retry_after);
+                    }
                 }
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else { continue };
@@ -338,6 +346,13 @@ impl Modify for ProblemResponses {
             }
         }
     }
+}
+
+/// The `Retry-After` header of 429 and 503 answers: seconds to wait.
+fn retry_after() -> RefOr<Header> {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
+    header.description = Some("seconds to wait before retrying".to_owned());
+    RefOr::T(header)
 }
 
 /// What a response that states nothing more means.

@@ -78,6 +78,11 @@ async fn every_operation_documents_its_error_answers_with_the_problem_schema() {
         if !public.contains(&name.as_str()) {
             assert!(has("401") && has("403") && has("503"), "{name}: 401, 403, 503");
         }
+        // The probes' own 503 is an answer, not a refusal to retry.
+        for status in ["429", "503"].into_iter().filter(|s| has(s) && !public.contains(&name.as_str())) {
+            let response = resolve(&document, &responses[status]);
+            assert_eq!(response["headers"]["Retry-After"]["schema"]["type"], "integer", "{name} {status}");
+        }
         if name.contains('{') {
             assert!(has("404") && has("422"), "{name}: 404, 422");
         }

@@ -335,6 +335,9 @@ impl Modify for ProblemResponses {
                 }
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else { continue };
+                    if parameter.parameter_in == ParameterIn::Header {
+                        parameter.schema = Some(header_schema(&parameter.name));
+                    }
                     let is_id = parameter.name.ends_with("_id") && parameter.name != "role_id";
                     if parameter.parameter_in == ParameterIn::Path
                         && is_id
@@ -346,6 +349,18 @@ impl Modify for ProblemResponses {
             }
         }
     }
+}
+
+/// A request header's schema: a string (a header is never JSON `null`), and for
+/// `Idempotency-Key` what `IdempotencyKey::parse` accepts (1–255 visible ASCII characters).
+fn header_schema(name: &str) -> RefOr<Schema> {
+    let schema = ObjectBuilder::new().schema_type(Type::String);
+    let schema = if name.eq_ignore_ascii_case("idempotency-key") {
+        schema.min_length(Some(1)).max_length(Some(255)).pattern(Some("^[!-~]+$"))
+    } else {
+        schema
+    };
+    schema.into()
 }
 
 /// The `Retry-After` header of 429 and 503 answers: seconds to wait.

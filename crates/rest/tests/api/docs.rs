@@ -96,6 +96,12 @@ async fn every_operation_documents_its_error_answers_with_the_problem_schema() {
         if parameters.iter().any(|p| p["name"] == "If-Match") {
             assert!(has("412"), "{name}: 412");
         }
+        for parameter in parameters.iter().filter(|p| p["in"] == "header") {
+            assert_eq!(parameter["schema"]["type"], "string", "{name}: {}", parameter["name"]);
+            if parameter["name"] == "Idempotency-Key" {
+                assert_eq!(parameter["schema"]["maxLength"], 255, "{name}");
+            }
+        }
         for parameter in parameters.iter().filter(|p| p["in"] == "path") {
             let id = parameter["name"].as_str().expect("name");
             if id.ends_with("_id") && id != "role_id" {

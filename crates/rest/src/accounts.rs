@@ -132,7 +132,7 @@ pub struct CreateAccountRequest {
 pub struct SettingsRequest {
     /// `null` or an empty string clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 254)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "^$|@")]
     pub abuse_contact_email: Option<Option<String>>,
     pub enforce_twofactor: Option<bool>,
 }
@@ -148,7 +148,7 @@ pub struct ProfileBody {
     /// At most 500 characters.
     #[schema(max_length = 500)]
     pub business_address: Option<String>,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, pattern = "^$|@")]
     pub business_email: Option<String>,
     /// Digits, spaces and `+ - ( ) .`; at most 32 characters.
     #[schema(max_length = 32, pattern = r"^[0-9 +\-().]*$")]

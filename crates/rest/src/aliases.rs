@@ -157,7 +157,7 @@ pub struct DomainAliasList {
 #[serde(deny_unknown_fields)]
 pub struct CreateDomainRequest {
     /// A fully qualified domain name; stored lower-case.
-    #[schema(value_type = String, required = true, format = Hostname, min_length = 1, max_length = 253)]
+    #[schema(value_type = String, required = true, format = Hostname, min_length = 3, max_length = 253, pattern = r"\.")]
     pub name: Option<String>,
     /// pending (default), active or disabled.
     #[schema(value_type = Option<crate::openapi::DomainStatusSchema>)]

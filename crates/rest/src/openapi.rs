@@ -104,6 +104,33 @@ pub enum DirectionSchema {
     Desc,
 }
 
+/// A permission name: the enum is the domain's fixed catalogue (`Permission::ALL`), so the
+/// document cannot drift from what the server accepts.
+#[derive(Debug)]
+pub struct PermissionName;
+
+impl utoipa::PartialSchema for PermissionName {
+    fn schema() -> RefOr<Schema> {
+        let names = accountd_domain::Permission::ALL.iter().map(|p| p.as_str());
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
+    }
+}
+
+impl ToSchema for PermissionName {}
+
+/// A built-in role (`Role::ALL`).
+#[derive(Debug)]
+pub struct RoleName;
+
+impl utoipa::PartialSchema for RoleName {
+    fn schema() -> RefOr<Schema> {
+        let names = accountd_domain::Role::ALL.iter().map(|r| r.as_str());
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
+    }
+}
+
+impl ToSchema for RoleName {}
+
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "accountd", description = "Accounts, members, tokens, aliases, subscriptions and audit."),
@@ -188,7 +215,9 @@ pub enum DirectionSchema {
         SubscriptionStateSchema,
         PolicyEffectSchema,
         MembershipAnswerSchema,
-        DirectionSchema
+        DirectionSchema,
+        PermissionName,
+        RoleName
     )),
     tags(
         (name = "accounts", description = "Accounts (tenants)"),

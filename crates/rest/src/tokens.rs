@@ -37,7 +37,7 @@ pub struct PolicyBody {
     #[schema(value_type = Option<crate::openapi::PolicyEffectSchema>)]
     pub effect: Option<String>,
     /// Permission names, e.g. `accounts:read`.
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, value_type = Vec<crate::openapi::PermissionName>)]
     pub permission_groups: Vec<String>,
     /// Account ids (each with its descendants); empty means the token's account.
     #[serde(default)]

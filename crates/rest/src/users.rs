@@ -73,6 +73,7 @@ pub struct CreateUserRequest {
     pub last_name: Option<String>,
     /// Root permissions to grant; only ones the caller holds.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::openapi::PermissionName>)]
     pub root_permissions: Vec<String>,
 }
 
@@ -86,6 +87,7 @@ pub struct UpdateUserRequest {
     pub last_name: Option<String>,
     #[schema(value_type = Option<crate::openapi::ActiveStatusSchema>)]
     pub status: Option<String>,
+    #[schema(value_type = Option<Vec<crate::openapi::PermissionName>>)]
     pub root_permissions: Option<Vec<String>>,
 }
 

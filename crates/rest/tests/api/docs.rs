@@ -21,6 +21,17 @@ async fn the_openapi_document_is_3_1_and_describes_every_account_operation() {
     }
     let types = &reply.body["components"]["schemas"]["AccountTypeSchema"]["enum"];
     assert_eq!(types, &serde_json::json!(["standard", "enterprise", "ad_account", "business_manager", "agency"]));
+    let schemas = &reply.body["components"]["schemas"];
+    assert_eq!(schemas["RoleName"]["enum"], json!(["owner", "administrator", "member", "billing", "viewer"]));
+    let permissions = schemas["PermissionName"]["enum"].as_array().expect("permissions");
+    assert_eq!(permissions.len(), accountd_domain::Permission::ALL.len());
+    let create = &schemas["CreateAccountRequest"];
+    assert_eq!(create["required"], json!(["name"]));
+    assert_eq!(create["properties"]["parent_id"]["format"], "uuid");
+    assert_eq!(
+        schemas["PolicyBody"]["properties"]["permission_groups"]["items"]["$ref"],
+        "#/components/schemas/PermissionName"
+    );
 }
 
 /// The official OpenAPI 3.1 schema (OAI, Apache-2.0; the 2022-10-07 `schema.json`),

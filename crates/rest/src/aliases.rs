@@ -203,7 +203,7 @@ pub struct UpdateAliasRequest {
     #[schema(max_length = 100)]
     pub display_name: Option<String>,
     /// active or disabled.
-    #[schema(value_type = Option<crate::openapi::ActiveStatusSchema>)]
+    #[schema(value_type = Option<crate::openapi::AliasStatusSchema>)]
     pub status: Option<String>,
 }
 

@@ -33,60 +33,68 @@ pub enum AccountStatusSchema {
     Suspended,
 }
 
-/// A user's, alias's or token's status.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum ActiveStatusSchema {
-    Active,
-    Disabled,
+/// A schema for a domain enum (`named_enum!`): its values are the domain's `ALL`, so the
+/// document cannot drift from what the server accepts or sends.
+macro_rules! domain_enum_schema {
+    ($(#[$doc:meta])* $name:ident = $domain:ty $(, except $($skip:ident),+)?) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let skipped: &[$domain] = &[$($(<$domain>::$skip),+)?];
+                let names = <$domain>::ALL.iter().filter(|v| !skipped.contains(v)).map(|v| v.as_str());
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
 }
 
-/// A managed domain's status.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum DomainStatusSchema {
-    Pending,
-    Active,
-    Disabled,
-}
+domain_enum_schema!(
+    /// A user's status.
+    UserStatusSchema = accountd_domain::user::UserStatus
+);
+domain_enum_schema!(
+    /// An alias's status.
+    AliasStatusSchema = accountd_domain::AliasStatus
+);
+domain_enum_schema!(
+    /// A token's status as a client sets it (`expired` is the server's to say).
+    TokenStatusSchema = accountd_domain::token::TokenStatus, except Expired
+);
+domain_enum_schema!(
+    /// A managed domain's status.
+    DomainStatusSchema = accountd_domain::DomainStatus
+);
+domain_enum_schema!(
+    /// How often a subscription renews.
+    FrequencySchema = accountd_domain::subscription::Frequency
+);
+domain_enum_schema!(
+    /// A subscription's state.
+    SubscriptionStateSchema = accountd_domain::subscription::SubscriptionState
+);
+domain_enum_schema!(
+    /// Whether a token policy grants or withholds its permissions.
+    PolicyEffectSchema = accountd_domain::token::Effect
+);
+domain_enum_schema!(
+    /// The order of an audit-log page.
+    DirectionSchema = accountd_domain::Direction
+);
+domain_enum_schema!(
+    /// A permission name from the fixed catalogue.
+    PermissionName = accountd_domain::Permission
+);
+domain_enum_schema!(
+    /// A built-in role.
+    RoleName = accountd_domain::Role
+);
 
-/// How often a subscription renews.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum FrequencySchema {
-    Weekly,
-    Monthly,
-    Quarterly,
-    Yearly,
-}
-
-/// A subscription's state.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum SubscriptionStateSchema {
-    Trial,
-    Provisioned,
-    Paid,
-    AwaitingPayment,
-    Cancelled,
-    Failed,
-    Expired,
-}
-
-/// Whether a token policy grants or withholds its permissions.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum PolicyEffectSchema {
-    Allow,
-    Deny,
-}
-
-/// An invited user's answer.
+/// An invited user's answer (`PUT /v1/me/memberships/{account_id}`).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
 #[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
@@ -94,42 +102,6 @@ pub enum MembershipAnswerSchema {
     Accepted,
     Rejected,
 }
-
-/// The order of an audit-log page.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
-pub enum DirectionSchema {
-    Asc,
-    Desc,
-}
-
-/// A permission name: the enum is the domain's fixed catalogue (`Permission::ALL`), so the
-/// document cannot drift from what the server accepts.
-#[derive(Debug)]
-pub struct PermissionName;
-
-impl utoipa::PartialSchema for PermissionName {
-    fn schema() -> RefOr<Schema> {
-        let names = accountd_domain::Permission::ALL.iter().map(|p| p.as_str());
-        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
-    }
-}
-
-impl ToSchema for PermissionName {}
-
-/// A built-in role (`Role::ALL`).
-#[derive(Debug)]
-pub struct RoleName;
-
-impl utoipa::PartialSchema for RoleName {
-    fn schema() -> RefOr<Schema> {
-        let names = accountd_domain::Role::ALL.iter().map(|r| r.as_str());
-        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
-    }
-}
-
-impl ToSchema for RoleName {}
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -209,7 +181,9 @@ impl ToSchema for RoleName {}
         problem::ProblemField,
         AccountTypeSchema,
         AccountStatusSchema,
-        ActiveStatusSchema,
+        UserStatusSchema,
+        AliasStatusSchema,
+        TokenStatusSchema,
         DomainStatusSchema,
         FrequencySchema,
         SubscriptionStateSchema,

@@ -181,7 +181,7 @@ pub struct TokenRequest {
     #[schema(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
     /// `active` or `disabled`.
-    #[schema(value_type = Option<crate::openapi::ActiveStatusSchema>)]
+    #[schema(value_type = Option<crate::openapi::TokenStatusSchema>)]
     pub status: Option<String>,
     pub policies: Option<Vec<PolicyBody>>,
     pub condition: Option<ConditionBody>,

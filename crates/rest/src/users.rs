@@ -85,7 +85,7 @@ pub struct UpdateUserRequest {
     pub first_name: Option<String>,
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: Option<String>,
-    #[schema(value_type = Option<crate::openapi::ActiveStatusSchema>)]
+    #[schema(value_type = Option<crate::openapi::UserStatusSchema>)]
     pub status: Option<String>,
     #[schema(value_type = Option<Vec<crate::openapi::PermissionName>>)]
     pub root_permissions: Option<Vec<String>>,

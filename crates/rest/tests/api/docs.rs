@@ -23,6 +23,8 @@ async fn the_openapi_document_is_3_1_and_describes_every_account_operation() {
     assert_eq!(types, &serde_json::json!(["standard", "enterprise", "ad_account", "business_manager", "agency"]));
     let schemas = &reply.body["components"]["schemas"];
     assert_eq!(schemas["RoleName"]["enum"], json!(["owner", "administrator", "member", "billing", "viewer"]));
+    assert_eq!(schemas["TokenStatusSchema"]["enum"], json!(["active", "disabled"]), "expired is not settable");
+    assert_eq!(schemas["FrequencySchema"]["enum"], json!(["weekly", "monthly", "quarterly", "yearly"]));
     let permissions = schemas["PermissionName"]["enum"].as_array().expect("permissions");
     assert_eq!(permissions.len(), accountd_domain::Permission::ALL.len());
     let create = &schemas["CreateAccountRequest"];

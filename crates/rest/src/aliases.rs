@@ -157,7 +157,12 @@ pub struct DomainAliasList {
 #[serde(deny_unknown_fields)]
 pub struct CreateDomainRequest {
     /// A fully qualified domain name; stored lower-case.
-    #[schema(value_type = String, required = true, format = Hostname, min_length = 3, max_length = 253, pattern = r"\.")]
+    #[schema(
+        value_type = String,
+        required = true,
+        max_length = 253,
+        pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
+    )]
     pub name: Option<String>,
     /// pending (default), active or disabled.
     #[schema(value_type = Option<crate::openapi::DomainStatusSchema>)]

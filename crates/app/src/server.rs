@@ -12,8 +12,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tower::util::MapRequestLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use tracing::info;
 
 use crate::settings::Settings;
@@ -86,12 +86,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let routes = accountd_grpc::routes(services).await?;
     let grpc_layers = tower::ServiceBuilder::new()
+        .layer(MapRequestLayer::new(accountd_rest::request_id::drop_unacceptable_request_id))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
-            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("grpc", path = %request.uri().path(), request_id)
-        }))
+        .layer(accountd_grpc::trace_layer())
         .layer(accountd_grpc::MetricsLayer);
     let grpc_server = tonic::transport::Server::builder()
         .layer(grpc_layers)

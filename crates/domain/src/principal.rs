@@ -25,17 +25,22 @@ impl RequestInfo {
 
     /// Builds the record from what a client sent. Clients control these values and the
     /// audit trail keeps them forever, so the user agent is cut to a bounded length and a
-    /// request id that is not 1–128 visible ASCII characters is dropped.
+    /// request id that [`Self::is_acceptable_request_id`] refuses is dropped.
     pub fn from_client(ip: Option<IpAddr>, user_agent: Option<&str>, request_id: Option<&str>) -> Self {
         Self {
             ip,
             user_agent: user_agent.map(|ua| ua.chars().take(Self::MAX_USER_AGENT_CHARS).collect()),
-            request_id: request_id
-                .filter(|id| {
-                    !id.is_empty() && id.len() <= Self::MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
-                })
-                .map(str::to_owned),
+            request_id: request_id.filter(|id| Self::is_acceptable_request_id(id)).map(str::to_owned),
         }
+    }
+
+    /// Whether a client's request id may be kept: 1–128 characters of `[A-Za-z0-9._:-]`.
+    /// It goes verbatim into log lines, response headers and the audit trail, so anything
+    /// that could break a log format, quote a field or bloat a record is refused; the wire
+    /// adapters then generate an id instead.
+    pub fn is_acceptable_request_id(id: &str) -> bool {
+        (1..=Self::MAX_REQUEST_ID_LEN).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
     }
 }
 
@@ -131,7 +136,11 @@ mod tests {
         let info = RequestInfo::from_client(None, Some(&long_agent), Some("ok-123"));
         assert_eq!(info.user_agent.map(|ua| ua.len()), Some(RequestInfo::MAX_USER_AGENT_CHARS));
         assert_eq!(info.request_id.as_deref(), Some("ok-123"));
-        for bad in ["", "has space", "ünïcode", &"x".repeat(129)] {
+        assert!(RequestInfo::is_acceptable_request_id("0190c0de-7a3b.trace_1:span"));
+        assert!(RequestInfo::is_acceptable_request_id(&"x".repeat(128)));
+        for bad in
+            ["", "has space", "ünïcode", &"x".repeat(129), "quo\"ted", "a=b", "semi;colon", "{json}", "line\nbreak"]
+        {
             assert_eq!(RequestInfo::from_client(None, None, Some(bad)).request_id, None, "{bad:?}");
         }
     }

@@ -9,6 +9,7 @@ mod audit;
 mod caller;
 mod members;
 mod metrics;
+pub mod observe;
 pub mod status;
 mod subscriptions;
 mod tokens;
@@ -18,6 +19,7 @@ use accountd_domain::Services;
 use tonic::service::Routes;
 
 pub use metrics::MetricsLayer;
+pub use observe::trace_layer;
 
 /// Generated protobuf types and service stubs of package `accountd.v1`.
 pub mod pb {

@@ -78,8 +78,11 @@ impl From<&AccountUsers> for AccountUserList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountUserRequest {
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email_address: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: Option<String>,
 }
 

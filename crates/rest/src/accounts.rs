@@ -105,21 +105,25 @@ pub struct ChildrenFilter {
 #[serde(deny_unknown_fields)]
 pub struct CreateAccountRequest {
     /// 1–100 characters after trimming.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// Defaults to `standard`.
     #[serde(rename = "type")]
     #[schema(value_type = Option<AccountTypeSchema>)]
     pub account_type: Option<String>,
     /// Creates the account under this container account (enterprise, business_manager, agency).
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub parent_id: Option<String>,
     /// The owning user; the caller when absent. Naming another user needs a root caller.
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub owner_id: Option<String>,
     pub settings: Option<SettingsRequest>,
     /// With `domain_id`: creates the primary alias `local_part@domain` in the same
     /// transaction (seed 000). If the alias is refused, no account is created.
+    #[schema(min_length = 1, max_length = 64)]
     pub local_part: Option<String>,
     /// An active domain from `/v1/domains`.
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub domain_id: Option<String>,
 }
 
@@ -129,7 +133,7 @@ pub struct CreateAccountRequest {
 pub struct SettingsRequest {
     /// `null` or an empty string clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = "^$|@")]
     pub abuse_contact_email: Option<Option<String>>,
     pub enforce_twofactor: Option<bool>,
 }
@@ -140,13 +144,18 @@ pub struct SettingsRequest {
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     /// At most 100 characters.
+    #[schema(max_length = 100)]
     pub business_name: Option<String>,
     /// At most 500 characters.
+    #[schema(max_length = 500)]
     pub business_address: Option<String>,
+    #[schema(max_length = 254, pattern = "^$|@")]
     pub business_email: Option<String>,
     /// Digits, spaces and `+ - ( ) .`; at most 32 characters.
+    #[schema(max_length = 32, pattern = r"^[0-9 +\-().]*$")]
     pub business_phone: Option<String>,
     /// Free text for the product's own use; at most 4096 characters.
+    #[schema(max_length = 4096)]
     pub external_metadata: Option<String>,
 }
 
@@ -167,6 +176,7 @@ impl From<&AccountProfile> for ProfileBody {
 #[serde(deny_unknown_fields)]
 pub struct MoveAccountRequest {
     /// The new parent, a container account; `null` or absent makes the account top-level.
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub parent_id: Option<String>,
 }
 
@@ -175,10 +185,10 @@ pub struct MoveAccountRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccountRequest {
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = Option<AccountStatusSchema>)]
+    #[schema(value_type = AccountStatusSchema)]
     pub status: Option<String>,
     pub settings: Option<SettingsRequest>,
 }

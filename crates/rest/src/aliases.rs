@@ -168,8 +168,15 @@ pub struct DomainAliasList {
 #[serde(deny_unknown_fields)]
 pub struct CreateDomainRequest {
     /// A fully qualified domain name; stored lower-case.
+    #[schema(
+        value_type = String,
+        required = true,
+        max_length = 253,
+        pattern = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
+    )]
     pub name: Option<String>,
     /// pending (default), active or disabled.
+    #[schema(value_type = Option<crate::openapi::DomainStatusSchema>)]
     pub status: Option<String>,
 }
 
@@ -178,6 +185,7 @@ pub struct CreateDomainRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDomainRequest {
     /// pending, active or disabled.
+    #[schema(value_type = Option<crate::openapi::DomainStatusSchema>)]
     pub status: Option<String>,
 }
 
@@ -186,16 +194,20 @@ pub struct UpdateDomainRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateAliasRequest {
     /// RFC 5321 dot-atom, at most 64 characters; stored lower-case.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 64)]
     pub local_part: Option<String>,
     /// The domain's name (seed 001); or give `domain_id`.
     pub domain: Option<String>,
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub domain_id: Option<String>,
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
     /// A member of the account the alias is assigned to.
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
     /// At least 12 characters mixing three character classes (or at least 20); generated
     /// when absent.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Password, min_length = 12, max_length = 128)]
     pub password: Option<SecretString>,
 }
 
@@ -204,8 +216,10 @@ pub struct CreateAliasRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAliasRequest {
     /// An empty string clears it.
+    #[schema(max_length = 100)]
     pub display_name: Option<String>,
     /// active or disabled.
+    #[schema(value_type = Option<crate::openapi::AliasStatusSchema>)]
     pub status: Option<String>,
 }
 
@@ -213,7 +227,7 @@ pub struct UpdateAliasRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Password, min_length = 12, max_length = 128)]
     pub password: Option<SecretString>,
 }
 
@@ -221,8 +235,9 @@ pub struct ResetPasswordRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxAuthRequest {
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub address: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = true, format = Password)]
     pub password: Option<SecretString>,
 }
 
@@ -240,6 +255,7 @@ pub struct MailboxAuthBody {
 #[into_params(parameter_in = Query)]
 pub struct AliasFilterParams {
     /// Only aliases assigned to this user.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
     /// Only aliases on this domain (name or id).
     pub domain: Option<String>,

@@ -25,15 +25,19 @@ pub fn routes() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// RFC 3339: events at or after this instant.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339: events strictly before this instant.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub before: Option<String>,
     /// e.g. `account.update`.
     pub action_type: Option<String>,
+    #[param(value_type = Option<String>, format = Uuid)]
     pub actor_id: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
     /// `asc` (default, oldest first) or `desc`.
+    #[param(value_type = Option<crate::openapi::DirectionSchema>)]
     pub direction: Option<String>,
     #[param(value_type = Option<i32>, minimum = 1, maximum = 1000)]
     pub page_size: Option<String>,

@@ -14,6 +14,7 @@ mod metrics;
 mod mfa;
 mod openapi;
 pub mod problem;
+pub mod request_id;
 mod subscriptions;
 mod tokens;
 mod users;
@@ -21,6 +22,7 @@ mod users;
 use accountd_domain::Services;
 use axum::Router;
 use axum::http::{HeaderName, Request};
+use tower::util::MapRequestLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -34,8 +36,8 @@ pub struct AppState {
     pub services: Services,
 }
 
-/// The request-id header: taken from the client when present, generated otherwise, echoed
-/// in the response and recorded in logs and audit events.
+/// The request-id header: taken from the client when acceptable ([`request_id`]), generated
+/// otherwise, echoed in the response and recorded in logs and audit events.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole REST API: `/v1/…`, health probes, `/openapi.json` and the docs UI at `/docs`.
@@ -64,4 +66,5 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %request.method(), uri = %request.uri().path(), request_id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(MapRequestLayer::new(request_id::drop_unacceptable_request_id))
 }

@@ -50,6 +50,7 @@ pub struct MyPermissionsBody {
 #[serde(deny_unknown_fields)]
 pub struct MembershipResponse {
     /// `accepted` or `rejected`.
+    #[schema(value_type = crate::openapi::MembershipAnswerSchema)]
     pub status: String,
 }
 

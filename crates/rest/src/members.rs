@@ -65,8 +65,11 @@ pub struct MemberList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_items = 1, value_type = Vec<crate::openapi::RoleName>)]
     pub roles: Vec<String>,
 }
 
@@ -74,7 +77,9 @@ pub struct AddMemberRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutMemberRequest {
+    #[schema(min_items = 1, value_type = Option<Vec<crate::openapi::RoleName>>)]
     pub roles: Option<Vec<String>>,
+    #[schema(value_type = Option<crate::openapi::RoleName>)]
     pub role: Option<String>,
 }
 

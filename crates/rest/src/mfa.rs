@@ -85,7 +85,10 @@ pub struct EnrolmentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
+    #[schema(value_type = String, required = true, format = Uuid)]
     pub factor_id: Option<String>,
+    /// The 6-digit code the authenticator app shows.
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
 }
 
@@ -93,6 +96,8 @@ pub struct ActivateRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
+    /// The 6-digit code the authenticator app shows.
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
 }
 
@@ -166,7 +171,8 @@ pub async fn activate_totp(
 
 /// Checks a code against the caller's active factors; a code is accepted once.
 #[utoipa::path(post, path = "/v1/me/mfa/totp/verify", tag = "me", request_body = VerifyRequest,
-    responses((status = 200, body = VerifiedBody), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = VerifiedBody), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "too many wrong codes; retry after `Retry-After` seconds")))]
 pub async fn verify_totp(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -1,6 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{account_users, accounts, aliases, audit, health, me, members, mfa, problem, subscriptions, tokens, users};
@@ -26,6 +31,76 @@ pub enum AccountStatusSchema {
     Pending,
     Verified,
     Suspended,
+}
+
+/// A schema for a domain enum (`named_enum!`): its values are the domain's `ALL`, so the
+/// document cannot drift from what the server accepts or sends.
+macro_rules! domain_enum_schema {
+    ($(#[$doc:meta])* $name:ident = $domain:ty $(, except $($skip:ident),+)?) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let skipped: &[$domain] = &[$($(<$domain>::$skip),+)?];
+                let names = <$domain>::ALL.iter().filter(|v| !skipped.contains(v)).map(|v| v.as_str());
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+domain_enum_schema!(
+    /// A user's status.
+    UserStatusSchema = accountd_domain::user::UserStatus
+);
+domain_enum_schema!(
+    /// An alias's status.
+    AliasStatusSchema = accountd_domain::AliasStatus
+);
+domain_enum_schema!(
+    /// A token's status as a client sets it (`expired` is the server's to say).
+    TokenStatusSchema = accountd_domain::token::TokenStatus, except Expired
+);
+domain_enum_schema!(
+    /// A managed domain's status.
+    DomainStatusSchema = accountd_domain::DomainStatus
+);
+domain_enum_schema!(
+    /// How often a subscription renews.
+    FrequencySchema = accountd_domain::subscription::Frequency
+);
+domain_enum_schema!(
+    /// A subscription's state.
+    SubscriptionStateSchema = accountd_domain::subscription::SubscriptionState
+);
+domain_enum_schema!(
+    /// Whether a token policy grants or withholds its permissions.
+    PolicyEffectSchema = accountd_domain::token::Effect
+);
+domain_enum_schema!(
+    /// The order of an audit-log page.
+    DirectionSchema = accountd_domain::Direction
+);
+domain_enum_schema!(
+    /// A permission name from the fixed catalogue.
+    PermissionName = accountd_domain::Permission
+);
+domain_enum_schema!(
+    /// A built-in role.
+    RoleName = accountd_domain::Role
+);
+
+/// An invited user's answer (`PUT /v1/me/memberships/{account_id}`).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the strings the API accepts; never constructed")]
+pub enum MembershipAnswerSchema {
+    Accepted,
+    Rejected,
 }
 
 #[derive(Debug, OpenApi)]
@@ -99,9 +174,25 @@ pub enum AccountStatusSchema {
         health::healthz,
         health::readyz,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ProblemResponses),
     security(("bearer" = []), ("api_key" = [])),
-    components(schemas(problem::Problem, problem::ProblemField, AccountTypeSchema, AccountStatusSchema)),
+    components(schemas(
+        problem::Problem,
+        problem::ProblemField,
+        AccountTypeSchema,
+        AccountStatusSchema,
+        UserStatusSchema,
+        AliasStatusSchema,
+        TokenStatusSchema,
+        DomainStatusSchema,
+        FrequencySchema,
+        SubscriptionStateSchema,
+        PolicyEffectSchema,
+        MembershipAnswerSchema,
+        DirectionSchema,
+        PermissionName,
+        RoleName
+    )),
     tags(
         (name = "accounts", description = "Accounts (tenants)"),
         (name = "users", description = "Platform users (root callers)"),
@@ -126,5 +217,177 @@ impl Modify for BearerAuth {
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}
+
+/// The error answers every operation may give, declared once as `components.responses` and
+/// referenced from each operation they apply to, so no handler repeats the list:
+///
+/// - 401 and 403 on every operation that needs credentials;
+/// - 404 where the path names a resource; 422 where the request has parameters or a body;
+/// - 400 where there is a query string or a body (unreadable), 415 (no JSON content type)
+///   where there is a body;
+/// - 409 on every write (a duplicate, or a concurrent change of the same resource);
+/// - 412 where `If-Match` is accepted; 503 wherever the database is consulted.
+///
+/// Each handler's annotation keeps its own wording for a status it documents itself. Every
+/// response gets a `description` (OpenAPI requires one), every error response the problem
+/// schema, and every `*_id` path parameter `format: uuid`, so generated clients and
+/// fuzzers know as much as the server checks.
+#[derive(Debug)]
+struct ProblemResponses;
+
+/// `(status, component name, description)` of the shared error answers.
+const SHARED: [(&str, &str, &str); 9] = [
+    ("400", "MalformedRequest", "the query string or the body cannot be read (e.g. JSON syntax, a repeated parameter)"),
+    ("401", "Unauthenticated", "missing, malformed, unknown, disabled, expired or IP-refused credentials"),
+    ("403", "Forbidden", "the caller lacks the permission, or must enrol a second factor first"),
+    ("404", "NotFound", "no such resource, or one the caller cannot see"),
+    ("409", "Conflict", "the resource exists already, or was changed concurrently"),
+    ("412", "PreconditionFailed", "`If-Match` names an older version"),
+    ("415", "UnsupportedMediaType", "the body is not sent as `application/json`"),
+    ("422", "ValidationFailed", "invalid input; `errors` names each field"),
+    ("503", "ServiceUnavailable", "the database cannot be reached; retry after `Retry-After` seconds"),
+];
+
+impl ProblemResponses {
+    fn problem_response(description: &str) -> Response {
+        let mut response = Response::new(description);
+        let schema = RefOr::Ref(Ref::from_schema_name("Problem"));
+        response.content.insert("application/problem+json".to_owned(), RefOr::T(Content::new(Some(schema))));
+        response
+    }
+
+    /// The shared statuses that apply to `operation` at `path`.
+    fn applicable(path: &str, method: &str, operation: &Operation) -> Vec<&'static str> {
+        let public =
+            operation.security.as_ref().is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
+        let parameters = operation.parameters.as_deref().unwrap_or_default();
+        let has_if_match =
+            parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case("if-match")));
+        let has_body = operation.request_body.is_some();
+        let has_query = parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+        let mut statuses = Vec::new();
+        if !public {
+            statuses.extend(["401", "403", "503"]);
+        } else if path != "/healthz" {
+            statuses.push("503");
+        }
+        if path.contains('{') {
+            statuses.push("404");
+        }
+        if path.contains('{') || !parameters.is_empty() || has_body {
+            statuses.push("422");
+        }
+        if has_body || has_query {
+            statuses.push("400");
+        }
+        if has_body {
+            statuses.push("415");
+        }
+        if !public && method != "get" {
+            statuses.push("409");
+        }
+        if has_if_match {
+            statuses.push("412");
+        }
+        statuses
+    }
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (status, name, description) in SHARED {
+            let mut response = Self::problem_response(description);
+            if status == "503" {
+                response.headers.insert("Retry-After".to_owned(), retry_after());
+            }
+            components.responses.insert(name.to_owned(), RefOr::T(response));
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else { continue };
+                for status in Self::applicable(path, method, operation) {
+                    let (_, name, _) = SHARED.iter().find(|(s, _, _)| *s == status).expect("a shared status");
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+                }
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else { continue };
+                    if response.description.is_empty() {
+                        response.description = default_description(status).to_owned();
+                    }
+                    if status.starts_with(['4', '5']) && response.content.is_empty() {
+                        let problem = Self::problem_response("");
+                        response.content = problem.content;
+                    }
+                    if status == "429" {
+                        response.headers.entry("Retry-After".to_owned()).or_insert_with(retry_after);
+                    }
+                }
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(parameter) = parameter else { continue };
+                    if parameter.parameter_in == ParameterIn::Header {
+                        parameter.schema = Some(header_schema(&parameter.name));
+                    }
+                    let is_id = parameter.name.ends_with("_id") && parameter.name != "role_id";
+                    if parameter.parameter_in == ParameterIn::Path
+                        && is_id
+                        && let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut()
+                    {
+                        schema.format = Some(SchemaFormat::KnownFormat(KnownFormat::Uuid));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request header's schema: a string (a header is never JSON `null`), and for
+/// `Idempotency-Key` what `IdempotencyKey::parse` accepts (1–255 visible ASCII characters).
+fn header_schema(name: &str) -> RefOr<Schema> {
+    let schema = ObjectBuilder::new().schema_type(Type::String);
+    let schema = if name.eq_ignore_ascii_case("idempotency-key") {
+        schema.min_length(Some(1)).max_length(Some(255)).pattern(Some("^[!-~]+$"))
+    } else {
+        schema
+    };
+    schema.into()
+}
+
+/// The `Retry-After` header of 429 and 503 answers: seconds to wait.
+fn retry_after() -> RefOr<Header> {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
+    header.description = Some("seconds to wait before retrying".to_owned());
+    RefOr::T(header)
+}
+
+/// What a response that states nothing more means.
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "the requested resource",
+        "201" => "created",
+        "204" => "done; no content",
+        "400" => "malformed request",
+        "401" => "unauthenticated",
+        "403" => "forbidden",
+        "404" => "not found",
+        "409" => "conflict",
+        "412" => "precondition failed",
+        "422" => "invalid input",
+        "429" => "too many attempts; retry after `Retry-After` seconds",
+        "503" => "service unavailable",
+        _ => "see the status code",
     }
 }

@@ -103,8 +103,11 @@ impl From<&Subscription> for SubscriptionBody {
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionRequest {
     /// A rate plan id from `/v1/rate_plans`.
+    #[schema(min_length = 1, max_length = 64)]
     pub rate_plan: Option<String>,
+    #[schema(value_type = Option<crate::openapi::FrequencySchema>)]
     pub frequency: Option<String>,
+    #[schema(value_type = Option<crate::openapi::SubscriptionStateSchema>)]
     pub state: Option<String>,
 }
 

@@ -34,11 +34,14 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyBody {
     /// `allow` (default) or `deny`.
+    #[schema(value_type = Option<crate::openapi::PolicyEffectSchema>)]
     pub effect: Option<String>,
     /// Permission names, e.g. `accounts:read`.
+    #[schema(min_items = 1, value_type = Vec<crate::openapi::PermissionName>)]
     pub permission_groups: Vec<String>,
     /// Account ids (each with its descendants); empty means the token's account.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub resources: Vec<String>,
 }
 
@@ -180,10 +183,13 @@ pub struct PermissionGroup {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// Whose token it is (create only; the caller by default; others need a root caller).
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub user_id: Option<String>,
     /// `active` or `disabled`.
+    #[schema(value_type = Option<crate::openapi::TokenStatusSchema>)]
     pub status: Option<String>,
     pub policies: Option<Vec<PolicyBody>>,
     pub condition: Option<ConditionBody>,

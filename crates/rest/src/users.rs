@@ -65,11 +65,15 @@ pub struct UserList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: Option<String>,
     /// Root permissions to grant; only ones the caller holds.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::openapi::PermissionName>)]
     pub root_permissions: Vec<String>,
 }
 
@@ -77,9 +81,13 @@ pub struct CreateUserRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub first_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: Option<String>,
+    #[schema(value_type = Option<crate::openapi::UserStatusSchema>)]
     pub status: Option<String>,
+    #[schema(value_type = Option<Vec<crate::openapi::PermissionName>>)]
     pub root_permissions: Option<Vec<String>>,
 }
 

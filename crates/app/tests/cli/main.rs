@@ -4,6 +4,7 @@
 
 mod hygiene;
 mod mfa;
+mod observability;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -62,12 +63,17 @@ impl Drop for Running {
 
 /// Starts `accountd serve` in `dir` on ephemeral ports and waits until it says where it listens.
 fn start(dir: &Path, extra: &[&str]) -> Running {
+    start_logging(dir, extra, "info")
+}
+
+/// [`start`] with `RUST_LOG` set to `filter`.
+fn start_logging(dir: &Path, extra: &[&str], filter: &str) -> Running {
     let mut child = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir)
         .current_dir(dir)
         .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
         .args(extra)
         .arg("serve")
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", filter)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn accountd");

@@ -1,6 +1,6 @@
 //! `/v1/accounts` over HTTP.
 
-use accountd_domain::{AccountId, PageRequest};
+use accountd_domain::{AccountId, PageRequest, RequestInfo};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -204,6 +204,24 @@ async fn the_request_id_is_echoed_and_audited() {
     assert_eq!(events[0].request.user_agent.as_deref(), Some("tests/1"));
     let generated = app.get("/v1/accounts").await;
     assert!(!generated.header("x-request-id").is_empty(), "a request id is generated when absent");
+}
+
+#[tokio::test]
+async fn an_unsafe_request_id_is_replaced_by_a_generated_one_in_the_answer_and_the_audit_record() {
+    let app = spawn_app().await;
+    let long = "x".repeat(5000);
+    for unsafe_id in [long.as_str(), "\"quoted\" id", "a=b;c"] {
+        let reply =
+            app.send(Method::POST, "/v1/accounts", Some(r#"{"name":"Traced"}"#), &[("x-request-id", unsafe_id)]).await;
+        assert_eq!(reply.status, 201, "{unsafe_id}");
+        let echoed = reply.header("x-request-id");
+        assert_ne!(echoed, unsafe_id);
+        assert!(RequestInfo::is_acceptable_request_id(echoed) && echoed.len() == 36, "a generated uuid: {echoed}");
+        let id = AccountId::parse(reply.body["id"].as_str().expect("id"), "id").expect("valid id");
+        let query = accountd_domain::AuditQuery::all_of(Some(id), PageRequest::first(10));
+        let events = app.store.list_audit_events(&query).await.expect("events").items;
+        assert_eq!(events[0].request.request_id.as_deref(), Some(echoed), "the audit record carries it");
+    }
 }
 
 #[tokio::test]

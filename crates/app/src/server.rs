@@ -1,17 +1,26 @@
 //! Wiring: opens the store the settings name, builds the services once, and serves them
 //! over REST and gRPC until a shutdown signal, draining in-flight requests.
 
-use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use accountd_domain::ports::Store;
 use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
-use accountd_postgres::PgStore;
+use accountd_postgres::{PgStore, PoolConfig};
 use accountd_sqlite::SqliteStore;
-use anyhow::Context;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
+use anyhow::Context as _;
+use axum::extract::ConnectInfo;
+use futures::StreamExt as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+use tower::ServiceExt as _;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::info;
@@ -20,13 +29,19 @@ use crate::settings::Settings;
 
 /// Opens and migrates the database `settings` name.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let pool = PoolConfig {
+        acquire_timeout: settings.db_acquire_timeout,
+        idle_ping_after: settings.db_idle_ping_after,
+        ..PoolConfig::DEFAULT
+    };
     if settings.uses_postgres() {
-        let store = PgStore::connect(&settings.database_url).await?;
+        let store = PgStore::connect(&settings.database_url, pool).await?;
         store.migrate().await?;
         info!(database = "postgres", "database ready");
         Ok(Arc::new(store))
     } else {
-        let store = SqliteStore::connect(&settings.database_url).await?;
+        let store =
+            SqliteStore::connect_with(&settings.database_url, PoolConfig { max_connections: 8, ..pool }).await?;
         store.migrate().await?;
         info!(database = "sqlite", url = %settings.database_url, "database ready");
         Ok(Arc::new(store))
@@ -73,16 +88,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
 
-    // Buckets make the latency series histograms, which aggregate across instances.
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
-        .context("metrics buckets")?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let metrics = install_metrics()?;
     let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() })
         .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
-    let rest_server = axum::serve(http, rest.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(wait_for(stopped.clone()));
+    let rest = accountd_rest::with_timeouts(rest, settings.request_timeout, settings.http_body_timeout);
+    let rest_server = serve_http(http, rest, &settings, stopped.clone());
 
     let routes = accountd_grpc::routes(services).await?;
     let grpc_layers = tower::ServiceBuilder::new()
@@ -93,12 +103,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             tracing::info_span!("grpc", path = %request.uri().path(), request_id)
         }))
         .layer(accountd_grpc::MetricsLayer);
-    let grpc_server = tonic::transport::Server::builder()
+    let grpc_server = grpc_server_builder(&settings)
         .layer(grpc_layers)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
+        .serve_with_incoming_shutdown(limited_incoming(grpc, &settings), wait_for(stopped));
 
-    let servers = async { tokio::join!(rest_server.into_future(), grpc_server) };
+    let servers = async { tokio::join!(rest_server, grpc_server) };
     // Draining waits for clients to finish; one that keeps its connection open must not keep
     // the process alive forever.
     let drain_deadline = async {
@@ -114,6 +124,194 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         () = drain_deadline => tracing::warn!(timeout = ?DRAIN_TIMEOUT, "stopped before every connection drained"),
     }
     Ok(())
+}
+
+/// How often the Prometheus recorder's upkeep runs. Without it, histogram samples pile up
+/// between scrapes, without bound when nothing scrapes `/metrics`.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the Prometheus recorder and spawns its upkeep; the handle renders `/metrics`.
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    // Buckets make the latency series histograms, which aggregate across instances.
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        .context("metrics buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let upkept = handle.clone();
+    spawn_upkeep(METRICS_UPKEEP_INTERVAL, move || upkept.run_upkeep());
+    Ok(handle)
+}
+
+/// Runs the recorder's `upkeep` every `interval` for as long as the runtime lives.
+/// `install_recorder` does not (only the exporter's own HTTP listener would), so without
+/// this task memory grows with every request until something scrapes.
+fn spawn_upkeep(interval: Duration, upkeep: impl Fn() + Send + 'static) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            upkeep();
+        }
+    })
+}
+
+/// Serves the REST router on `listener` until `stopped`, with the connection limits of
+/// `settings`: at most `max_connections` open at once (further clients wait in the accept
+/// queue), and hyper's header-read timeout, which closes a connection that has not sent a
+/// complete request head in time — a new one or a kept-alive one between requests — so
+/// slow or idle clients cannot pile up. On shutdown, a connection that has not completed a
+/// request head yet is closed at once; the others finish their request and close. Returns
+/// when every connection has closed.
+async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    settings: &Settings,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let limit = settings.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    let permits = Arc::new(Semaphore::new(limit));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1.timer(TokioTimer::new()).header_read_timeout(settings.http_header_read_timeout);
+    let shutdown = wait_for(stopped.clone());
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.context("connection permits")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(%error, "accepting an HTTP connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let started = Arc::new(AtomicBool::new(false));
+        let service = {
+            let (router, started) = (router.clone(), started.clone());
+            hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+                started.store(true, Ordering::Relaxed);
+                request.extensions_mut().insert(ConnectInfo(remote));
+                router.clone().oneshot(request)
+            })
+        };
+        let connection = http1.serve_connection(TokioIo::new(stream), service);
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => return log_connection_end(result),
+                () = wait_for(stopped) => {}
+            }
+            connection.as_mut().graceful_shutdown();
+            // Half-sent request heads must not hold the shutdown: hyper closes an idle
+            // kept-alive connection itself, but waits on a new one until its header timeout.
+            if started.load(Ordering::Relaxed) {
+                log_connection_end(connection.await);
+            }
+        });
+    }
+    drop(listener);
+    // Every connection holds a permit until it closes.
+    let _all = permits.acquire_many(u32::try_from(limit).unwrap_or(u32::MAX)).await;
+    Ok(())
+}
+
+fn log_connection_end(result: Result<(), hyper::Error>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "HTTP connection ended with an error");
+    }
+}
+
+/// The gRPC server with its limits: each request within `request_timeout`, HTTP/2 pings on
+/// idle connections (a peer that does not answer within the keep-alive timeout is dropped)
+/// and TCP keep-alive.
+fn grpc_server_builder(settings: &Settings) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .timeout(settings.request_timeout)
+        .http2_keepalive_interval(Some(settings.grpc_keepalive_interval))
+        .http2_keepalive_timeout(Some(settings.grpc_keepalive_timeout))
+}
+
+/// The gRPC listener's connections, at most `max_connections` open at once: the next one is
+/// accepted only when a permit is free, and each connection holds its permit until it
+/// closes. TCP_NODELAY and TCP keep-alive on each.
+fn limited_incoming(
+    listener: TcpListener,
+    settings: &Settings,
+) -> impl futures::Stream<Item = std::io::Result<LimitedStream>> + use<> {
+    let permits = Arc::new(Semaphore::new(settings.max_connections.clamp(1, Semaphore::MAX_PERMITS)));
+    let incoming = tonic::transport::server::TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(settings.grpc_keepalive_interval));
+    futures::stream::unfold((incoming, permits), |(mut incoming, permits)| async move {
+        let permit = permits.clone().acquire_owned().await.ok()?;
+        let accepted = match incoming.next().await? {
+            Ok(stream) => Ok(LimitedStream { stream, _permit: permit }),
+            Err(error) => {
+                tracing::warn!(%error, "accepting a gRPC connection failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err(error)
+            }
+        };
+        Some((accepted, (incoming, permits)))
+    })
+}
+
+/// A gRPC connection holding one of the listener's connection permits.
+#[derive(Debug)]
+struct LimitedStream {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connected for LimitedStream {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.
@@ -148,5 +346,25 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_metrics_upkeep_runs_every_interval_without_a_scrape() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let task = spawn_upkeep(METRICS_UPKEEP_INTERVAL, move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+        });
+        tokio::time::sleep(METRICS_UPKEEP_INTERVAL * 3 + Duration::from_millis(10)).await;
+        assert_eq!(runs.load(Ordering::Relaxed), 4, "once at start, then every interval");
+        assert!(!task.is_finished());
+        assert!(METRICS_UPKEEP_INTERVAL <= Duration::from_secs(10), "samples may pile up at most this long");
     }
 }

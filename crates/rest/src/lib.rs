@@ -15,6 +15,7 @@ mod mfa;
 mod openapi;
 pub mod problem;
 mod subscriptions;
+mod timeouts;
 mod tokens;
 mod users;
 
@@ -27,6 +28,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use openapi::ApiDoc;
+pub use timeouts::with_timeouts;
 
 /// What handlers share: the domain's services (the store among them, for readiness).
 #[derive(Clone, Debug)]

@@ -5,7 +5,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::Context;
+use accountd_sql::Context as _;
+pub use accountd_sql::PoolConfig;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -24,8 +25,15 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 impl SqliteStore {
     /// Opens the database at `url` — `sqlite:path`, `sqlite://path` or a bare file path —
-    /// creating the file when it is missing. Does not migrate; see [`SqliteStore::migrate`].
+    /// creating the file when it is missing, with the default pool settings. Does not
+    /// migrate; see [`SqliteStore::migrate`].
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, PoolConfig { max_connections: 8, ..PoolConfig::DEFAULT }).await
+    }
+
+    /// Like [`SqliteStore::connect`] with `pool`'s size and acquire timeout. The file lives
+    /// in this process, so its connections do not die while idle and need no ping.
+    pub async fn connect_with(url: &str, pool: PoolConfig) -> anyhow::Result<Self> {
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url).with_context(|| format!("parsing database url {url}"))?
         } else {
@@ -38,7 +46,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
             .with_context(|| format!("opening the SQLite database {url}"))?;

@@ -138,7 +138,7 @@ impl HasErrorKind for MoveAccountError {
             Self::ParentNotContainer(_) | Self::Cycle | Self::TooDeep => ErrorKind::FailedPrecondition,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -189,7 +189,7 @@ impl HasErrorKind for CreateAccountError {
                 ErrorKind::FailedPrecondition
             }
             Self::PrimaryAlias(e) => e.kind(),
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -200,7 +200,7 @@ impl HasErrorKind for GetAccountError {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -208,7 +208,7 @@ impl HasErrorKind for GetAccountError {
 impl HasErrorKind for ListAccountsError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -222,7 +222,7 @@ impl HasErrorKind for UpdateAccountError {
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -235,7 +235,7 @@ impl HasErrorKind for DeleteAccountError {
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }

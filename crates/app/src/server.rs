@@ -161,8 +161,8 @@ fn spawn_upkeep(interval: Duration, upkeep: impl Fn() + Send + 'static) -> tokio
 /// `settings`: at most `max_connections` open at once (further clients wait in the accept
 /// queue), and hyper's header-read timeout, which closes a connection that has not sent a
 /// complete request head in time — a new one or a kept-alive one between requests — so
-/// slow or idle clients cannot pile up. On shutdown, a connection that has not completed a
-/// request head yet is closed at once; the others finish their request and close. Returns
+/// slow or idle clients cannot pile up. On shutdown, a connection whose request head or body
+/// is still arriving is closed at once; the others finish their request and close. Returns
 /// when every connection has closed.
 async fn serve_http(
     listener: TcpListener,
@@ -194,12 +194,13 @@ async fn serve_http(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let started = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(ConnectionState::default());
         let service = {
-            let (router, started) = (router.clone(), started.clone());
+            let (router, state) = (router.clone(), state.clone());
             hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
-                started.store(true, Ordering::Relaxed);
+                state.started.store(true, Ordering::Relaxed);
                 request.extensions_mut().insert(ConnectInfo(remote));
+                let request = request.map(|body| WatchedBody::new(body, state.clone()));
                 router.clone().oneshot(request)
             })
         };
@@ -213,9 +214,11 @@ async fn serve_http(
                 () = wait_for(stopped) => {}
             }
             connection.as_mut().graceful_shutdown();
-            // Half-sent request heads must not hold the shutdown: hyper closes an idle
-            // kept-alive connection itself, but waits on a new one until its header timeout.
-            if started.load(Ordering::Relaxed) {
+            // A half-sent request must not hold the shutdown: hyper closes an idle
+            // kept-alive connection itself, but would wait on a new one until its header
+            // timeout, and on a request whose body is still arriving until the body or
+            // request timeout. Those are dropped; requests being handled finish.
+            if state.started.load(Ordering::Relaxed) && !state.body_pending.load(Ordering::Relaxed) {
                 log_connection_end(connection.await);
             }
         });
@@ -224,6 +227,61 @@ async fn serve_http(
     // Every connection holds a permit until it closes.
     let _all = permits.acquire_many(u32::try_from(limit).unwrap_or(u32::MAX)).await;
     Ok(())
+}
+
+/// What a connection's task needs to know at shutdown about the request in progress.
+#[derive(Debug, Default)]
+struct ConnectionState {
+    /// A request head has arrived on this connection.
+    started: AtomicBool,
+    /// The current request's body has not been read to its end.
+    body_pending: AtomicBool,
+}
+
+/// A request body that tells its connection's state whether it is still arriving.
+#[derive(Debug)]
+struct WatchedBody {
+    inner: hyper::body::Incoming,
+    state: Arc<ConnectionState>,
+}
+
+impl WatchedBody {
+    fn new(inner: hyper::body::Incoming, state: Arc<ConnectionState>) -> Self {
+        state.body_pending.store(!hyper::body::Body::is_end_stream(&inner), Ordering::Relaxed);
+        Self { inner, state }
+    }
+}
+
+impl hyper::body::Body for WatchedBody {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) || this.inner.is_end_stream() {
+            this.state.body_pending.store(false, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for WatchedBody {
+    fn drop(&mut self) {
+        // A handler that never reads the body is not waiting on it.
+        self.state.body_pending.store(false, Ordering::Relaxed);
+    }
 }
 
 fn log_connection_end(result: Result<(), hyper::Error>) {

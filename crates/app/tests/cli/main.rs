@@ -2,7 +2,9 @@
 //! and gRPC, keeps data across restarts, and stops cleanly on SIGTERM — on SQLite and on
 //! PostgreSQL.
 
+mod connections;
 mod mfa;
+mod outage;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -48,6 +50,11 @@ impl Drop for Running {
 
 /// Starts `accountd serve` in `dir` on ephemeral ports and waits until it says where it listens.
 fn start(dir: &Path, extra: &[&str]) -> Running {
+    start_with_env(dir, extra, &[])
+}
+
+/// Like [`start`], with `ACCOUNTD_*` settings in the environment.
+fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_accountd"))
         .current_dir(dir)
         .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
@@ -55,6 +62,7 @@ fn start(dir: &Path, extra: &[&str]) -> Running {
         .arg("serve")
         .env_remove("DATABASE_URL")
         .env_remove("ACCOUNTD_DATABASE_URL")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()

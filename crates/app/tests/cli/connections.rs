@@ -86,11 +86,8 @@ async fn raw_exchange(running: &Running, request: &[u8], limit: Duration) -> (St
 async fn a_stalled_or_trickling_body_is_answered_408() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (token, _) = bootstrap(dir.path(), &[]);
-    let running = start_with_env(
-        dir.path(),
-        &[],
-        &[("ACCOUNTD_HTTP_BODY_TIMEOUT", "1s"), ("ACCOUNTD_REQUEST_TIMEOUT", "2s")],
-    );
+    let running =
+        start_with_env(dir.path(), &[], &[("ACCOUNTD_HTTP_BODY_TIMEOUT", "1s"), ("ACCOUNTD_REQUEST_TIMEOUT", "2s")]);
     let head = format!(
         "POST /v1/accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
          Content-Length: 100\r\n\r\n{{\"na"

@@ -8,6 +8,7 @@ mod auth;
 mod identity;
 mod matrix;
 mod mfa;
+mod unavailable;
 
 use std::sync::Arc;
 

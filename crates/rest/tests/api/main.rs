@@ -8,6 +8,7 @@ mod auth;
 mod docs;
 mod hierarchy;
 mod mfa;
+mod unavailable;
 
 use std::sync::Arc;
 

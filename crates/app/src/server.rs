@@ -29,19 +29,20 @@ use crate::settings::Settings;
 
 /// Opens and migrates the database `settings` name.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let pool = PoolConfig {
-        acquire_timeout: settings.db_acquire_timeout,
-        idle_ping_after: settings.db_idle_ping_after,
-        ..PoolConfig::DEFAULT
-    };
     if settings.uses_postgres() {
+        let pool = PoolConfig {
+            acquire_timeout: settings.db_acquire_timeout,
+            idle_ping_after: settings.db_idle_ping_after,
+            ..PoolConfig::DEFAULT
+        };
         let store = PgStore::connect(&settings.database_url, pool).await?;
         store.migrate().await?;
         info!(database = "postgres", "database ready");
         Ok(Arc::new(store))
     } else {
-        let store =
-            SqliteStore::connect_with(&settings.database_url, PoolConfig { max_connections: 8, ..pool }).await?;
+        // The acquire timeout and idle ping are for a server that can go away; SQLite's file
+        // cannot (accountd_sqlite::DEFAULT_POOL).
+        let store = SqliteStore::connect(&settings.database_url).await?;
         store.migrate().await?;
         info!(database = "sqlite", url = %settings.database_url, "database ready");
         Ok(Arc::new(store))

@@ -23,12 +23,22 @@ accountd_sql::impl_mfa_store!(store: SqliteStore, transaction: SqliteTransaction
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// How long a connection waits for SQLite's write lock before failing (as BUSY: 503).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite's pool: 8 connections, and a request waits for one as long as a connection waits
+/// for the write lock. The database is a local file that cannot go away the way a server
+/// can; its connections are only busy, and waiting is the right answer to that (the short
+/// acquire timeout of [`PoolConfig::DEFAULT`] is for a PostgreSQL server that went away).
+pub const DEFAULT_POOL: PoolConfig =
+    PoolConfig { max_connections: 8, acquire_timeout: BUSY_TIMEOUT, idle_ping_after: BUSY_TIMEOUT };
+
 impl SqliteStore {
     /// Opens the database at `url` — `sqlite:path`, `sqlite://path` or a bare file path —
-    /// creating the file when it is missing, with the default pool settings. Does not
-    /// migrate; see [`SqliteStore::migrate`].
+    /// creating the file when it is missing, with [`DEFAULT_POOL`]. Does not migrate; see
+    /// [`SqliteStore::migrate`].
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        Self::connect_with(url, PoolConfig { max_connections: 8, ..PoolConfig::DEFAULT }).await
+        Self::connect_with(url, DEFAULT_POOL).await
     }
 
     /// Like [`SqliteStore::connect`] with `pool`'s size and acquire timeout. The file lives
@@ -43,7 +53,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(pool.max_connections)

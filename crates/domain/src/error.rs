@@ -120,18 +120,27 @@ pub enum ErrorKind<'a> {
     /// 429 with `Retry-After` / RESOURCE_EXHAUSTED.
     Throttled { retry_after_secs: u64 },
     /// The database cannot be reached (refused, lost, or no connection within the pool's
-    /// acquire timeout); retrying later may succeed: 503 with `Retry-After` / UNAVAILABLE.
-    Unavailable,
+    /// acquire timeout); the client may retry after the given seconds: 503 with
+    /// `Retry-After` / UNAVAILABLE with `RetryInfo`.
+    Unavailable { retry_after_secs: u64 },
     /// A failure of the service itself; its cause is logged, never shown: 500 / INTERNAL.
     Internal,
 }
 
 impl ErrorKind<'_> {
+    /// How long a client should wait before retrying while the database cannot be reached:
+    /// long enough not to hammer a recovering database, short enough to return soon after.
+    pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+    /// An unreachable database.
+    pub const UNAVAILABLE: ErrorKind<'static> =
+        ErrorKind::Unavailable { retry_after_secs: Self::UNAVAILABLE_RETRY_AFTER_SECS };
+
     /// The kind of an unexpected failure (an operation's `Unknown` variant): `Unavailable`
     /// when a store marked some cause [`StoreUnavailable`], else `Internal`.
     pub fn of_unknown(error: &anyhow::Error) -> ErrorKind<'static> {
         if error.chain().any(|cause| cause.is::<StoreUnavailable>()) {
-            ErrorKind::Unavailable
+            ErrorKind::UNAVAILABLE
         } else {
             ErrorKind::Internal
         }
@@ -184,7 +193,7 @@ mod tests {
         assert_eq!(ErrorKind::of_unknown(&plain), ErrorKind::Internal);
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
         let marked = anyhow::Error::new(StoreUnavailable::new(refused)).context("reading an account");
-        assert_eq!(ErrorKind::of_unknown(&marked), ErrorKind::Unavailable);
+        assert_eq!(ErrorKind::of_unknown(&marked), ErrorKind::Unavailable { retry_after_secs: 2 });
         assert!(error_chain(marked.as_ref()).ends_with("the database cannot be reached: connection refused"));
     }
 }

@@ -512,7 +512,7 @@ pub enum AuthError {
 impl HasErrorKind for AuthError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Self::Unavailable => ErrorKind::Unavailable,
+            Self::Unavailable => ErrorKind::UNAVAILABLE,
             Self::LookupFailed => ErrorKind::Internal,
             _ => ErrorKind::Unauthenticated,
         }
@@ -575,7 +575,7 @@ impl Authenticator {
         let secret = TokenSecret::parse(presented.trim()).map_err(|_| AuthError::Malformed)?;
         let found = self.deps.store.find_token_by_digest(&secret.digest()).await.map_err(|e| {
             let chain = crate::error::error_chain(e.as_ref());
-            if ErrorKind::of_unknown(&e) == ErrorKind::Unavailable {
+            if ErrorKind::of_unknown(&e) == ErrorKind::UNAVAILABLE {
                 tracing::warn!(error = %chain, "token lookup failed: the database cannot be reached");
                 AuthError::Unavailable
             } else {

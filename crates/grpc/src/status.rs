@@ -9,9 +9,6 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// account that enforces two-factor authentication.
 pub const TWO_FACTOR_REQUIRED: &str = "TWO_FACTOR_REQUIRED";
 
-/// Seconds a client should wait before retrying an UNAVAILABLE answer (REST's `Retry-After`).
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
-
 /// The status for any operation error; validation errors carry their field violations as
 /// `google.rpc.BadRequest` details. The cause of an internal error is logged, never sent.
 pub fn to_status<E: HasErrorKind>(error: E) -> Status {
@@ -46,10 +43,10 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
             Status::with_error_details(Code::ResourceExhausted, message, details)
         }
         // The RetryInfo says when to try again, as REST's Retry-After does.
-        ErrorKind::Unavailable => {
+        ErrorKind::Unavailable { retry_after_secs } => {
             tracing::warn!(error = %error_chain(&error), "rpc failed: the database cannot be reached");
             let mut details = ErrorDetails::new();
-            details.set_retry_info(Some(std::time::Duration::from_secs(UNAVAILABLE_RETRY_AFTER_SECS)));
+            details.set_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
             Status::with_error_details(Code::Unavailable, "the database cannot be reached; retry later", details)
         }
         ErrorKind::Internal => {

@@ -37,10 +37,6 @@ impl From<&FieldError> for ProblemField {
     }
 }
 
-/// The `Retry-After` of a 503 while the database cannot be reached: long enough not to
-/// hammer a recovering database, short enough that clients return soon after it does.
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
-
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct ApiError {
@@ -114,7 +110,7 @@ impl ApiError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
-            ErrorKind::Unavailable => {
+            ErrorKind::Unavailable { retry_after_secs } => {
                 tracing::warn!(error = %error_chain(error), "request failed: the database cannot be reached");
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -122,7 +118,7 @@ impl ApiError {
                     "Service unavailable",
                     "the database cannot be reached; retry later",
                 );
-                e.retry_after = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+                e.retry_after = Some(retry_after_secs);
                 e
             }
             ErrorKind::Internal => {

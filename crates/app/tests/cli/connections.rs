@@ -167,3 +167,26 @@ async fn shutdown_is_not_held_by_half_sent_requests() {
     assert!(status.success(), "accountd exited with {status}");
     assert!(signalled.elapsed() < Duration::from_secs(3), "shutdown took {:?}", signalled.elapsed());
 }
+
+#[tokio::test]
+async fn grpc_connections_beyond_the_cap_wait_until_one_closes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let running = start_with_env(dir.path(), &[], &[("ACCOUNTD_MAX_CONNECTIONS", "2")]);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(running.grpc).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let check = || async {
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc)).expect("uri");
+        let channel = endpoint.connect_timeout(Duration::from_millis(700)).timeout(Duration::from_millis(700));
+        let channel = channel.connect().await?;
+        let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let reply = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await;
+        reply.map(|r| r.into_inner().status).map_err(|e| -> Box<dyn std::error::Error> { Box::new(e) })
+    };
+    assert!(check().await.is_err(), "a third gRPC connection is not served while two are open");
+    drop(held.pop());
+    let status = check().await.expect("served once a connection closed");
+    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+}

@@ -305,6 +305,15 @@ async fn main() -> Result<()> {
             statements: statements.len(),
         });
     }
+    eprintln!("bench: soak: GET an account with nothing scraping /metrics");
+    let soak = soak(&measured, &ctx, &plan).await?;
+    eprintln!(
+        "bench: soak: {} requests, RSS {:.1} → {:.1} MB, {:.2} bytes per request",
+        soak.requests,
+        soak.rss_before_mb,
+        soak.rss_after_mb,
+        soak.bytes_per_request()
+    );
     let (_, hwm) = measured.memory()?;
     let notes = plans(&server, &ctx, &captured)?;
     drop(measured);
@@ -339,6 +348,7 @@ async fn main() -> Result<()> {
         rss_idle_mb: rss_idle,
         rss_peak_mb: rss_peak.max(hwm),
         walk: Some(walk),
+        soak: Some(soak),
         cores: std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64),
         notes,
     };
@@ -542,6 +552,31 @@ fn read_back(server: &Server, created: &str) -> Result<Inserted> {
         out.push((table.to_owned(), row.as_object().cloned().unwrap_or_default(), types));
     }
     Ok(out)
+}
+
+/// Load windows of the soak after its warm-up window, each as long as a scenario's run.
+const SOAK_WINDOWS: u32 = 4;
+
+/// The soak: GETs for [`SOAK_WINDOWS`] scenario lengths while nothing scrapes `/metrics`,
+/// after one window that warms the pool and the allocator; the resident memory before and
+/// after says whether anything grows per request (the metrics recorder did, by about 20
+/// bytes, before its upkeep ran).
+async fn soak(accountd: &Accountd, ctx: &Arc<Ctx>, plan: &Plan) -> Result<report::Soak> {
+    let window = Duration::from_secs(plan.seconds);
+    let make: load::MakeRequest = {
+        let ctx = ctx.clone();
+        Arc::new(move |rng: &mut Rng| Scenario::Get.request(&ctx, rng))
+    };
+    load::http(accountd.http, plan.connections, window, make.clone()).await?;
+    let (rss_before_mb, _) = accountd.memory()?;
+    let mut requests = 0;
+    for _ in 0..SOAK_WINDOWS {
+        let measured = load::http(accountd.http, plan.connections, window, make.clone()).await?;
+        ensure!(measured.errors == 0, "the soak saw {} failed requests", measured.errors);
+        requests += measured.count;
+    }
+    let (rss_after_mb, _) = accountd.memory()?;
+    Ok(report::Soak { requests, rss_before_mb, rss_after_mb })
 }
 
 /// Drives `scenario` against accountd; returns the measurement and the peak RSS seen (MB).

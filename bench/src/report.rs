@@ -63,10 +63,30 @@ pub struct Report {
     pub rss_peak_mb: f64,
     /// Median latency (ms) of the first pages and of the last pages of the cursor walk.
     pub walk: Option<(usize, f64, f64)>,
+    /// Resident memory across the soak (requests with nothing scraping `/metrics`).
+    pub soak: Option<Soak>,
     /// Cores of the machine, for the CPU ceiling.
     pub cores: f64,
     /// Further findings, one line each (query plans of the hot lookups).
     pub notes: Vec<String>,
+}
+
+/// Resident memory before and after `requests` requests, nothing scraping `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct Soak {
+    pub requests: usize,
+    pub rss_before_mb: f64,
+    pub rss_after_mb: f64,
+}
+
+impl Soak {
+    /// Growth per request; the target is flat: at most [`Soak::FLAT_BYTES`].
+    pub fn bytes_per_request(&self) -> f64 {
+        (self.rss_after_mb - self.rss_before_mb) * 1024.0 * 1024.0 / self.requests.max(1) as f64
+    }
+
+    /// Allocator noise stays under this; the unscraped metrics recorder grew by about 20.
+    pub const FLAT_BYTES: f64 = 4.0;
 }
 
 fn ms(v: f64) -> String {
@@ -138,6 +158,19 @@ pub fn markdown(report: &Report) -> String {
         report.rss_peak_mb,
         verdict(report.rss_peak_mb <= 100.0)
     );
+    if let Some(soak) = report.soak {
+        let _ = writeln!(
+            out,
+            "- Soak, nothing scraping /metrics: {} requests, resident memory {:.1} → {:.1} MB, {:.2} bytes per \
+             request (target flat, ≤ {:.0}, {}).",
+            soak.requests,
+            soak.rss_before_mb,
+            soak.rss_after_mb,
+            soak.bytes_per_request(),
+            Soak::FLAT_BYTES,
+            verdict(soak.bytes_per_request() <= Soak::FLAT_BYTES)
+        );
+    }
     for note in &report.notes {
         let _ = writeln!(out, "- {note}");
     }
@@ -245,6 +278,7 @@ mod tests {
             rss_idle_mb: 12.5,
             rss_peak_mb: 140.0,
             walk: Some((100, 3.0, 3.3)),
+            soak: Some(Soak { requests: 1_048_576, rss_before_mb: 20.0, rss_after_mb: 22.0 }),
             cores: 2.0,
             notes: vec!["plan: Index Scan".into()],
         }
@@ -278,6 +312,13 @@ mod tests {
         );
         assert!(text.contains("median 3.00 ms for the first 10 pages, 3.30 ms for the last 10 (1.10 ×)"), "{text}");
         assert!(text.ends_with("- plan: Index Scan\n"), "{text}");
+        assert!(
+            text.contains(
+                "Soak, nothing scraping /metrics: 1048576 requests, resident memory 20.0 → 22.0 MB, 2.00 bytes per \
+                 request (target flat, ≤ 4, met)."
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("12.5 MB idle (target ≤ 30, met), 140.0 MB peak under load (target ≤ 100, missed)"),
             "{text}"

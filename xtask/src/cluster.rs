@@ -112,6 +112,19 @@ impl Cluster {
         format!("throwaway PostgreSQL {} cluster in {}", self.version, self.dir.display())
     }
 
+    #[allow(dead_code, reason = "used by accountd-app's database-outage test, which includes this file")]
+    /// Stops the server (`pg_ctl stop -m fast`: clients are disconnected), keeping its data,
+    /// as when a database goes away; [`Cluster::restart`] brings it back on the same port.
+    pub fn stop(&self) -> Result<()> {
+        self.binaries.stop(&self.dir, "fast")
+    }
+
+    #[allow(dead_code, reason = "used by accountd-app's database-outage test, which includes this file")]
+    /// Starts the stopped server again on its port, returning once it accepts connections.
+    pub fn restart(&self) -> Result<()> {
+        self.launch()
+    }
+
     fn init(&self) -> Result<()> {
         // UTF8 and the C locale keep the cluster the same whatever the caller's locale is;
         // without them a POSIX locale yields SQL_ASCII.

@@ -1,6 +1,7 @@
 //! `accountd`: the account management service, REST and gRPC over SQLite or PostgreSQL.
 
 mod cli;
+mod connections;
 mod mfa_key;
 mod server;
 mod settings;

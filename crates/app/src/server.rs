@@ -1,31 +1,39 @@
 //! Wiring: opens the store the settings name, builds the services once, and serves them
 //! over REST and gRPC until a shutdown signal, draining in-flight requests.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use accountd_domain::ports::Store;
 use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
-use accountd_postgres::PgStore;
+use accountd_postgres::{PgStore, PoolConfig};
 use accountd_sqlite::SqliteStore;
-use anyhow::Context;
+use anyhow::Context as _;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tower::util::MapRequestLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::info;
 
+use crate::connections;
 use crate::settings::Settings;
 
 /// Opens and migrates the database `settings` name.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     if settings.uses_postgres() {
-        let store = PgStore::connect(&settings.database_url).await?;
+        let pool = PoolConfig {
+            acquire_timeout: settings.db_acquire_timeout,
+            idle_ping_after: settings.db_idle_ping_after,
+            ..PoolConfig::DEFAULT
+        };
+        let store = PgStore::connect(&settings.database_url, pool).await?;
         store.migrate().await?;
         info!(database = "postgres", "database ready");
         Ok(Arc::new(store))
     } else {
+        // The acquire timeout and idle ping are for a server that can go away; SQLite's file
+        // cannot (accountd_sqlite::DEFAULT_POOL).
         let store = SqliteStore::connect(&settings.database_url).await?;
         store.migrate().await?;
         info!(database = "sqlite", url = %settings.database_url, "database ready");
@@ -73,16 +81,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
 
-    // Buckets make the latency series histograms, which aggregate across instances.
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
-        .context("metrics buckets")?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let metrics = install_metrics()?;
     let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() })
         .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
-    let rest_server = axum::serve(http, rest.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(wait_for(stopped.clone()));
+    let rest = accountd_rest::with_timeouts(rest, settings.request_timeout, settings.http_body_timeout);
+    let rest_server = connections::serve_http(http, rest, &settings, stopped.clone());
 
     let routes = accountd_grpc::routes(services).await?;
     let grpc_layers = tower::ServiceBuilder::new()
@@ -91,12 +94,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(accountd_grpc::trace_layer())
         .layer(accountd_grpc::MetricsLayer);
-    let grpc_server = tonic::transport::Server::builder()
+    let grpc_server = connections::grpc_server_builder(&settings)
         .layer(grpc_layers)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), wait_for(stopped));
+        .serve_with_incoming_shutdown(connections::limited_incoming(grpc, &settings), wait_for(stopped));
 
-    let servers = async { tokio::join!(rest_server.into_future(), grpc_server) };
+    let servers = async { tokio::join!(rest_server, grpc_server) };
     // Draining waits for clients to finish; one that keeps its connection open must not keep
     // the process alive forever.
     let drain_deadline = async {
@@ -114,10 +117,41 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How often the Prometheus recorder's upkeep runs. Without it, histogram samples pile up
+/// between scrapes, without bound when nothing scrapes `/metrics`.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Installs the Prometheus recorder and spawns its upkeep; the handle renders `/metrics`.
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    // Buckets make the latency series histograms, which aggregate across instances.
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        .context("metrics buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let upkept = handle.clone();
+    spawn_upkeep(METRICS_UPKEEP_INTERVAL, move || upkept.run_upkeep());
+    Ok(handle)
+}
+
+/// Runs the recorder's `upkeep` every `interval` for as long as the runtime lives.
+/// `install_recorder` does not (only the exporter's own HTTP listener would), so without
+/// this task memory grows with every request until something scrapes.
+fn spawn_upkeep(interval: Duration, upkeep: impl Fn() + Send + 'static) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            upkeep();
+        }
+    })
+}
+
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-async fn wait_for(mut stopped: watch::Receiver<bool>) {
+pub(crate) async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
@@ -146,5 +180,25 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_metrics_upkeep_runs_every_interval_without_a_scrape() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        let task = spawn_upkeep(METRICS_UPKEEP_INTERVAL, move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+        });
+        tokio::time::sleep(METRICS_UPKEEP_INTERVAL * 3 + Duration::from_millis(10)).await;
+        assert_eq!(runs.load(Ordering::Relaxed), 4, "once at start, then every interval");
+        assert!(!task.is_finished());
+        assert!(METRICS_UPKEEP_INTERVAL <= Duration::from_secs(10), "samples may pile up at most this long");
     }
 }

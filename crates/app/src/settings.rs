@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use config::{Config, Environment, File, FileFormat};
@@ -33,6 +34,32 @@ pub struct Settings {
     /// The key sealing MFA secrets (32 bytes, base64); generated into `data_dir` when unset.
     #[serde(default)]
     pub mfa_key: Option<Redacted>,
+    /// How long a request waits for a database connection before it is answered 503.
+    #[serde(with = "humantime_serde")]
+    pub db_acquire_timeout: Duration,
+    /// A pooled PostgreSQL connection idle for longer is pinged before use, so one that died
+    /// while idle (the server restarted) is replaced instead of failing a request.
+    #[serde(with = "humantime_serde")]
+    pub db_idle_ping_after: Duration,
+    /// An HTTP connection that has not sent a request's complete headers within this time —
+    /// a new connection, or a kept-alive one between requests — is closed.
+    #[serde(with = "humantime_serde")]
+    pub http_header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is answered 408.
+    #[serde(with = "humantime_serde")]
+    pub http_body_timeout: Duration,
+    /// A request (body and handler) not done within this time is answered 408 (REST) or
+    /// CANCELLED (gRPC).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Open connections per listener (REST and gRPC each); more wait in the accept queue.
+    pub max_connections: usize,
+    /// How often an idle gRPC (HTTP/2) connection is pinged, and how long the answer may
+    /// take before the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub grpc_keepalive_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub grpc_keepalive_timeout: Duration,
 }
 
 /// The data directory when none is configured: `$XDG_DATA_HOME/accountd`, else
@@ -83,7 +110,15 @@ impl Settings {
             .set_default(
                 "data_dir",
                 default_data_dir(&env).map(|d| d.to_string_lossy().into_owned()).unwrap_or_default(),
-            )?;
+            )?
+            .set_default("db_acquire_timeout", "1s")?
+            .set_default("db_idle_ping_after", "1s")?
+            .set_default("http_header_read_timeout", "30s")?
+            .set_default("http_body_timeout", "10s")?
+            .set_default("request_timeout", "30s")?
+            .set_default("max_connections", 1024)?
+            .set_default("grpc_keepalive_interval", "30s")?
+            .set_default("grpc_keepalive_timeout", "10s")?;
         if let Some(path) = &cli.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -202,6 +237,28 @@ mod tests {
             Settings::load(&cli(&["--data-dir", "/srv/accountd"]), env(&[("ACCOUNTD_DATA_DIR", "/var/lib/a")]));
         assert_eq!(flagged.unwrap().data_dir.to_str(), Some("/srv/accountd"), "the flag wins");
         assert!(!format!("{s:?}").contains(key));
+    }
+
+    #[test]
+    fn timeouts_have_short_defaults_and_take_human_durations() {
+        let s = Settings::load(&cli(&[]), env(&[])).unwrap();
+        assert_eq!(s.db_acquire_timeout, Duration::from_secs(1));
+        assert_eq!(s.http_header_read_timeout, Duration::from_secs(30));
+        assert_eq!((s.request_timeout, s.http_body_timeout), (Duration::from_secs(30), Duration::from_secs(10)));
+        assert_eq!(s.max_connections, 1024);
+        let s = Settings::load(
+            &cli(&[]),
+            env(&[
+                ("ACCOUNTD_DB_ACQUIRE_TIMEOUT", "250ms"),
+                ("ACCOUNTD_HTTP_HEADER_READ_TIMEOUT", "2s"),
+                ("ACCOUNTD_MAX_CONNECTIONS", "10"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.db_acquire_timeout, Duration::from_millis(250));
+        assert_eq!((s.http_header_read_timeout, s.max_connections), (Duration::from_secs(2), 10));
+        let err = Settings::load(&cli(&[]), env(&[("ACCOUNTD_REQUEST_TIMEOUT", "soon")])).unwrap_err();
+        assert!(format!("{err:#}").contains("request_timeout"), "{err:#}");
     }
 
     #[test]

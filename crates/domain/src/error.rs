@@ -119,8 +119,45 @@ pub enum ErrorKind<'a> {
     /// Too many failed attempts; the client may retry after the given seconds:
     /// 429 with `Retry-After` / RESOURCE_EXHAUSTED.
     Throttled { retry_after_secs: u64 },
+    /// The database cannot be reached (refused, lost, or no connection within the pool's
+    /// acquire timeout); the client may retry after the given seconds: 503 with
+    /// `Retry-After` / UNAVAILABLE with `RetryInfo`.
+    Unavailable { retry_after_secs: u64 },
     /// A failure of the service itself; its cause is logged, never shown: 500 / INTERNAL.
     Internal,
+}
+
+impl ErrorKind<'_> {
+    /// How long a client should wait before retrying while the database cannot be reached:
+    /// long enough not to hammer a recovering database, short enough to return soon after.
+    pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+    /// An unreachable database.
+    pub const UNAVAILABLE: ErrorKind<'static> =
+        ErrorKind::Unavailable { retry_after_secs: Self::UNAVAILABLE_RETRY_AFTER_SECS };
+
+    /// The kind of an unexpected failure (an operation's `Unknown` variant): `Unavailable`
+    /// when a store marked some cause [`StoreUnavailable`], else `Internal`.
+    pub fn of_unknown(error: &anyhow::Error) -> ErrorKind<'static> {
+        if error.chain().any(|cause| cause.is::<StoreUnavailable>()) {
+            ErrorKind::UNAVAILABLE
+        } else {
+            ErrorKind::Internal
+        }
+    }
+}
+
+/// How a store adapter marks an error that means the database cannot be reached, so the
+/// services' `Unknown` errors map to [`ErrorKind::Unavailable`] rather than `Internal`
+/// without the domain knowing any database driver's error type.
+#[derive(Debug, thiserror::Error)]
+#[error("the database cannot be reached")]
+pub struct StoreUnavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreUnavailable {
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self(cause.into())
+    }
 }
 
 /// Implemented by every operation error so adapters map them without knowing each variant.
@@ -144,4 +181,19 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_error_is_unavailable_only_when_a_store_marked_a_cause() {
+        let plain = anyhow::anyhow!("disk on fire").context("reading an account");
+        assert_eq!(ErrorKind::of_unknown(&plain), ErrorKind::Internal);
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let marked = anyhow::Error::new(StoreUnavailable::new(refused)).context("reading an account");
+        assert_eq!(ErrorKind::of_unknown(&marked), ErrorKind::Unavailable { retry_after_secs: 2 });
+        assert!(error_chain(marked.as_ref()).ends_with("the database cannot be reached: connection refused"));
+    }
 }

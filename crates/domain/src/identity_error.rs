@@ -87,7 +87,7 @@ impl HasErrorKind for IdentityError {
             Self::Conflict => ErrorKind::Conflict,
             Self::BadCredentials => ErrorKind::Unauthenticated,
             Self::Throttled { retry_after_secs } => ErrorKind::Throttled { retry_after_secs: *retry_after_secs },
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }

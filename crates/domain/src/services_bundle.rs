@@ -2,6 +2,7 @@
 //! Rust services embedding accountd hand to the wire adapters.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::{Clock, IdGenerator};
 use crate::mfa::SecretSealer;
@@ -10,6 +11,9 @@ use crate::{
     AccountService, AccountUserService, AliasService, Argon2idHasher, AuditService, Authenticator, DomainService,
     MemberService, MfaService, SubscriptionService, TokenService, UserService,
 };
+
+/// How long a readiness check waits for the database's answer.
+pub const READINESS_DEADLINE: Duration = Duration::from_secs(1);
 
 /// The domain's services.
 #[derive(Debug, Clone)]
@@ -49,6 +53,15 @@ impl Services {
             mfa: MfaService::new(store.clone(), clock.clone(), ids.clone(), sealer),
             authenticator: Authenticator::new(store.clone(), clock, ids),
             store,
+        }
+    }
+
+    /// Whether the database answers a ping within [`READINESS_DEADLINE`]: what `/readyz` and
+    /// gRPC health report, so a probe never waits on a database that went away.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        match tokio::time::timeout(READINESS_DEADLINE, self.store.ping()).await {
+            Ok(answer) => answer,
+            Err(_) => anyhow::bail!("the database did not answer within {READINESS_DEADLINE:?}"),
         }
     }
 

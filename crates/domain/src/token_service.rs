@@ -592,8 +592,9 @@ fn same_reach(seen: &Token, current: &Token) -> Result<(), IdentityError> {
     }
 }
 
-/// Why a presented credential was refused. Every variant answers 401; the variant is logged
-/// and named in the response's detail, never anything about other tokens.
+/// Why a presented credential was refused. Every variant but `Unavailable` (503) and
+/// `LookupFailed` (500) answers 401; the variant is logged and named in the response's
+/// detail, never anything about other tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("no token was presented")]
@@ -610,14 +611,19 @@ pub enum AuthError {
     NotYetValid,
     #[error("the token may not be used from this address")]
     IpRefused,
-    #[error("the credentials could not be checked")]
+    /// The database cannot be reached, so the token could not be looked up: 503.
+    #[error("the credentials could not be checked: the database cannot be reached")]
     Unavailable,
+    /// The lookup failed otherwise (the cause is logged where it happened): 500.
+    #[error("the credentials could not be checked")]
+    LookupFailed,
 }
 
 impl HasErrorKind for AuthError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Self::Unavailable => ErrorKind::Internal,
+            Self::Unavailable => ErrorKind::UNAVAILABLE,
+            Self::LookupFailed => ErrorKind::Internal,
             _ => ErrorKind::Unauthenticated,
         }
     }
@@ -678,8 +684,14 @@ impl Authenticator {
         let presented = presented.ok_or(AuthError::Missing)?;
         let secret = TokenSecret::parse(presented.trim()).map_err(|_| AuthError::Malformed)?;
         let found = self.deps.store.find_token_by_digest(&secret.digest()).await.map_err(|e| {
-            tracing::error!(error = %crate::error::error_chain(e.as_ref()), "token lookup failed");
-            AuthError::Unavailable
+            let chain = crate::error::error_chain(e.as_ref());
+            if ErrorKind::of_unknown(&e) == ErrorKind::UNAVAILABLE {
+                tracing::warn!(error = %chain, "token lookup failed: the database cannot be reached");
+                AuthError::Unavailable
+            } else {
+                tracing::error!(error = %chain, "token lookup failed");
+                AuthError::LookupFailed
+            }
         })?;
         let (token, user) = found.ok_or(AuthError::Unknown)?;
         let now = self.deps.clock.now();

@@ -7,6 +7,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod caller;
+mod health;
 mod members;
 mod metrics;
 pub mod observe;
@@ -16,6 +17,7 @@ mod tokens;
 mod users;
 
 use accountd_domain::Services;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use metrics::MetricsLayer;
@@ -30,8 +32,9 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accountd_descriptor.bin"));
 }
 
-/// All gRPC routes: accountd's services, `grpc.health.v1.Health` (reporting each service as
-/// serving) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
+/// All gRPC routes: accountd's services, `grpc.health.v1.Health` (each service and the
+/// server as a whole SERVING while the database answers, NOT_SERVING while it does not; see
+/// [`health`]) and server reflection (v1 and v1alpha), so `grpcurl -plaintext HOST list` works.
 pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::server::Error> {
     use pb::account_service_server::AccountServiceServer;
     use pb::alias_service_server::AliasServiceServer;
@@ -49,16 +52,24 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let audit = AuditServiceServer::new(audit::AuditApi::new(services.clone()));
     let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services.clone()));
     let domains = DomainServiceServer::new(aliases::DomainsApi::new(services.clone()));
+    let services_for_health = services.clone();
     let aliases = AliasServiceServer::new(aliases::AliasesApi::new(services));
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<AccountServiceServer<accounts::AccountsApi>>().await;
-    reporter.set_serving::<UserServiceServer<users::UsersApi>>().await;
-    reporter.set_serving::<MemberServiceServer<members::MembersApi>>().await;
-    reporter.set_serving::<TokenServiceServer<tokens::TokensApi>>().await;
-    reporter.set_serving::<AuditServiceServer<audit::AuditApi>>().await;
-    reporter.set_serving::<SubscriptionServiceServer<subscriptions::SubscriptionsApi>>().await;
-    reporter.set_serving::<DomainServiceServer<aliases::DomainsApi>>().await;
-    reporter.set_serving::<AliasServiceServer<aliases::AliasesApi>>().await;
+    health::follow_readiness(
+        services_for_health,
+        reporter,
+        vec![
+            <AccountServiceServer<accounts::AccountsApi> as NamedService>::NAME,
+            <UserServiceServer<users::UsersApi> as NamedService>::NAME,
+            <MemberServiceServer<members::MembersApi> as NamedService>::NAME,
+            <TokenServiceServer<tokens::TokensApi> as NamedService>::NAME,
+            <AuditServiceServer<audit::AuditApi> as NamedService>::NAME,
+            <SubscriptionServiceServer<subscriptions::SubscriptionsApi> as NamedService>::NAME,
+            <DomainServiceServer<aliases::DomainsApi> as NamedService>::NAME,
+            <AliasServiceServer<aliases::AliasesApi> as NamedService>::NAME,
+        ],
+    )
+    .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)

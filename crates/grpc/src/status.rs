@@ -42,6 +42,13 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
             details.set_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
             Status::with_error_details(Code::ResourceExhausted, message, details)
         }
+        // The RetryInfo says when to try again, as REST's Retry-After does.
+        ErrorKind::Unavailable { retry_after_secs } => {
+            tracing::warn!(error = %error_chain(&error), "rpc failed: the database cannot be reached");
+            let mut details = ErrorDetails::new();
+            details.set_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
+            Status::with_error_details(Code::Unavailable, "the database cannot be reached; retry later", details)
+        }
         ErrorKind::Internal => {
             tracing::error!(error = %error_chain(&error), "rpc failed");
             Status::internal("the service failed; it has been logged")

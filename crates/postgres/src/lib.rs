@@ -5,12 +5,11 @@
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use anyhow::Context;
+use accountd_sql::Context as _;
+use sqlx::Connection;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
 
 accountd_sql::impl_store!(
     store: PgStore,
@@ -26,27 +25,40 @@ accountd_sql::impl_mfa_store!(store: PgStore, transaction: PgTransaction, lock: 
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
+pub use accountd_sql::PoolConfig;
+
 /// Connections per instance unless the operator says otherwise: enough to keep a few
 /// cores busy, few enough that many instances fit under PostgreSQL's `max_connections`.
-pub const DEFAULT_POOL_SIZE: u32 = 16;
+pub const DEFAULT_POOL_SIZE: u32 = PoolConfig::DEFAULT.max_connections;
 
 impl PgStore {
     /// Connects to `url` (`postgres://…`, with `sslmode` and the other libpq parameters).
     /// Does not migrate; see [`PgStore::migrate`].
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, pool: PoolConfig) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL url")?;
-        Self::connect_with(options, DEFAULT_POOL_SIZE).await
+        Self::connect_with(options, pool).await
     }
 
-    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> anyhow::Result<Self> {
+    pub async fn connect_with(options: PgConnectOptions, pool: PoolConfig) -> anyhow::Result<Self> {
+        let idle_ping_after = pool.idle_ping_after;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(pool.max_connections)
             // sqlx pings every connection it hands out by default: a round trip before each
-            // statement, which doubled the round trips of a GET (docs/benchmarks.md). A
-            // connection that died while idle fails its next statement instead, and the
-            // pool drops it; the readiness probe's ping still notices a lost database.
+            // statement, which doubled the round trips of a GET (docs/benchmarks.md). Only a
+            // connection idle for a while is pinged instead: one that died while idle (the
+            // server restarted) fails the ping, and the pool replaces it before any request
+            // sees it. sqlx pings a connection on release too, so one that just served a
+            // request is known alive; busy connections never pay the round trip.
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
+            .before_acquire(move |connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= idle_ping_after {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;

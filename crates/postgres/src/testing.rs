@@ -54,7 +54,12 @@ async fn create_schema() -> (String, String) {
 
 /// A migrated store in a fresh schema.
 pub async fn fresh_store() -> PgStore {
-    let store = PgStore::connect_with(fresh_schema().await, 4).await.expect("connect to the test schema");
+    let store = PgStore::connect_with(
+        fresh_schema().await,
+        crate::PoolConfig { max_connections: 4, ..crate::PoolConfig::DEFAULT },
+    )
+    .await
+    .expect("connect to the test schema");
     store.migrate().await.expect("migrate the test schema");
     store
 }

@@ -16,6 +16,7 @@ mod openapi;
 pub mod problem;
 pub mod request_id;
 mod subscriptions;
+mod timeouts;
 mod tokens;
 mod users;
 
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use openapi::ApiDoc;
+pub use timeouts::with_timeouts;
 
 /// What handlers share: the domain's services (the store among them, for readiness).
 #[derive(Clone, Debug)]

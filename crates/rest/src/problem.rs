@@ -45,7 +45,7 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<ProblemField>,
-    /// Seconds for the `Retry-After` header of a 429.
+    /// Seconds for the `Retry-After` header of a 429 or 503.
     retry_after: Option<u64>,
 }
 
@@ -69,6 +69,11 @@ impl ApiError {
     /// 400 for a request that cannot be read at all.
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Malformed request", detail)
+    }
+
+    /// 408 for a request (its body, or the whole of it) that did not arrive in time.
+    pub fn timed_out(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", "Request timeout", detail)
     }
 
     pub fn not_found() -> Self {
@@ -102,6 +107,17 @@ impl ApiError {
             }
             ErrorKind::Throttled { retry_after_secs } => {
                 let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", "Too many attempts", detail);
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
+            ErrorKind::Unavailable { retry_after_secs } => {
+                tracing::warn!(error = %error_chain(error), "request failed: the database cannot be reached");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service-unavailable",
+                    "Service unavailable",
+                    "the database cannot be reached; retry later",
+                );
                 e.retry_after = Some(retry_after_secs);
                 e
             }
@@ -153,6 +169,8 @@ impl ApiError {
                 "Unsupported media type",
                 "the body must be application/json",
             ),
+            // A body that stopped arriving is the client's delay, not its syntax.
+            _ if is_body_timeout(&rejection) => Self::timed_out("the request body stopped arriving"),
             // Syntax errors are 400; an oversized body keeps axum's 413.
             _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -163,6 +181,19 @@ impl ApiError {
             _ => Self::malformed(rejection.body_text()),
         }
     }
+}
+
+/// True when reading the body failed because it stopped arriving (the body timeout of
+/// [`crate::timeouts::with_timeouts`]).
+fn is_body_timeout(rejection: &JsonRejection) -> bool {
+    let mut source = std::error::Error::source(rejection);
+    while let Some(cause) = source {
+        if cause.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 impl IntoResponse for ApiError {

@@ -134,7 +134,8 @@ macro_rules! select_domains {
 macro_rules! impl_alias_store {
     (store: $store:ident, transaction: $tx:ident, database: $db:ty, lock: $lock:literal) => {
         const _: () = {
-            use $crate::__private::anyhow::{self, Context as _};
+            use $crate::__private::anyhow;
+            use $crate::Context as _;
             use $crate::__private::async_trait;
             use $crate::__private::chrono::{DateTime, Utc};
             use $crate::__private::domain::alias::{AuthFailures, LocalPart, Mailbox};

@@ -7,14 +7,18 @@
 //! few things that differ: how a write transaction begins and where its migrations live.
 
 mod aliases;
+mod context;
 mod json;
 mod mfa;
+mod pool;
 mod rows;
 
 pub use aliases::{AliasRow, AuthFailuresRow, DomainRow};
 
+pub use context::{Context, is_unavailable, mark};
 pub use json::{changes_from_json, changes_to_json};
 pub use mfa::{AccountUserRow, FactorRow};
+pub use pool::PoolConfig;
 pub use rows::{
     AccountRow, AuditRow, IdempotencyRow, JoinedUserRow, MemberRow, RatePlanRow, SubscriptionRow, TokenRow,
     TokenUserRow, UserRow, join_names, join_nets, parse_roles, path_of, policies_to_json, subtree_bounds,
@@ -184,7 +188,8 @@ macro_rules! impl_store {
         }
 
         const _: () = {
-            use $crate::__private::anyhow::{self, Context as _};
+            use $crate::__private::anyhow;
+            use $crate::Context as _;
             use $crate::__private::domain::ports::{
                 AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
                 IdentityWrites, InsertAccountError, InsertUserError, PathAccess, Store, SubscriptionRepository, SubscriptionWrites,

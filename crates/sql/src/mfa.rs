@@ -92,7 +92,7 @@ macro_rules! select_account_users {
 macro_rules! impl_mfa_store {
     (store: $store:ident, transaction: $tx:ident, lock: $lock:literal $(,)?) => {
         const _: () = {
-            use $crate::__private::anyhow::{self, Context as _};
+            use $crate::__private::anyhow;
             use $crate::__private::async_trait;
             use $crate::__private::chrono::{DateTime, Utc};
             use $crate::__private::domain::mfa::Factor;
@@ -100,6 +100,7 @@ macro_rules! impl_mfa_store {
             use $crate::__private::domain::{AccountId, FactorId, Page, PageRequest, UserId};
             use $crate::__private::sqlx;
             use $crate::__private::uuid;
+            use $crate::Context as _;
             use $crate::{AccountUserRow, FactorRow};
 
             #[async_trait]

@@ -2,9 +2,11 @@
 //! and gRPC, keeps data across restarts, and stops cleanly on SIGTERM — on SQLite and on
 //! PostgreSQL.
 
+mod connections;
 mod hygiene;
 mod mfa;
 mod observability;
+mod outage;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -63,16 +65,27 @@ impl Drop for Running {
 
 /// Starts `accountd serve` in `dir` on ephemeral ports and waits until it says where it listens.
 fn start(dir: &Path, extra: &[&str]) -> Running {
-    start_logging(dir, extra, "info")
+    start_configured(dir, extra, "info", &[])
 }
 
 /// [`start`] with `RUST_LOG` set to `filter`.
 fn start_logging(dir: &Path, extra: &[&str], filter: &str) -> Running {
+    start_configured(dir, extra, filter, &[])
+}
+
+/// Like [`start`], with `ACCOUNTD_*` settings in the environment.
+fn start_with_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Running {
+    start_configured(dir, extra, "info", env)
+}
+
+/// [`start`] with `RUST_LOG` set to `filter` and the variables `env` set.
+fn start_configured(dir: &Path, extra: &[&str], filter: &str, env: &[(&str, &str)]) -> Running {
     let mut child = isolated(&mut Command::new(env!("CARGO_BIN_EXE_accountd")), dir)
         .current_dir(dir)
         .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
         .args(extra)
         .arg("serve")
+        .envs(env.iter().copied())
         .env("RUST_LOG", filter)
         .stderr(Stdio::piped())
         .spawn()

@@ -147,7 +147,7 @@ impl HasErrorKind for MoveAccountError {
             Self::ParentNotContainer(_) | Self::Cycle | Self::TooDeep => ErrorKind::FailedPrecondition,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -198,7 +198,7 @@ impl HasErrorKind for CreateAccountError {
                 ErrorKind::FailedPrecondition
             }
             Self::PrimaryAlias(e) => e.kind(),
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -209,7 +209,7 @@ impl HasErrorKind for GetAccountError {
             Self::NotFound => ErrorKind::NotFound,
             Self::Forbidden => ErrorKind::PermissionDenied,
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -217,7 +217,7 @@ impl HasErrorKind for GetAccountError {
 impl HasErrorKind for ListAccountsError {
     fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -231,7 +231,7 @@ impl HasErrorKind for UpdateAccountError {
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }
@@ -244,7 +244,7 @@ impl HasErrorKind for DeleteAccountError {
             Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
             Self::VersionMismatch => ErrorKind::VersionMismatch,
             Self::Conflict => ErrorKind::Conflict,
-            Self::Unknown(_) => ErrorKind::Internal,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
         }
     }
 }

@@ -15,6 +15,7 @@ mod identity;
 mod matrix;
 mod mfa;
 mod text_input;
+mod unavailable;
 
 use std::sync::Arc;
 

@@ -13,6 +13,7 @@ mod hierarchy;
 mod idempotency;
 mod mfa;
 mod text_input;
+mod unavailable;
 
 use std::sync::Arc;
 

@@ -1,0 +1,88 @@
+//! A database that cannot be reached answers UNAVAILABLE with `RetryInfo` at once, and
+//! gRPC health turns NOT_SERVING, as REST answers 503 and `/readyz` does.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accountd_domain::ports::Store;
+use accountd_domain::{AccountId, EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_grpc::pb::GetAccountRequest;
+use accountd_grpc::pb::account_service_client::AccountServiceClient;
+use accountd_grpc::routes;
+use accountd_grpc::status::to_status;
+use accountd_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::Code;
+use tonic::transport::{Channel, Server};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
+
+async fn health(channel: &Channel, service: &str) -> ServingStatus {
+    let reply = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest { service: service.to_owned() })
+        .await
+        .expect("health check");
+    reply.into_inner().status()
+}
+
+#[tokio::test]
+async fn with_the_database_gone_rpcs_are_unavailable_and_health_is_not_serving() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
+    store.migrate().await.expect("migrate");
+    let dyn_store: Arc<dyn Store> = Arc::new(store.clone());
+    let services =
+        Services::with_defaults(dyn_store, Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
+    let root = services
+        .users
+        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
+        .await
+        .expect("bootstrap");
+    let token = root.secret.expose().to_owned();
+    let routes = routes(services.clone()).await.expect("routes");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .expect("serve");
+    });
+    let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+    let account_service = "accountd.v1.AccountService";
+    assert_eq!(health(&channel, "").await, ServingStatus::Serving);
+    assert_eq!(health(&channel, account_service).await, ServingStatus::Serving);
+
+    store.pool().close().await;
+    let sent = Instant::now();
+    let mut request = tonic::Request::new(GetAccountRequest { account_id: uuid::Uuid::now_v7().to_string() });
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("metadata"));
+    let status = AccountServiceClient::new(channel.clone()).get_account(request).await.expect_err("database gone");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(status.get_details_retry_info().and_then(|r| r.retry_delay), Some(Duration::from_secs(2)));
+    assert!(sent.elapsed() < Duration::from_secs(1), "answered after {:?}", sent.elapsed());
+
+    // The operation itself (past authentication) maps the same way.
+    let error = services
+        .accounts
+        .get(&Principal::system(RequestInfo::default()), AccountId::from_uuid(uuid::Uuid::now_v7()))
+        .await
+        .expect_err("the store is closed");
+    assert_eq!(to_status(error).code(), Code::Unavailable);
+
+    // Health follows readiness within its check interval.
+    let mut status = health(&channel, "").await;
+    for _ in 0..30 {
+        if status == ServingStatus::NotServing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = health(&channel, "").await;
+    }
+    assert_eq!(status, ServingStatus::NotServing);
+    assert_eq!(health(&channel, account_service).await, ServingStatus::NotServing);
+}

@@ -1,0 +1,32 @@
+//! Time limits on a request, so a client that stalls cannot hold a connection and a handler
+//! forever: the whole request (reading the body included) gets `request_timeout`, and a body
+//! that sends nothing for `body_timeout` fails its read. Both answer 408 as a problem
+//! document. The connection-level limits (header read, idle keep-alive, connection count)
+//! are the server's, in the app crate.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::problem::ApiError;
+
+/// `router` with a deadline on each request and on each wait for the next piece of a body.
+pub fn with_timeouts(router: Router, request_timeout: Duration, body_timeout: Duration) -> Router {
+    router.layer(RequestBodyTimeoutLayer::new(body_timeout)).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            match tokio::time::timeout(request_timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => timed_out(request_timeout),
+            }
+        },
+    ))
+}
+
+fn timed_out(after: Duration) -> Response {
+    tracing::info!(timeout = ?after, "request timed out");
+    ApiError::timed_out(format!("the request did not complete within {after:?}")).into_response()
+}

@@ -1,0 +1,68 @@
+//! A database that cannot be reached answers 503 `service-unavailable` with `Retry-After`,
+//! at once, rather than 500: whether the token lookup or the operation itself meets it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accountd_domain::ports::Store;
+use accountd_domain::{AccountId, EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_rest::problem::ApiError;
+use accountd_rest::{AppState, router};
+use accountd_sqlite::SqliteStore;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Services over a SQLite store whose pool the test can close, with the root user's token.
+async fn services() -> (SqliteStore, Services, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
+    store.migrate().await.expect("migrate");
+    let dyn_store: Arc<dyn Store> = Arc::new(store.clone());
+    let services =
+        Services::with_defaults(dyn_store, Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
+    let root = services
+        .users
+        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
+        .await
+        .expect("bootstrap");
+    (store, services, root.secret.expose().to_owned(), dir)
+}
+
+#[tokio::test]
+async fn with_the_database_gone_requests_and_readyz_answer_503_at_once() {
+    let (store, services, token, _dir) = services().await;
+    let app = router(AppState { services });
+    store.pool().close().await;
+
+    let sent = Instant::now();
+    let request = Request::get("/v1/accounts").header("authorization", format!("Bearer {token}")).body(Body::empty());
+    let response = app.clone().oneshot(request.expect("request")).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "2");
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.expect("body").to_bytes()).expect("json");
+    assert_eq!(body["type"], "urn:accountd:problem:service-unavailable");
+    assert_eq!(body["status"], 503);
+    assert!(sent.elapsed() < Duration::from_secs(1), "answered after {:?}", sent.elapsed());
+
+    let sent = Instant::now();
+    let readyz = app.oneshot(Request::get("/readyz").body(Body::empty()).expect("request")).await.expect("infallible");
+    assert_eq!(readyz.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(sent.elapsed() < Duration::from_millis(1500), "readyz answered after {:?}", sent.elapsed());
+}
+
+#[tokio::test]
+async fn an_operation_meeting_a_lost_database_is_503_not_500() {
+    let (store, services, _token, _dir) = services().await;
+    store.pool().close().await;
+    let error = services
+        .accounts
+        .get(&Principal::system(RequestInfo::default()), AccountId::from_uuid(uuid::Uuid::now_v7()))
+        .await
+        .expect_err("the store is closed");
+    assert_eq!(ApiError::from(error).status(), StatusCode::SERVICE_UNAVAILABLE);
+}

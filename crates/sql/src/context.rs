@@ -1,0 +1,104 @@
+//! `context` for the stores' results, as anyhow's [`anyhow::Context`] with one addition: a
+//! sqlx error that means the database cannot be reached is marked
+//! [`StoreUnavailable`](accountd_domain::StoreUnavailable), so the services answer 503 /
+//! UNAVAILABLE for it instead of 500. The store macros import this trait in place of
+//! anyhow's, so every statement's error passes through [`is_unavailable`].
+
+use std::fmt::Display;
+
+use accountd_domain::StoreUnavailable;
+
+/// Adds a message to an error, marking connection failures on the way.
+pub trait Context<T> {
+    fn context<C>(self, context: C) -> anyhow::Result<T>
+    where
+        C: Display + Send + Sync + 'static;
+
+    fn with_context<C, F>(self, context: F) -> anyhow::Result<T>
+    where
+        C: Display + Send + Sync + 'static,
+        F: FnOnce() -> C;
+}
+
+impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
+    fn context<C>(self, context: C) -> anyhow::Result<T>
+    where
+        C: Display + Send + Sync + 'static,
+    {
+        self.map_err(|e| mark(e.into()).context(context))
+    }
+
+    fn with_context<C, F>(self, context: F) -> anyhow::Result<T>
+    where
+        C: Display + Send + Sync + 'static,
+        F: FnOnce() -> C,
+    {
+        self.map_err(|e| mark(e.into()).context(context()))
+    }
+}
+
+/// `error`, wrapped in [`StoreUnavailable`] when it is a sqlx error saying the database
+/// cannot be reached.
+pub fn mark(error: anyhow::Error) -> anyhow::Error {
+    match error.downcast::<sqlx::Error>() {
+        Ok(sqlx) if is_unavailable(&sqlx) => anyhow::Error::new(StoreUnavailable::new(sqlx)),
+        Ok(sqlx) => anyhow::Error::new(sqlx),
+        Err(other) => other,
+    }
+}
+
+/// True when `error` says the database cannot be reached rather than that a statement
+/// failed: no connection within the pool's acquire timeout, a connection refused, reset or
+/// closed, or the server shutting down or out of connection slots. The same statement may
+/// succeed once the database is back.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL's SQLSTATEs of class 08 (connection exception), 57P01–57P03 (shutting down,
+/// crashed, starting up) and 53300 (too many connections); SQLite's BUSY and LOCKED (codes
+/// 5 and 6 and their extended forms), which mean the write lock stayed taken past the busy
+/// timeout. The two code sets cannot be confused: SQLite's are numbers below 5 digits.
+fn unavailable_code(code: &str) -> bool {
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+        return true;
+    }
+    code.len() < 5 && code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_marked_and_statement_failures_are_not() {
+        let refused = sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"));
+        for error in [sqlx::Error::PoolTimedOut, refused] {
+            let marked = Err::<(), _>(error).context("reading an account").unwrap_err();
+            assert!(marked.chain().any(|c| c.is::<StoreUnavailable>()), "{marked:#}");
+        }
+        let missing = Err::<(), _>(sqlx::Error::RowNotFound).context("reading an account").unwrap_err();
+        assert!(!missing.chain().any(|c| c.is::<StoreUnavailable>()));
+        assert!(missing.chain().any(|c| c.is::<sqlx::Error>()), "the sqlx error stays in the chain");
+        let other = Err::<(), _>(anyhow::anyhow!("bad row")).context("decoding").unwrap_err();
+        assert_eq!(format!("{other:#}"), "decoding: bad row");
+    }
+
+    #[test]
+    fn sqlstates_of_lost_connections_and_sqlite_busy_count_as_unavailable() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300", "5", "517", "6", "262"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "23503", "40001", "1", "19", "2067"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
+}

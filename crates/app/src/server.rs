@@ -71,12 +71,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         TcpListener::bind(settings.http_addr).await.with_context(|| format!("binding {}", settings.http_addr))?;
     let grpc =
         TcpListener::bind(settings.grpc_addr).await.with_context(|| format!("binding {}", settings.grpc_addr))?;
+    let signalled = shutdown_signal()?;
     info!(http_addr = %http.local_addr()?, grpc_addr = %grpc.local_addr()?, "accountd listening");
 
     let (stop, stopped) = watch::channel(false);
     let stopped_for_deadline = stopped.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signalled.await;
         info!("shutting down: draining in-flight requests");
         let _ = stop.send(true);
     });
@@ -155,31 +156,30 @@ pub(crate) async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for ctrl-c and SIGTERM at once and returns what resolves on either. Registered
+/// before the service says it listens, so a signal sent as soon as it does (a supervisor
+/// stopping a fresh instance) shuts it down gracefully instead of killing it.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if let Err(error) = tokio::signal::ctrl_c().await {
+                tracing::warn!(%error, "cannot listen for ctrl-c");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        })
     }
 }
 

@@ -128,8 +128,16 @@ impl AccountUserService {
         let typed = command.email.clone();
         // What the inviter sees: its own words for the email, nothing the user has not agreed
         // to show (see `shown`).
+        let reader = principal.root_permissions().contains(Permission::UsersRead);
         let as_seen = |found: AccountUser| {
+            let platform = found.user.is_root() && !reader;
             let mut seen = shown(principal, found);
+            if platform {
+                // A root user's personal data is the platform's, even once it accepted.
+                seen.user.first_name = None;
+                seen.user.last_name = None;
+                seen.mfa_enabled = false;
+            }
             if !admin {
                 seen.user.email = typed.clone();
             }
@@ -179,6 +187,11 @@ impl AccountUserService {
         user: UserId,
     ) -> Result<(), IdentityError> {
         let account = self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
+        // A root user is the platform: to a tenant it answers like an unknown id, before any
+        // rule could tell it apart.
+        if !self.deps.platform_users(principal, vec![user]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
         if account.owner_id == Some(user) {
             return Err(owner_refused("the account owner cannot be removed"));
         }
@@ -195,6 +208,9 @@ impl AccountUserService {
         user: UserId,
     ) -> Result<(), IdentityError> {
         let account = self.deps.authorized_account(principal, account_id, Permission::UsersMfaReset).await?;
+        if !self.deps.platform_users(principal, vec![user]).await?.is_empty() {
+            return Err(IdentityError::NotFound);
+        }
         if account.owner_id == Some(user) {
             return Err(owner_refused("the account owner's MFA cannot be reset"));
         }
@@ -218,6 +234,11 @@ impl AccountUserService {
                     "the user is also a member of accounts where you may not reset MFA; ask a root user".into(),
                 ));
             }
+        }
+        // An owner's factors are never reset (SPEC §1), whichever of its accounts the path
+        // names: the owner of a child account is reachable through the parent too.
+        if accepted.iter().any(|m| m.roles.contains(&Role::Owner)) {
+            return Err(owner_refused("the user owns an account; an owner's MFA cannot be reset"));
         }
         let mut tx = self.deps.store.begin().await?;
         tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;

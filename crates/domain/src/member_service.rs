@@ -143,7 +143,10 @@ impl MemberService {
         let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
             Begun::Replay(id) => {
                 let member = self.deps.store.get_member(account_id, stored_id(&id, UserId::parse)?).await?;
-                return Ok(Created { value: member.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+                let member = member.ok_or(IdentityError::ReplayedResourceGone)?;
+                // Shown as a read would show it now (who invited it, if that was the platform).
+                let shown = self.deps.shown_member(principal, member.clone()).await?;
+                return Ok(Created { value: shown.unwrap_or(member), replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };

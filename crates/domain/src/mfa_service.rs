@@ -70,6 +70,11 @@ impl std::fmt::Debug for MfaService {
     }
 }
 
+/// The field error of a change that needs a code from the user's active factor.
+fn code_required() -> IdentityError {
+    IdentityError::field("code", "required", "a current code from the active factor is required")
+}
+
 /// The calling user; the system principal has no factors.
 fn caller(principal: &Principal) -> Result<&crate::user::User, IdentityError> {
     principal.token_caller().map(|c| &c.user).ok_or(IdentityError::NotFound)
@@ -109,7 +114,8 @@ impl MfaService {
     /// factor must give a current `code` from one: adding a factor (to replace one) is a
     /// change of the user's second factor, which a stolen token alone must not make. With an
     /// idempotency key, a repeat returns the factor the first request made, without its
-    /// secret (a repeat that needs a code needs a fresh one: the first spent it).
+    /// secret; the code is checked and spent in the creating transaction, so a repeat (which
+    /// carries the same code) replays instead of failing on a spent code.
     #[instrument(skip_all)]
     pub async fn enroll_totp(
         &self,
@@ -119,9 +125,18 @@ impl MfaService {
     ) -> Result<Created<Enrolment>, IdentityError> {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
-        if self.deps.store.has_active_factor(user.id).await? {
-            self.confirm(user.id, None, code).await?;
-        }
+        let attempts = format!("totp:{}", user.id);
+        let guarded = self.deps.store.has_active_factor(user.id).await?;
+        let code = match (guarded, code) {
+            (true, None) => return Err(code_required()),
+            (true, Some(code)) => {
+                // Counted before the transaction, like every code check, so parallel guesses
+                // get no more turns.
+                self.deps.begin_attempt(&attempts).await?;
+                Some(code)
+            }
+            (false, _) => None,
+        };
         let secret = TotpSecret::generate()?;
         let id = FactorId::from_uuid(self.deps.ids.next_id());
         let sealed = self.sealer.seal(secret.bytes(), &Factor::seal_context(id, user.id))?;
@@ -148,7 +163,17 @@ impl MfaService {
         };
         // The user's row lock serializes its enrolments, so two at once cannot pass the cap.
         tx.find_user(user.id).await?.ok_or(IdentityError::NotFound)?;
-        if tx.factors_of(user.id).await?.len() >= MAX_FACTORS {
+        let factors = tx.factors_of(user.id).await?;
+        let active: Vec<Factor> = factors.iter().filter(|f| f.is_active()).cloned().collect();
+        match &code {
+            // A factor was activated since the check above: decided without a code, so retry.
+            None if !active.is_empty() => return Err(IdentityError::Conflict),
+            None => {}
+            Some(code) => {
+                self.spend_one_of(&mut *tx, &active, code, now).await?;
+            }
+        }
+        if factors.len() >= MAX_FACTORS {
             return Err(IdentityError::FailedPrecondition(
                 "a user has at most 10 MFA factors; remove one first".into(),
             ));
@@ -158,6 +183,9 @@ impl MfaService {
         record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
         pending.finish(&mut *tx, "mfa_factor", factor.id).await?;
         tx.commit().await?;
+        if code.is_some() {
+            self.deps.forget_attempts(&attempts).await?;
+        }
         let setup =
             TotpSetup { otpauth_uri: secret.otpauth_uri(ISSUER, user.email.as_str()), secret: secret.to_base32() };
         Ok(Created { value: WithSecret { resource: factor, secret: Some(setup) }, replayed: false })
@@ -199,6 +227,14 @@ impl MfaService {
         let entry =
             || AuditEntry::factor(&next, "mfa_factor.activate", Changes::updated(current.snapshot(), next.snapshot()));
         record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
+        // Other pending factors were enrolled before this one protected the user, perhaps by
+        // someone holding only a stolen token: once a factor is active, a new one needs a code
+        // from it (see `enroll_totp`), so the older enrolments go.
+        for stale in tx.factors_of(user.id).await?.into_iter().filter(|f| f.id != next.id && !f.is_active()) {
+            tx.delete_factor(stale.id).await?;
+            let entry = || AuditEntry::factor(&stale, "mfa_factor.delete", Changes::deleted(stale.snapshot()));
+            record_everywhere(&self.deps, &mut *tx, principal, &accounts, entry, now).await?;
+        }
         tx.commit().await?;
         Ok(next)
     }
@@ -218,21 +254,10 @@ impl MfaService {
             return Err(IdentityError::FailedPrecondition("the user has no active MFA factor".into()));
         }
         let now = self.deps.clock.now();
-        let mut replayed = false;
-        for factor in &active {
-            match self.spend(&mut *tx, factor, &code, now).await {
-                Ok(_) => {
-                    tx.commit().await?;
-                    self.deps.forget_attempts(&attempts).await?;
-                    return Ok(factor.id);
-                }
-                Err(e) if is_replay(&e) => replayed = true,
-                Err(IdentityError::Invalid(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // A replay says more than "wrong code": report it when any factor saw one.
-        Err(if replayed { replay() } else { invalid_code() })
+        let accepted = self.spend_one_of(&mut *tx, &active, &code, now).await?;
+        tx.commit().await?;
+        self.deps.forget_attempts(&attempts).await?;
+        Ok(accepted)
     }
 
     /// Removes one of the caller's factors; an active one only with a current `code` from it.
@@ -284,9 +309,7 @@ impl MfaService {
         factor: Option<FactorId>,
         code: Option<TotpCode>,
     ) -> Result<(), IdentityError> {
-        let code = code.ok_or_else(|| {
-            IdentityError::field("code", "required", "a current code from the active factor is required")
-        })?;
+        let code = code.ok_or_else(code_required)?;
         let attempts = format!("totp:{user}");
         self.deps.begin_attempt(&attempts).await?;
         let mut tx = self.deps.store.begin().await?;
@@ -297,14 +320,26 @@ impl MfaService {
             .filter(|f| f.is_active() && factor.is_none_or(|id| f.id == id))
             .collect();
         let now = self.deps.clock.now();
+        self.spend_one_of(&mut *tx, &active, &code, now).await?;
+        tx.commit().await?;
+        self.deps.forget_attempts(&attempts).await?;
+        Ok(())
+    }
+
+    /// Spends `code` on the first of `active` that accepts it, in `tx`, and names that
+    /// factor; a code that none accepts is invalid, or replayed when one saw it already (a
+    /// replay says more than "wrong code").
+    async fn spend_one_of(
+        &self,
+        tx: &mut dyn crate::ports::Transaction,
+        active: &[Factor],
+        code: &TotpCode,
+        now: DateTime<Utc>,
+    ) -> Result<FactorId, IdentityError> {
         let mut replayed = false;
-        for f in &active {
-            match self.spend(&mut *tx, f, &code, now).await {
-                Ok(_) => {
-                    tx.commit().await?;
-                    self.deps.forget_attempts(&attempts).await?;
-                    return Ok(());
-                }
+        for f in active {
+            match self.spend(&mut *tx, f, code, now).await {
+                Ok(_) => return Ok(f.id),
                 Err(e) if is_replay(&e) => replayed = true,
                 Err(IdentityError::Invalid(_)) => {}
                 Err(e) => return Err(e),

@@ -39,7 +39,7 @@ pub enum CreateAccountError {
     TooDeep,
     #[error("this idempotency key was used for a different request")]
     IdempotencyKeyReused,
-    #[error("the account created with this idempotency key has since been deleted")]
+    #[error("the account created with this idempotency key has since been deleted or moved out of your reach")]
     ReplayedAccountGone,
     /// The primary alias was refused; no account was created.
     #[error("primary alias: {0}")]
@@ -299,7 +299,7 @@ impl AccountService {
         }
         let begun = self.deps.begin_create(principal, key.as_ref(), "account.create", || command.fingerprint()).await?;
         let (mut tx, pending) = match begun {
-            Begun::Replay(id) => return self.replay(&id, &command).await,
+            Begun::Replay(id) => return self.replay(principal, &id, &command).await,
             Begun::Fresh(tx, pending) => (tx, pending),
         };
         let now = self.deps.clock.now();
@@ -397,14 +397,21 @@ impl AccountService {
         }
     }
 
-    /// The answer to a repeated idempotency key: the account the first request created.
+    /// The answer to a repeated idempotency key: the account the first request created, as
+    /// a read by the caller would show it now. One the caller can no longer read (deleted, or
+    /// moved out of its reach since) is gone for this key, like a deleted one.
     async fn replay(
         &self,
+        principal: &Principal,
         resource_id: &str,
         command: &NewAccount,
     ) -> Result<Created<AccountCreated>, CreateAccountError> {
         let id = stored_id(resource_id, AccountId::parse)?;
-        let account = self.deps.store.get_account(id).await?.ok_or(CreateAccountError::ReplayedAccountGone)?;
+        let account = match self.deps.authorized_account(principal, id, Permission::AccountsRead).await {
+            Ok(account) => self.deps.shown_account(principal, account).await?,
+            Err(AccessError::Unknown(e)) => return Err(e.into()),
+            Err(_) => return Err(CreateAccountError::ReplayedAccountGone),
+        };
         let primary_alias = match command.primary_alias {
             None => None,
             Some(_) => self.deps.store.find_primary_alias(id).await?,

@@ -9,6 +9,7 @@ mod authz_model;
 mod authz_rules;
 mod authz_table;
 mod docs;
+mod factor_and_replay_rules;
 mod hierarchy;
 mod idempotency;
 mod mfa;

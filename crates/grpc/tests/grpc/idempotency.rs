@@ -3,22 +3,11 @@
 //! more; the same key with another request is FAILED_PRECONDITION; a secret shown once is
 //! not shown again; on both stores.
 
-use accountd_domain::page::PageRequest;
-use accountd_domain::{AccountId, AuditQuery, UserId};
+use accountd_domain::UserId;
 use accountd_grpc::pb;
 use tonic::{Code, Request, Response};
 
-use crate::{BACKENDS, Credential, TestServer, create_account, create_user, spawn_server_on, violated_fields};
-
-async fn trail(server: &TestServer, account: &str) -> usize {
-    let page = PageRequest::parse(Some(1000), None).expect("page");
-    let account = AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        n += server.store.list_audit_events(&AuditQuery::all_of(scope, page)).await.expect("audit").items.len();
-    }
-    n
-}
+use crate::{BACKENDS, Credential, create_account, create_user, spawn_server_on, trail, violated_fields};
 
 fn keyed<T>(message: T, key: &str) -> Request<T> {
     let mut request = Request::new(message);

@@ -226,3 +226,17 @@ pub async fn spawn_server_on(backend: Backend) -> TestServer {
     let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
     TestServer { channel, store, services, root_token: root.secret.expose().to_owned(), _dir: dir }
 }
+
+/// How many audit events `account` and the platform have: every write appends at least one
+/// in its own transaction, so the count says how many resources were made, and an unchanged
+/// count that nothing was stored.
+pub async fn trail(server: &TestServer, account: &str) -> usize {
+    let page = accountd_domain::page::PageRequest::parse(Some(1000), None).expect("page");
+    let account = accountd_domain::AccountId::parse(account, "account").expect("id");
+    let mut n = 0;
+    for scope in [Some(account), None] {
+        let query = accountd_domain::AuditQuery::all_of(scope, page);
+        n += server.store.list_audit_events(&query).await.expect("audit").items.len();
+    }
+    n
+}

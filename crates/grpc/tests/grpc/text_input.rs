@@ -1,24 +1,10 @@
 //! Free text with a NUL byte or another control character: every store answers the same
 //! INVALID_ARGUMENT naming the field, and nothing is written (issue 16, item 9).
 
-use accountd_domain::page::PageRequest;
-use accountd_domain::{AccountId, AuditQuery};
 use accountd_grpc::pb;
 use tonic::Code;
 
-use crate::{BACKENDS, Credential, TestServer, create_account, create_user, spawn_server_on, violated_fields};
-
-/// Every audit event of `account` and of the platform: each write appends at least one in
-/// its own transaction, so an unchanged trail means nothing was stored.
-async fn trail(server: &TestServer, account: &str) -> usize {
-    let page = PageRequest::parse(Some(1000), None).expect("page");
-    let account = AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        n += server.store.list_audit_events(&AuditQuery::all_of(scope, page)).await.expect("audit").items.len();
-    }
-    n
-}
+use crate::{BACKENDS, Credential, create_account, create_user, spawn_server_on, trail, violated_fields};
 
 /// Asserts that `call` was refused with INVALID_ARGUMENT on exactly `field` and that the
 /// audit trail of `account` did not grow.

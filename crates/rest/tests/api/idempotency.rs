@@ -2,24 +2,10 @@
 //! first resource with `Idempotent-Replayed: true` and stores nothing more; the same key with
 //! another body is refused; a secret shown once is not shown again; on both stores.
 
-use accountd_domain::page::PageRequest;
-use accountd_domain::{AccountId, AuditQuery};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{BACKENDS, Reply, TestApp, create_user, spawn_app_on};
-
-/// Every audit event of `account` and of the platform: each creation appends one in its
-/// own transaction, so the count says how many resources were made.
-async fn trail(app: &TestApp, account: &str) -> usize {
-    let page = PageRequest::parse(Some(1000), None).expect("page");
-    let account = AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        n += app.store.list_audit_events(&AuditQuery::all_of(scope, page)).await.expect("audit").items.len();
-    }
-    n
-}
+use crate::{BACKENDS, Reply, TestApp, create_user, spawn_app_on, trail};
 
 async fn post(app: &TestApp, uri: &str, body: &Value, key: &str) -> Reply {
     app.send(Method::POST, uri, Some(&body.to_string()), &[("idempotency-key", key)]).await

@@ -181,3 +181,17 @@ pub async fn owned_agency(app: &TestApp) -> (String, String) {
     let account = created.body["id"].as_str().expect("id").to_owned();
     (owner, account)
 }
+
+/// How many audit events `account` and the platform have: every write appends at least one
+/// in its own transaction, so the count says how many resources were made, and an unchanged
+/// count that nothing was stored.
+pub async fn trail(app: &TestApp, account: &str) -> usize {
+    let page = accountd_domain::page::PageRequest::parse(Some(1000), None).expect("page");
+    let account = accountd_domain::AccountId::parse(account, "account").expect("id");
+    let mut n = 0;
+    for scope in [Some(account), None] {
+        let query = accountd_domain::AuditQuery::all_of(scope, page);
+        n += app.store.list_audit_events(&query).await.expect("audit").items.len();
+    }
+    n
+}

@@ -1,24 +1,10 @@
 //! Free text with a NUL byte or another control character: every store answers the same
 //! 422 naming the field, and nothing is written (issue 16, item 9).
 
-use accountd_domain::page::PageRequest;
-use accountd_domain::{AccountId, AuditQuery};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{BACKENDS, TestApp, create_user, spawn_app_on};
-
-/// Every audit event of `account` and of the platform: each write appends at least one in
-/// its own transaction, so an unchanged trail means nothing was stored.
-async fn trail(app: &TestApp, account: &str) -> usize {
-    let page = PageRequest::parse(Some(1000), None).expect("page");
-    let account = AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        n += app.store.list_audit_events(&AuditQuery::all_of(scope, page)).await.expect("audit").items.len();
-    }
-    n
-}
+use crate::{BACKENDS, create_user, spawn_app_on, trail};
 
 #[tokio::test]
 async fn control_characters_in_free_text_answer_422_with_the_field_on_both_stores() {

@@ -43,7 +43,7 @@ impl From<&Factor> for pb::MfaFactor {
 }
 
 fn factor_id(raw: &str) -> Result<FactorId, Status> {
-    FactorId::parse(raw, "factor_id").map_err(|e| to_status(ValidationErrors::from(e)))
+    crate::status::resource_id(raw, "factor_id", FactorId::parse)
 }
 
 /// An optional code: empty means none was given.

@@ -114,7 +114,7 @@ impl From<&AccountProfile> for pb::AccountProfile {
 }
 
 pub(crate) fn account_id(raw: &str) -> Result<AccountId, Status> {
-    AccountId::parse(raw, "account_id").map_err(|e| to_status(ValidationErrors::from(e)))
+    crate::status::resource_id(raw, "account_id", AccountId::parse)
 }
 
 pub(crate) fn non_empty(value: String) -> Option<String> {
@@ -271,6 +271,13 @@ impl pb::account_service_server::AccountService for AccountsApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new((&account.profile).into()))
+    }
+
+    async fn list_my_permissions(
+        &self,
+        request: Request<pb::ListMyPermissionsRequest>,
+    ) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
+        crate::users::list_my_permissions(&self.services, request).await
     }
 }
 

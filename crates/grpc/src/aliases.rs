@@ -115,7 +115,7 @@ fn optional_domain(raw: String) -> Result<Option<DomainRef>, Status> {
 }
 
 fn alias_id(raw: &str) -> Result<AliasId, Status> {
-    AliasId::parse(raw, "alias_id").map_err(invalid)
+    crate::status::resource_id(raw, "alias_id", AliasId::parse)
 }
 
 fn user_filter(raw: String) -> Result<Option<UserId>, Status> {

@@ -1,7 +1,7 @@
 //! `accountd.v1.SubscriptionService`: rate plans and subscriptions.
 
 use accountd_domain::subscription::{RatePlan, Subscription, SubscriptionFields, SubscriptionInput};
-use accountd_domain::{IfMatch, PageRequest, Services, SubscriptionId, ValidationErrors};
+use accountd_domain::{IfMatch, PageRequest, Services, SubscriptionId};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, non_empty, timestamp};
@@ -51,7 +51,7 @@ impl From<&Subscription> for pb::Subscription {
 }
 
 fn subscription_id(raw: &str) -> Result<SubscriptionId, Status> {
-    SubscriptionId::parse(raw, "subscription_id").map_err(|e| to_status(ValidationErrors::from(e)))
+    crate::status::resource_id(raw, "subscription_id", SubscriptionId::parse)
 }
 
 fn fields(rate_plan: String, frequency: String, state: String) -> Result<SubscriptionFields, Status> {

@@ -2,7 +2,7 @@
 //! Secrets appear only in the CreateToken and RollToken replies.
 
 use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
-use accountd_domain::{PageRequest, Services, TokenId, ValidationErrors, WithSecret};
+use accountd_domain::{PageRequest, Services, TokenId, WithSecret};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};
@@ -105,7 +105,7 @@ impl TokenRequest {
 }
 
 fn token_id(raw: &str) -> Result<TokenId, Status> {
-    TokenId::parse(raw, "token_id").map_err(|e| to_status(ValidationErrors::from(e)))
+    crate::status::resource_id(raw, "token_id", TokenId::parse)
 }
 
 #[tonic::async_trait]

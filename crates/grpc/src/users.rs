@@ -2,7 +2,7 @@
 //! answers to invitations, with their proto conversions.
 
 use accountd_domain::user::{NewUserInput, User, UserPatchInput};
-use accountd_domain::{IfMatch, PageRequest, Services, UserId, ValidationErrors};
+use accountd_domain::{IfMatch, PageRequest, Services, UserId};
 use tonic::{Request, Response, Status};
 
 use crate::account_users;
@@ -43,7 +43,7 @@ impl From<&User> for pb::User {
 }
 
 pub(crate) fn user_id(raw: &str) -> Result<UserId, Status> {
-    UserId::parse(raw, "user_id").map_err(|e| to_status(ValidationErrors::from(e)))
+    crate::status::resource_id(raw, "user_id", UserId::parse)
 }
 
 #[tonic::async_trait]
@@ -125,23 +125,7 @@ impl pb::user_service_server::UserService for UsersApi {
         &self,
         request: Request<pb::ListMyPermissionsRequest>,
     ) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
-        let caller = caller(&request, &self.services.authenticator).await?;
-        let mine = self.services.users.my_permissions(&caller).await.map_err(to_status)?;
-        let names = |set: accountd_domain::PermissionSet| set.names().into_iter().map(str::to_owned).collect();
-        Ok(Response::new(pb::ListMyPermissionsResponse {
-            user_id: mine.user_id.to_string(),
-            accounts: mine
-                .accounts
-                .iter()
-                .map(|(a, held)| pb::AccountPermissions {
-                    account_id: a.id.to_string(),
-                    name: a.name.to_string(),
-                    r#type: proto_type(a.account_type).into(),
-                    permissions: names(*held),
-                })
-                .collect(),
-            root_permissions: names(mine.root_permissions),
-        }))
+        list_my_permissions(&self.services, request).await
     }
 
     async fn respond_to_invitation(
@@ -217,4 +201,29 @@ impl pb::user_service_server::UserService for UsersApi {
     ) -> Result<Response<pb::DeleteTotpResponse>, Status> {
         account_users::delete_totp(&self.services, request).await
     }
+}
+
+/// `ListMyPermissions`, which seed 003 puts on `AccountService` and `UserService` serves
+/// too: one domain method, one conversion.
+pub(crate) async fn list_my_permissions(
+    services: &Services,
+    request: Request<pb::ListMyPermissionsRequest>,
+) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
+    let caller = caller(&request, &services.authenticator).await?;
+    let mine = services.users.my_permissions(&caller).await.map_err(to_status)?;
+    let names = |set: accountd_domain::PermissionSet| set.names().into_iter().map(str::to_owned).collect();
+    Ok(Response::new(pb::ListMyPermissionsResponse {
+        user_id: mine.user_id.to_string(),
+        accounts: mine
+            .accounts
+            .iter()
+            .map(|(a, held)| pb::AccountPermissions {
+                account_id: a.id.to_string(),
+                name: a.name.to_string(),
+                r#type: proto_type(a.account_type).into(),
+                permissions: names(*held),
+            })
+            .collect(),
+        root_permissions: names(mine.root_permissions),
+    }))
 }

@@ -213,7 +213,7 @@ impl SettingsRequest {
 }
 
 pub(crate) fn account_id(raw: &str) -> Result<AccountId, ApiError> {
-    AccountId::parse(raw, "account_id").map_err(|e| ApiError::invalid(&e.into()))
+    crate::extract::path_id(raw, "account_id", AccountId::parse)
 }
 
 pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {

@@ -273,7 +273,7 @@ fn domain_ref(raw: &str, field: &str) -> Result<DomainRef, ApiError> {
 }
 
 fn alias_id(raw: &str) -> Result<AliasId, ApiError> {
-    AliasId::parse(raw, "alias_id").map_err(invalid)
+    crate::extract::path_id(raw, "alias_id", AliasId::parse)
 }
 
 fn user_filter(raw: Option<&str>) -> Result<Option<UserId>, ApiError> {

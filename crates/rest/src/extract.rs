@@ -161,3 +161,13 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
         Ok(Self(value))
     }
 }
+
+/// A resource id from the request path. Ids are opaque to clients (SPEC §1): one that is not
+/// well formed names nothing, so it answers 404 like a well-formed id that names nothing.
+pub(crate) fn path_id<T>(
+    raw: &str,
+    field: &str,
+    parse: fn(&str, &str) -> Result<T, FieldError>,
+) -> Result<T, ApiError> {
+    parse(raw, field).map_err(|_| ApiError::not_found())
+}

@@ -196,6 +196,7 @@ pub async fn delete_totp(
     Query(params): Query<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
     let code = optional_code(params.code.as_deref())?;
-    state.services.mfa.delete_totp(&caller, factor_id(&id, "factor_id")?, code).await?;
+    let factor = crate::extract::path_id(&id, "factor_id", FactorId::parse)?;
+    state.services.mfa.delete_totp(&caller, factor, code).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! `/v1/rate_plans` and `/v1/accounts/{account_id}/subscriptions` (seed 004).
 
+use accountd_domain::SubscriptionId;
 use accountd_domain::subscription::{RatePlan, Subscription, SubscriptionInput};
-use accountd_domain::{SubscriptionId, ValidationErrors};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -102,18 +102,43 @@ impl From<&Subscription> for SubscriptionBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionRequest {
-    /// A rate plan id from `/v1/rate_plans`.
-    #[schema(min_length = 1, max_length = 64)]
-    pub rate_plan: Option<String>,
+    /// A rate plan from `/v1/rate_plans`: its id, or an object with the id (seed 004's
+    /// `{"id": "pro"}`, the shape responses carry).
+    pub rate_plan: Option<RatePlanField>,
     #[schema(value_type = Option<crate::openapi::FrequencySchema>)]
     pub frequency: Option<String>,
     #[schema(value_type = Option<crate::openapi::SubscriptionStateSchema>)]
     pub state: Option<String>,
 }
 
+/// How a request names a rate plan: the bare id, or the object a response carries (only
+/// its `id` is read; `public_name` and `currency` are the plan's, so they may be echoed).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RatePlanField {
+    Id(String),
+    Object(RatePlanId),
+}
+
+/// A rate plan named by an object.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RatePlanId {
+    #[schema(min_length = 1, max_length = 64)]
+    pub id: String,
+}
+
+impl RatePlanField {
+    fn into_id(self) -> String {
+        match self {
+            Self::Id(id) | Self::Object(RatePlanId { id }) => id,
+        }
+    }
+}
+
 impl SubscriptionRequest {
     fn validate(self) -> Result<accountd_domain::subscription::SubscriptionFields, ApiError> {
-        SubscriptionInput { rate_plan: self.rate_plan, frequency: self.frequency, state: self.state }
+        let rate_plan = self.rate_plan.map(RatePlanField::into_id);
+        SubscriptionInput { rate_plan, frequency: self.frequency, state: self.state }
             .validate()
             .map_err(|e| ApiError::invalid(&e))
     }
@@ -127,17 +152,23 @@ pub struct SubscriptionList {
 }
 
 fn subscription_id(raw: &str) -> Result<SubscriptionId, ApiError> {
-    SubscriptionId::parse(raw, "subscription_id").map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+    crate::extract::path_id(raw, "subscription_id", SubscriptionId::parse)
+}
+
+/// The rate-plan catalogue, as an object like every other list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RatePlanList {
+    pub rate_plans: Vec<RatePlanBody>,
 }
 
 /// The rate-plan catalogue.
-#[utoipa::path(get, path = "/v1/rate_plans", tag = "subscriptions", responses((status = 200, body = Vec<RatePlanBody>)))]
+#[utoipa::path(get, path = "/v1/rate_plans", tag = "subscriptions", responses((status = 200, body = RatePlanList)))]
 pub async fn list_rate_plans(
     State(state): State<AppState>,
     Caller(caller): Caller,
-) -> Result<Json<Vec<RatePlanBody>>, ApiError> {
+) -> Result<Json<RatePlanList>, ApiError> {
     let plans = state.services.subscriptions.rate_plans(&caller).await?;
-    Ok(Json(plans.iter().map(RatePlanBody::from).collect()))
+    Ok(Json(RatePlanList { rate_plans: plans.iter().map(RatePlanBody::from).collect() }))
 }
 
 /// An account's subscriptions (`subscriptions:read`).

@@ -2,7 +2,7 @@
 //! groups and rolling. Secrets appear only in the create and roll responses.
 
 use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
-use accountd_domain::{Permission, TokenId, ValidationErrors, WithSecret};
+use accountd_domain::{Permission, TokenId, WithSecret};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -223,7 +223,7 @@ impl TokenRequest {
 }
 
 fn token_id(raw: &str) -> Result<TokenId, ApiError> {
-    TokenId::parse(raw, "token_id").map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+    crate::extract::path_id(raw, "token_id", TokenId::parse)
 }
 
 /// Lists tokens (`tokens:read`); callers without `members:write` see only their own.

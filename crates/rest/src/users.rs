@@ -1,7 +1,7 @@
 //! `/v1/users`: platform user management for root callers.
 
+use accountd_domain::UserId;
 use accountd_domain::user::{NewUserInput, User, UserPatchInput};
-use accountd_domain::{UserId, ValidationErrors};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -92,7 +92,7 @@ pub struct UpdateUserRequest {
 }
 
 pub(crate) fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    UserId::parse(raw, "user_id").map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
+    crate::extract::path_id(raw, "user_id", UserId::parse)
 }
 
 /// Lists users (root `users:read`).

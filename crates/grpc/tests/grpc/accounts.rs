@@ -298,3 +298,22 @@ async fn a_profile_is_replaced_and_validated() {
         .expect_err("invalid");
     assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["business_email".to_owned()]));
 }
+
+#[tokio::test]
+async fn an_id_that_is_not_well_formed_names_nothing_and_answers_not_found() {
+    let server = spawn_server().await;
+    let ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let status =
+        server.accounts().get_account(GetAccountRequest { account_id: ulid.into() }).await.expect_err("bad id");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    let status = server
+        .accounts()
+        .delete_account(DeleteAccountRequest { account_id: ulid.into(), ..Default::default() })
+        .await
+        .expect_err("bad id");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    // An empty one is a missing argument, named.
+    let status =
+        server.accounts().get_account(GetAccountRequest { account_id: String::new() }).await.expect_err("none");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["account_id".to_owned()]));
+}

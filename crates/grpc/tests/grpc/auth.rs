@@ -164,6 +164,18 @@ async fn list_my_permissions_names_each_account_with_what_the_caller_holds() {
 
     let root = server.users().list_my_permissions(ListMyPermissionsRequest {}).await.expect("root").into_inner();
     assert!(root.root_permissions.iter().any(|p| p == "users:write"), "{:?}", root.root_permissions);
+
+    // Seed 003 lists it on AccountService: the same answer there.
+    let on_accounts = server
+        .accounts_with(Credential::bearer(&secret))
+        .list_my_permissions(ListMyPermissionsRequest {})
+        .await
+        .expect("permissions on AccountService")
+        .into_inner();
+    assert_eq!(on_accounts, mine);
+    let anonymous =
+        server.accounts_with(Credential::raw("x-none", "")).list_my_permissions(ListMyPermissionsRequest {}).await;
+    assert_eq!(anonymous.expect_err("no token").code(), Code::Unauthenticated);
 }
 
 #[tokio::test]

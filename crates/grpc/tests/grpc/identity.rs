@@ -77,7 +77,10 @@ async fn a_root_user_creates_lists_reads_and_updates_users() {
         .user
         .expect("user");
     assert!(revoked.root_permissions.is_empty(), "a present empty list revokes all");
+    // Ids are opaque: one that is not well formed names nothing; an empty one is missing.
     let status = users.get_user(GetUserRequest { user_id: "nope".into() }).await.expect_err("bad id");
+    assert_eq!(status.code(), Code::NotFound);
+    let status = users.get_user(GetUserRequest { user_id: String::new() }).await.expect_err("no id");
     assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["user_id".to_owned()]));
 }
 
@@ -461,8 +464,13 @@ async fn bad_token_input_is_invalid_argument_naming_the_field() {
         .await
         .expect_err("no policies");
     assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["policies".to_owned()]));
+    let status = tokens
+        .get_token(GetTokenRequest { account_id: acme.id.clone(), token_id: "nope".into() })
+        .await
+        .expect_err("bad id");
+    assert_eq!(status.code(), Code::NotFound, "an id that is not well formed names nothing");
     let status =
-        tokens.get_token(GetTokenRequest { account_id: acme.id, token_id: "nope".into() }).await.expect_err("bad id");
+        tokens.get_token(GetTokenRequest { account_id: acme.id, token_id: String::new() }).await.expect_err("no id");
     assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["token_id".to_owned()]));
 }
 

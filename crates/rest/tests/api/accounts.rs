@@ -128,11 +128,10 @@ async fn bad_paging_answers_422_naming_the_field() {
 }
 
 #[tokio::test]
-async fn a_malformed_account_id_answers_422_and_an_unknown_one_404() {
+async fn a_malformed_account_id_and_an_unknown_one_both_answer_404() {
     let app = spawn_app().await;
     let reply = app.get("/v1/accounts/not-an-id").await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(reply.error_fields(), ["account_id"]);
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "ids are opaque (SPEC §1): {}", reply.text);
     let unknown = AccountId::from_uuid(uuid_v7());
     for method in [Method::GET, Method::DELETE] {
         let reply = app.send(method.clone(), &format!("/v1/accounts/{unknown}"), None, &[]).await;
@@ -263,4 +262,31 @@ async fn a_null_name_a_wrong_method_and_an_oversized_body_answer_problem_documen
     let reply = app.post("/v1/accounts", &huge).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(reply.header("content-type"), "application/problem+json");
+}
+
+#[tokio::test]
+async fn a_path_id_that_is_not_well_formed_names_nothing_and_answers_404() {
+    let app = spawn_app().await;
+    let account = app.create_account("Acme").await["id"].as_str().expect("id").to_owned();
+    let ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    for uri in [
+        format!("/v1/accounts/{ulid}"),
+        format!("/v1/accounts/{ulid}/members"),
+        format!("/v1/accounts/{account}/members/{ulid}"),
+        format!("/v1/accounts/{account}/users/{ulid}"),
+        format!("/v1/accounts/{account}/tokens/{ulid}"),
+        format!("/v1/accounts/{account}/subscriptions/{ulid}"),
+        format!("/v1/accounts/{account}/aliases/{ulid}"),
+        format!("/v1/users/{ulid}"),
+    ] {
+        let reply = app.get(&uri).await;
+        assert_eq!(
+            (reply.status, &reply.body["type"]),
+            (StatusCode::NOT_FOUND, &json!("urn:accountd:problem:not-found")),
+            "{uri}: {}",
+            reply.text
+        );
+    }
+    let deleted = app.send(Method::DELETE, &format!("/v1/me/mfa/totp/{ulid}"), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND, "{}", deleted.text);
 }

@@ -131,7 +131,8 @@ async fn billing_manages_subscriptions_and_the_state_machine_refuses_impossible_
     let app = spawn_app().await;
     let a = create(&app, "Paying", "standard", None).await;
     let plans = app.get("/v1/rate_plans").await;
-    assert!(plans.body.as_array().expect("plans").iter().any(|p| p["id"] == "pro"), "{}", plans.text);
+    let listed = plans.body["rate_plans"].as_array().expect("an object holding the list, like every list");
+    assert!(listed.iter().any(|p| p["id"] == "pro"), "{}", plans.text);
     let member = |role: &'static str| {
         let app = &app;
         let a = a.clone();
@@ -179,4 +180,36 @@ async fn billing_manages_subscriptions_and_the_state_machine_refuses_impossible_
     assert_eq!(viewed.body["subscriptions"][0]["state"], "cancelled", "viewers read subscriptions");
     let unknown = app.post(&uri, r#"{"rate_plan":"gold"}"#).await;
     assert_eq!(unknown.error_fields(), ["rate_plan"]);
+}
+
+#[tokio::test]
+async fn a_subscription_names_its_rate_plan_by_id_or_by_seed_004s_object() {
+    let app = spawn_app().await;
+    let a = create(&app, "Paying", "standard", None).await;
+    let uri = format!("/v1/accounts/{a}/subscriptions");
+    let seed = app.post(&uri, r#"{"rate_plan":{"id":"pro"},"frequency":"monthly"}"#).await;
+    assert_eq!(seed.status, StatusCode::CREATED, "{}", seed.text);
+    assert_eq!(
+        (seed.body["rate_plan"]["id"].as_str(), seed.body["frequency"].as_str()),
+        (Some("pro"), Some("monthly"))
+    );
+    // The object a response carries may be sent back as it is.
+    let echoed = json!({"rate_plan": seed.body["rate_plan"].clone(), "frequency": "yearly"}).to_string();
+    let again = app.post(&uri, &echoed).await;
+    assert_eq!((again.status, again.body["rate_plan"]["id"].as_str()), (StatusCode::CREATED, Some("pro")));
+    let one = format!("{uri}/{}", seed.body["id"].as_str().expect("id"));
+    let changed = app.send(Method::PUT, &one, Some(r#"{"rate_plan":{"id":"business"}}"#), &[]).await;
+    assert_eq!((changed.status, changed.body["rate_plan"]["id"].as_str()), (StatusCode::OK, Some("business")));
+    for bad in [r#"{"rate_plan":{"id":"gold"}}"#, r#"{"rate_plan":{"id":""}}"#] {
+        let refused = app.post(&uri, bad).await;
+        assert_eq!(
+            (refused.status, refused.error_fields()),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["rate_plan"]),
+            "{bad}"
+        );
+    }
+    let shapeless = app.post(&uri, r#"{"rate_plan":{"name":"pro"}}"#).await;
+    assert_eq!(shapeless.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", shapeless.text);
+    let listed = app.get(&uri).await;
+    assert_eq!(listed.body["subscriptions"].as_array().map(Vec::len), Some(2), "refusals store nothing");
 }

@@ -158,7 +158,7 @@ impl Token {
     /// `mfa:write` (explicitly, or by granting every account permission) and no deny policy
     /// takes it away. A token narrowed to, say, `aliases:read` may not.
     pub fn allows_mfa_write(&self) -> bool {
-        allow_minus_deny(self.policies.iter()).contains(Permission::MfaWrite)
+        allows_mfa_write(&self.policies)
     }
 
     /// What the token's policies allow on `account`, before intersecting with the user's rights.
@@ -189,6 +189,11 @@ impl Token {
             .with("not_before", self.not_before.map(|t| t.to_rfc3339()))
             .with("expires_on", self.expires_on.map(|t| t.to_rfc3339()))
     }
+}
+
+/// Whether `policies` allow `mfa:write` (on any account: factors are the user's).
+pub(crate) fn allows_mfa_write(policies: &[Policy]) -> bool {
+    allow_minus_deny(policies.iter()).contains(Permission::MfaWrite)
 }
 
 /// Allow minus deny over the policies that cover `account`.

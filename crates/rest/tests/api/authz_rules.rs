@@ -298,3 +298,117 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
     let tenant = call(&app, &admins, Method::GET, &filtered, None).await;
     assert_eq!((tenant.status, tenant.body["events"].clone()), (StatusCode::OK, json!([])), "{}", tenant.text);
 }
+
+/// Review of issue 16, item 3: `mfa:write` is a grant of the token only (no member role holds
+/// it), so a member's token allowing `tokens:write` but not `mfa:write` must not roll, update
+/// or create a token of its user that allows it.
+#[tokio::test]
+async fn a_token_without_mfa_write_cannot_reach_one_that_has_it() {
+    let app = spawn_app().await;
+    let (_, a) = owned_agency(&app).await;
+    let member = create_user(&app, "member@example.com").await;
+    put_member(&app, &a, &member, "member").await;
+    let with_mfa = token_for(
+        &app,
+        &a,
+        &member,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["mfa:write"], "resources": []}]}),
+    )
+    .await;
+    let full = token_for(&app, &a, &member, json!({})).await;
+    let narrow = secret(&token_for(
+        &app,
+        &a,
+        &member,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["tokens:read", "tokens:write"], "resources": []}]}),
+    )
+    .await);
+
+    for target in [&with_mfa, &full] {
+        let uri = format!("/v1/accounts/{a}/tokens/{}", id(target));
+        let rolled = call(&app, &narrow, Method::PUT, &format!("{uri}/value"), None).await;
+        assert_eq!(rolled.status, StatusCode::FORBIDDEN, "{}", rolled.text);
+        assert!(rolled.body.get("value").is_none(), "no secret is handed out");
+        let renamed = call(&app, &narrow, Method::PUT, &uri, Some(&json!({"name": "mine"}).to_string())).await;
+        assert_eq!(renamed.status, StatusCode::FORBIDDEN, "{}", renamed.text);
+        let deleted = call(&app, &narrow, Method::DELETE, &uri, None).await;
+        assert_eq!(deleted.status, StatusCode::FORBIDDEN, "{}", deleted.text);
+    }
+    // Nor can it mint one: with mfa:write named, or a full token by default.
+    let uri = format!("/v1/accounts/{a}/tokens");
+    for body in [
+        json!({"name": "mint", "policies": [{"effect": "allow", "permission_groups": ["mfa:write"], "resources": []}]}),
+        json!({"name": "mint", "policies": [{"effect": "allow", "permission_groups": ["accounts:read", "accounts:write",
+            "members:read", "members:write", "tokens:read", "tokens:write", "aliases:read", "aliases:write",
+            "subscriptions:read", "subscriptions:write", "audit:read", "users:mfa_reset"], "resources": []}]}),
+    ] {
+        let minted = call(&app, &narrow, Method::POST, &uri, Some(&body.to_string())).await;
+        assert_eq!(minted.status, StatusCode::FORBIDDEN, "{}", minted.text);
+    }
+    let default = call(&app, &narrow, Method::POST, &uri, Some(&json!({"name": "mint"}).to_string())).await;
+    assert_eq!(default.status, StatusCode::CREATED, "{}", default.text);
+    let enrolled = call(&app, &secret(&default.body), Method::POST, "/v1/me/mfa/totp", None).await;
+    assert_eq!(
+        enrolled.status,
+        StatusCode::FORBIDDEN,
+        "the default token is as narrow as its maker: {}",
+        enrolled.text
+    );
+    // The user's full token (which implies mfa:write) may still roll it, and the result enrols.
+    let roll = format!("/v1/accounts/{a}/tokens/{}/value", id(&with_mfa));
+    let rolled = call(&app, &secret(&full), Method::PUT, &roll, None).await;
+    assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
+    let enrolled = call(&app, &secret(&rolled.body), Method::POST, "/v1/me/mfa/totp", None).await;
+    assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.text);
+}
+
+/// Review of issue 16, item 9: a token whose policy covers descendants reaches a child
+/// account its user owns; an administrator of the parent must not govern it.
+#[tokio::test]
+async fn an_administrator_of_a_parent_cannot_govern_the_token_of_a_childs_owner() {
+    let app = spawn_app().await;
+    let (_, p) = owned_agency(&app).await;
+    let admin = create_user(&app, "admin@example.com").await;
+    put_member(&app, &p, &admin, "administrator").await;
+    let child_owner = create_user(&app, "child@example.com").await;
+    put_member(&app, &p, &child_owner, "member").await;
+    let child =
+        app.post("/v1/accounts", &json!({"name": "Child", "parent_id": p, "owner_id": child_owner}).to_string()).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.text);
+    let c = id(&child.body);
+    let owners = token_for(
+        &app,
+        &p,
+        &child_owner,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["accounts:read"], "resources": []}]}),
+    )
+    .await;
+    let admins = secret(&token_for(&app, &p, &admin, json!({})).await);
+    let uri = format!("/v1/accounts/{p}/tokens/{}", id(&owners));
+    for (method, body) in [(Method::PUT, Some(json!({"status": "disabled"}))), (Method::DELETE, None)] {
+        let reply = call(&app, &admins, method, &uri, body.map(|b| b.to_string()).as_deref()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    }
+    let read = call(&app, &secret(&owners), Method::GET, &format!("/v1/accounts/{c}"), None).await;
+    assert_eq!(read.status, StatusCode::OK, "the child owner's token still works: {}", read.text);
+    // A plain member's token is still the administrator's to manage.
+    let other = create_user(&app, "plain@example.com").await;
+    put_member(&app, &p, &other, "member").await;
+    let plain = token_for(
+        &app,
+        &p,
+        &other,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["accounts:read"], "resources": []}]}),
+    )
+    .await;
+    let disabled = call(
+        &app,
+        &admins,
+        Method::PUT,
+        &format!("/v1/accounts/{p}/tokens/{}", id(&plain)),
+        Some(&json!({"status": "disabled"}).to_string()),
+    )
+    .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    assert_eq!(disabled.body["status"], "disabled");
+}

@@ -1,12 +1,13 @@
 //! `context` for the stores' results, as anyhow's [`anyhow::Context`] with one addition: a
 //! sqlx error that means the database cannot be reached is marked
 //! [`StoreUnavailable`](accountd_domain::StoreUnavailable), so the services answer 503 /
-//! UNAVAILABLE for it instead of 500. The store macros import this trait in place of
+//! UNAVAILABLE for it instead of 500; a deadlock or serialization failure is marked
+//! [`StoreContention`](accountd_domain::StoreContention) (409 / ABORTED). The store macros import this trait in place of
 //! anyhow's, so every statement's error passes through [`is_unavailable`].
 
 use std::fmt::Display;
 
-use accountd_domain::StoreUnavailable;
+use accountd_domain::{StoreContention, StoreUnavailable};
 
 /// Adds a message to an error, marking connection failures on the way.
 pub trait Context<T> {
@@ -42,6 +43,7 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
 pub fn mark(error: anyhow::Error) -> anyhow::Error {
     match error.downcast::<sqlx::Error>() {
         Ok(sqlx) if is_unavailable(&sqlx) => anyhow::Error::new(StoreUnavailable::new(sqlx)),
+        Ok(sqlx) if is_contention(&sqlx) => anyhow::Error::new(StoreContention::new(sqlx)),
         Ok(sqlx) => anyhow::Error::new(sqlx),
         Err(other) => other,
     }
@@ -61,6 +63,12 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
         _ => false,
     }
+}
+
+/// True when `error` is PostgreSQL aborting this transaction for a concurrent one: 40P01
+/// (deadlock detected) or 40001 (serialization failure). Retrying may succeed: 409.
+pub fn is_contention(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|code| matches!(&*code, "40P01" | "40001")))
 }
 
 /// PostgreSQL's SQLSTATEs of class 08 (connection exception), 57P01–57P03 (shutting down,

@@ -412,3 +412,79 @@ async fn an_administrator_of_a_parent_cannot_govern_the_token_of_a_childs_owner(
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
     assert_eq!(disabled.body["status"], "disabled");
 }
+
+/// Review of issue 16, item 4 under concurrency: two root users demoting each other at once
+/// serialize on the root rows (locked first, in one order): never a deadlock (500), exactly
+/// one wins, the other is refused as the last root (422), as a conflict (409), or — when it
+/// was authenticated after the winner committed — as no longer root (403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_roots_demoting_each_other_at_once_leave_exactly_one() {
+    for backend in crate::BACKENDS {
+        let app = std::sync::Arc::new(crate::spawn_app_on(backend).await);
+        let first = id(&app.get("/v1/me").await.body);
+        let mut survivor = (first.clone(), String::new());
+        let platform_token = |user: String| {
+            let app = &app;
+            async move {
+                let made = app.post(&format!("/v1/users/{user}/tokens"), &json!({"name": "root"}).to_string()).await;
+                assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+                secret(&made.body)
+            }
+        };
+        survivor.1 = platform_token(first.clone()).await;
+        for round in 0..20 {
+            let body =
+                json!({"email": format!("root{round}@example.com"), "root_permissions": ["users:read", "users:write"]});
+            let made = call(&app, &survivor.1, Method::POST, "/v1/users", Some(&body.to_string())).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            let newcomer = id(&made.body);
+            let made = call(
+                &app,
+                &survivor.1,
+                Method::POST,
+                &format!("/v1/users/{newcomer}/tokens"),
+                Some(&json!({"name": "root"}).to_string()),
+            )
+            .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            let newcomer = (newcomer, secret(&made.body));
+            if round == 0 {
+                // From here on the two contenders are the only roots with users:write.
+                let body = json!({"root_permissions": []}).to_string();
+                let step = call(&app, &newcomer.1, Method::PATCH, &format!("/v1/users/{first}"), Some(&body)).await;
+                assert_eq!(step.status, StatusCode::OK, "{}", step.text);
+            }
+            // Each on its own task, so the two transactions really run at once.
+            let demote = |caller: &(String, String), target: &(String, String)| {
+                let (app, token, uri) = (app.clone(), caller.1.clone(), format!("/v1/users/{}", target.0));
+                tokio::spawn(async move {
+                    call(&app, &token, Method::PATCH, &uri, Some(&json!({"root_permissions": []}).to_string())).await
+                })
+            };
+            let (by_survivor, by_newcomer) = (demote(&survivor, &newcomer), demote(&newcomer, &survivor));
+            let (by_survivor, by_newcomer) = (by_survivor.await.expect("task"), by_newcomer.await.expect("task"));
+            let statuses = [by_survivor.status, by_newcomer.status];
+            let won: Vec<bool> = statuses.iter().map(|s| *s == StatusCode::OK).collect();
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "{backend:?}: {statuses:?} {} {}",
+                by_survivor.text,
+                by_newcomer.text
+            );
+            for reply in [&by_survivor, &by_newcomer].into_iter().filter(|r| r.status != StatusCode::OK) {
+                assert!(
+                    // 403 when the winner committed before the loser was even authenticated.
+                    [StatusCode::UNPROCESSABLE_ENTITY, StatusCode::CONFLICT, StatusCode::FORBIDDEN]
+                        .contains(&reply.status),
+                    "{backend:?}: {} {}",
+                    reply.status,
+                    reply.text
+                );
+            }
+            if won[1] {
+                survivor = newcomer;
+            }
+        }
+    }
+}

@@ -206,12 +206,27 @@ impl TokenService {
     ) -> Result<Page<Token>, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
         let only = if all { None } else { principal.user_id() };
-        Ok(self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t)))
+        let mut page = self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t));
+        self.hide_platform_users(principal, &mut page.items).await?;
+        Ok(page)
+    }
+
+    /// Marks the tokens of root users `user_hidden` for a tenant caller (rule 5 of "Who may
+    /// act on whom"): one query for the root users, however many tokens.
+    async fn hide_platform_users(&self, principal: &Principal, tokens: &mut [Token]) -> Result<(), IdentityError> {
+        let platform = self.deps.platform_users(principal, tokens.iter().map(|t| t.user_id).collect()).await?;
+        for token in tokens.iter_mut().filter(|t| platform.contains(&t.user_id)) {
+            token.user_hidden = true;
+        }
+        Ok(())
     }
 
     pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
-        Ok(self.shown(self.visible(principal, account, id, all).await?))
+        let mut token = [self.shown(self.visible(principal, account, id, all).await?)];
+        self.hide_platform_users(principal, &mut token).await?;
+        let [token] = token;
+        Ok(token)
     }
 
     /// Creates a token for the caller, or for `fields.user_id` when the caller is root. With
@@ -314,6 +329,7 @@ impl TokenService {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         }
     }
 

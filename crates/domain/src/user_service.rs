@@ -246,6 +246,7 @@ impl UserService {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         };
         tx.insert_token(&token, &secret.digest()).await?;
         self.deps

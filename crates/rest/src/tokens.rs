@@ -65,7 +65,9 @@ pub struct TokenBody {
     pub id: String,
     pub name: String,
     pub account_id: Option<String>,
-    pub user_id: String,
+    /// The user the token acts for; `null` when a tenant reads a root user's token (the
+    /// platform's ids are not shown to tenants).
+    pub user_id: Option<String>,
     /// `active`, `disabled` or `expired`.
     pub status: &'static str,
     pub policies: Vec<PolicyBody>,
@@ -86,7 +88,7 @@ impl From<&Token> for TokenBody {
             id: t.id.to_string(),
             name: t.name.as_str().to_owned(),
             account_id: t.account_id.map(|a| a.to_string()),
-            user_id: t.user_id.to_string(),
+            user_id: (!t.user_hidden).then(|| t.user_id.to_string()),
             status: t.status.as_str(),
             policies: t
                 .policies

@@ -129,6 +129,9 @@ pub struct Token {
     pub last_used_on: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set on a root user's token shown to a tenant: the wire shows no `user_id` (the
+    /// platform's ids are not the tenant's to know; docs/ARCHITECTURE.md rule 5).
+    pub user_hidden: bool,
 }
 
 impl Token {
@@ -431,6 +434,7 @@ mod tests {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         }
     }
 
@@ -503,6 +507,7 @@ mod tests {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         };
         assert!(!token.usable_at(now), "not yet valid");
         token.not_before = None;

@@ -280,3 +280,46 @@ async fn an_administrator_of_a_parent_cannot_govern_the_token_of_a_childs_owner(
     let disabled = tokens.update_token(disable).await.expect("disable plain").into_inner();
     assert_eq!(disabled.token.expect("token").status, "disabled");
 }
+
+/// Review of issue 16, item 14: a root user's token under a tenant's account shows an empty
+/// `user_id` to the tenant, and platform events carry no request origin for tenants.
+#[tokio::test]
+async fn tenants_see_neither_a_root_tokens_user_nor_a_platform_calls_origin() {
+    let server = spawn_server().await;
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("user").id;
+    let a = create_account(&server, "Rooted").await.id;
+    let admin = create_user(&server, "admin@example.com").await.id;
+    put_member(&server, &a, &admin, "administrator").await;
+    let (roots, _) = issue_token(&server, &a, &root).await;
+    let (_, admin_secret) = issue_token(&server, &a, &admin).await;
+    let update =
+        pb::UpdateAccountRequest { account_id: a.clone(), name: Some("Rooted 2".into()), ..Default::default() };
+    server.accounts().update_account(update).await.expect("update");
+
+    let mut tokens = server.tokens_with(Credential::bearer(&admin_secret));
+    let listed = tokens
+        .list_tokens(pb::ListTokensRequest { account_id: a.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner()
+        .tokens;
+    let shown = listed.iter().find(|t| t.id == roots.id).expect("root's token is listed");
+    assert_eq!(shown.user_id, "", "{shown:?}");
+    assert!(listed.iter().any(|t| t.user_id == admin));
+    let one = tokens.get_token(pb::GetTokenRequest { account_id: a.clone(), token_id: roots.id.clone() }).await;
+    assert_eq!(one.expect("get").into_inner().token.expect("token").user_id, "");
+
+    let request = || pb::ListAuditLogsRequest {
+        account_id: a.clone(),
+        action_type: "account.update".into(),
+        ..Default::default()
+    };
+    let trail = server.audit_with(Credential::bearer(&admin_secret)).list_audit_logs(request()).await.expect("audit");
+    let events = trail.into_inner().events;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!((event.request_ip.as_str(), event.user_agent.as_str(), event.request_id.as_str()), ("", "", ""));
+    let full = server.audit_with(Credential::bearer(&server.root_token)).list_audit_logs(request()).await;
+    let full = full.expect("audit").into_inner().events;
+    assert!(!full[0].request_id.is_empty(), "root sees the request id");
+}

@@ -488,3 +488,42 @@ async fn two_roots_demoting_each_other_at_once_leave_exactly_one() {
         }
     }
 }
+
+/// Review of issue 16, item 14: a root user's token bound to a tenant's account shows no
+/// `user_id` to the tenant, and a platform call's request origin (ip, user agent, request
+/// id) is blanked in the tenant's audit trail; root still sees both.
+#[tokio::test]
+async fn tenants_see_neither_a_root_tokens_user_nor_a_platform_calls_origin() {
+    let app = spawn_app().await;
+    let root = id(&app.get("/v1/me").await.body);
+    let a = id(&app.create_account("Rooted").await);
+    let admin = create_user(&app, "admin@example.com").await;
+    put_member(&app, &a, &admin, "administrator").await;
+    let roots = token_for(&app, &a, &root, json!({})).await;
+    let admins = secret(&token_for(&app, &a, &admin, json!({})).await);
+    let headers = [("x-request-id", "root-request-1"), ("user-agent", "root-agent/1.0")];
+    let patched = app.send(Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Rooted 2"}"#), &headers).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+
+    let listed = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let tokens = listed.body["tokens"].as_array().expect("tokens");
+    let shown = tokens.iter().find(|t| t["id"] == roots["id"]).expect("root's token is listed");
+    assert_eq!(shown["user_id"], Value::Null, "{shown}");
+    assert!(tokens.iter().any(|t| t["user_id"] == admin.as_str()), "tenants' own ids stay: {}", listed.text);
+    assert!(!listed.text.contains(&root), "{}", listed.text);
+    let one = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/tokens/{}", id(&roots)), None).await;
+    assert_eq!((one.status, one.body["user_id"].clone()), (StatusCode::OK, Value::Null), "{}", one.text);
+    let as_root = app.get(&format!("/v1/accounts/{a}/tokens/{}", id(&roots))).await;
+    assert_eq!(as_root.body["user_id"], root.as_str());
+
+    let trail =
+        call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/logs/audit?action_type=account.update"), None)
+            .await;
+    let events = trail.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", trail.text);
+    assert_eq!(events[0]["request"], json!({"ip": null, "user_agent": null, "request_id": null}), "{}", trail.text);
+    assert!(!trail.text.contains("root-request-1") && !trail.text.contains("root-agent"), "{}", trail.text);
+    let full = app.get(&format!("/v1/accounts/{a}/logs/audit?action_type=account.update")).await;
+    assert_eq!(full.body["events"][0]["request"]["request_id"], "root-request-1", "{}", full.text);
+}

@@ -167,7 +167,7 @@ impl StoreUnavailable {
 /// or serialization failure the database broke by aborting this one): the services'
 /// `Unknown` errors map to [`ErrorKind::Conflict`] (409 / ABORTED, retrying may succeed).
 #[derive(Debug, thiserror::Error)]
-#[error("a concurrent transaction conflicted with this one")]
+#[error("a concurrent transaction conflicted with this one; retry")]
 pub struct StoreContention(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
 
 impl StoreContention {

@@ -26,7 +26,7 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
     where
         C: Display + Send + Sync + 'static,
     {
-        self.map_err(|e| mark(e.into()).context(context))
+        self.map_err(|e| add_context(mark(e.into()), context))
     }
 
     fn with_context<C, F>(self, context: F) -> anyhow::Result<T>
@@ -34,8 +34,18 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
         C: Display + Send + Sync + 'static,
         F: FnOnce() -> C,
     {
-        self.map_err(|e| mark(e.into()).context(context()))
+        self.map_err(|e| add_context(mark(e.into()), context()))
     }
+}
+
+/// `error` with `context` on top, except a [`StoreContention`]: its own message ("a
+/// concurrent transaction conflicted with this one; retry") is what a client is shown with
+/// the 409, rather than the name of the statement that lost.
+fn add_context<C>(error: anyhow::Error, context: C) -> anyhow::Error
+where
+    C: Display + Send + Sync + 'static,
+{
+    if error.is::<StoreContention>() { error } else { error.context(context) }
 }
 
 /// `error`, wrapped in [`StoreUnavailable`] when it is a sqlx error saying the database

@@ -527,3 +527,37 @@ async fn tenants_see_neither_a_root_tokens_user_nor_a_platform_calls_origin() {
     let full = app.get(&format!("/v1/accounts/{a}/logs/audit?action_type=account.update")).await;
     assert_eq!(full.body["events"][0]["request"]["request_id"], "root-request-1", "{}", full.text);
 }
+
+/// Review of issue 16, item 11, made deterministic: a demotion waiting for the root rows
+/// holds no lock on its target yet. Another transaction holds the first root's row (as a
+/// concurrent demotion does); the demotion of the second root queues; that transaction
+/// then locks every root row — which, had the demotion locked its target first, would be a
+/// deadlock (PostgreSQL aborts one: a 500 before, a 409 with the fixed ordering undone).
+/// Both go through.
+#[tokio::test]
+async fn a_demotion_waiting_for_the_root_rows_holds_no_lock_on_its_target() {
+    for backend in crate::BACKENDS {
+        let app = std::sync::Arc::new(crate::spawn_app_on(backend).await);
+        let first = id(&app.get("/v1/me").await.body);
+        let body = json!({"email": "second@example.com", "root_permissions": ["users:read", "users:write"]});
+        let second = id(&app.post("/v1/users", &body.to_string()).await.body);
+        let uid = |id: &str| accountd_domain::UserId::parse(id, "id").expect("a user id");
+        let mut held = app.store.begin().await.expect("begin");
+        held.find_user(uid(&first)).await.expect("lock the first root's row");
+        let demotion = {
+            let (app, uri) = (app.clone(), format!("/v1/users/{second}"));
+            tokio::spawn(async move {
+                let body = json!({"root_permissions": []}).to_string();
+                app.send(Method::PATCH, &uri, Some(&body), &[]).await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let roots = tokio::time::timeout(std::time::Duration::from_secs(10), held.root_users()).await;
+        let roots = roots.expect("no wait on the demotion").expect("no deadlock");
+        assert_eq!(roots.len(), 2, "{backend:?}");
+        drop(held);
+        let reply = demotion.await.expect("task");
+        assert_eq!(reply.status, StatusCode::OK, "{backend:?}: {}", reply.text);
+        assert_eq!(reply.body["root_permissions"], json!([]));
+    }
+}

@@ -10,7 +10,7 @@ use crate::identity_error::IdentityError;
 use crate::page::Page;
 use crate::permission::Permission;
 use crate::ports::Store;
-use crate::principal::Principal;
+use crate::principal::{Principal, RequestInfo};
 use crate::services::Deps;
 
 /// The audit-log listing.
@@ -65,6 +65,10 @@ impl AuditService {
             let platform: Vec<String> =
                 self.deps.platform_users(principal, named).await?.iter().map(ToString::to_string).collect();
             for event in &mut page.items {
+                // A platform call's origin (ip, user agent, request id) is the platform's own.
+                if matches!(event.actor.kind, ActorKind::Platform | ActorKind::System) {
+                    event.request = RequestInfo::default();
+                }
                 event.actor = event.actor.clone().shown_to_tenant();
                 event.changes = std::mem::take(&mut event.changes).without_users(&platform);
                 if matches!(event.resource_type.as_str(), "member" | "user") && platform.contains(&event.resource_id) {

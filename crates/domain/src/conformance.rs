@@ -58,6 +58,7 @@ macro_rules! store_conformance_tests {
             an_idempotency_key_reused_for_another_operation_or_body_is_refused,
             idempotency_keys_are_per_caller,
             concurrent_token_creations_with_one_key_create_one_token,
+            expired_idempotency_keys_are_purged_in_bounded_batches,
             audit_events_round_trip_every_field,
             the_store_answers_a_ping,
             users_round_trip_and_emails_are_unique_ignoring_case,

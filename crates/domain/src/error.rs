@@ -137,10 +137,13 @@ impl ErrorKind<'_> {
         ErrorKind::Unavailable { retry_after_secs: Self::UNAVAILABLE_RETRY_AFTER_SECS };
 
     /// The kind of an unexpected failure (an operation's `Unknown` variant): `Unavailable`
-    /// when a store marked some cause [`StoreUnavailable`], else `Internal`.
+    /// when a store marked some cause [`StoreUnavailable`], `Conflict` when it marked one
+    /// [`StoreContention`], else `Internal`.
     pub fn of_unknown(error: &anyhow::Error) -> ErrorKind<'static> {
         if error.chain().any(|cause| cause.is::<StoreUnavailable>()) {
             ErrorKind::UNAVAILABLE
+        } else if error.chain().any(|cause| cause.is::<StoreContention>()) {
+            ErrorKind::Conflict
         } else {
             ErrorKind::Internal
         }
@@ -155,6 +158,19 @@ impl ErrorKind<'_> {
 pub struct StoreUnavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
 
 impl StoreUnavailable {
+    pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self(cause.into())
+    }
+}
+
+/// How a store adapter marks an error that means a concurrent transaction won (a deadlock
+/// or serialization failure the database broke by aborting this one): the services'
+/// `Unknown` errors map to [`ErrorKind::Conflict`] (409 / ABORTED, retrying may succeed).
+#[derive(Debug, thiserror::Error)]
+#[error("a concurrent transaction conflicted with this one; retry")]
+pub struct StoreContention(#[source] Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreContention {
     pub fn new(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
         Self(cause.into())
     }
@@ -195,5 +211,7 @@ mod tests {
         let marked = anyhow::Error::new(StoreUnavailable::new(refused)).context("reading an account");
         assert_eq!(ErrorKind::of_unknown(&marked), ErrorKind::Unavailable { retry_after_secs: 2 });
         assert!(error_chain(marked.as_ref()).ends_with("the database cannot be reached: connection refused"));
+        let deadlock = anyhow::Error::new(StoreContention::new(std::io::Error::other("deadlock detected")));
+        assert_eq!(ErrorKind::of_unknown(&deadlock.context("updating a user")), ErrorKind::Conflict);
     }
 }

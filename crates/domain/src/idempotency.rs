@@ -165,6 +165,9 @@ pub(crate) fn stored_id<T>(id: &str, parse: impl FnOnce(&str, &str) -> Result<T,
     parse(id, "resource_id").map_err(|e| anyhow::anyhow!("stored idempotency record names no resource: {e}"))
 }
 
+/// How many expired idempotency records one keyed creation purges at most.
+const PURGE_BATCH: u32 = 100;
+
 impl Deps {
     /// Begins the transaction of the create `operation`. Without a key it is a plain
     /// `begin`. With one, a record of the caller's key within the retention means a replay
@@ -181,6 +184,10 @@ impl Deps {
         let Some(key) = key else { return Ok(Begun::Fresh(self.store.begin().await?, Pending(None))) };
         let scope = principal.idempotency_scope();
         let fingerprint = fingerprint();
+        // Expired keys mean nothing any more: a bounded purge in its own statement, before
+        // the creation's transaction, keeps the table near one retention period of keyed
+        // creations (each removes up to PURGE_BATCH, so the purge outpaces the inserts).
+        self.store.purge_idempotency_records(self.clock.now() - IDEMPOTENCY_RETENTION, PURGE_BATCH).await?;
         // Two rounds: the second runs only when a concurrent request with this key committed
         // its claim between our read and our claim, and then finds its record.
         for _ in 0..2 {

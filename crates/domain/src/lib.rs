@@ -57,7 +57,7 @@ pub use audit::{Actor, ActorKind, AuditEvent, AuditQuery, AuditQueryInput, Audit
 pub use audit_service::AuditService;
 pub use clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
 pub use email::EmailAddress;
-pub use error::{ErrorKind, FieldError, HasErrorKind, StoreUnavailable, ValidationErrors};
+pub use error::{ErrorKind, FieldError, HasErrorKind, StoreContention, StoreUnavailable, ValidationErrors};
 pub use id::{AccountId, AliasId, AuditEventId, DomainId, FactorId, SubscriptionId, TokenId, UserId};
 pub use idempotency::{Created, IdempotencyKey, WithSecret};
 pub use identity_error::IdentityError;

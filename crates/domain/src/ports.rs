@@ -460,4 +460,9 @@ pub trait Store:
 {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> anyhow::Result<()>;
+
+    /// Deletes at most `limit` idempotency records created before `not_before`, in one
+    /// short statement of its own (never inside a creation's transaction, so keyed creates
+    /// of different callers do not queue behind one purge); returns how many it deleted.
+    async fn purge_idempotency_records(&self, not_before: DateTime<Utc>, limit: u32) -> anyhow::Result<u64>;
 }

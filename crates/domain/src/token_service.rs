@@ -103,7 +103,10 @@ impl TokenService {
     /// - rolls only tokens of its own user (a roll hands out the secret), and acts on another
     ///   user's token only with `members:write` on the account (`all`);
     /// - never on a root user's token, nor on a token of a user who owns (or holds the owner
-    ///   role on an ancestor of) any account the token reaches, unless it is that user;
+    ///   role on an ancestor of) any account the token reaches, descendants included,
+    ///   unless it is that user;
+    /// - must allow `mfa:write` through its own token when the target token allows it (a
+    ///   token-only grant, compared before roles);
     /// - and must hold, through its own token, at least what the target token effectively
     ///   grants (its policies ∩ its user's roles) on every account the token reaches.
     ///
@@ -127,11 +130,24 @@ impl TokenService {
                 return Err(IdentityError::Forbidden("only a root user manages a root user's tokens".into()));
             }
         }
+        // Token-only grants (`mfa:write`: no role but owner and administrator holds it, so
+        // `held ∩ grant` below would drop it for a member) are compared token to token: a
+        // token that may change its user's factors is governed only by one that may too.
+        if token.allows_mfa_write() && !Self::caller_allows_mfa_write(principal) {
+            return Err(IdentityError::Forbidden(
+                "the token allows mfa:write and the calling token does not: it may do what the caller may not".into(),
+            ));
+        }
         let mut reached = Vec::new();
         for id in token.account_id.iter().chain(token.policies.iter().flat_map(|p| p.resources.iter())) {
             if let Some(account) = self.deps.store.get_account(*id).await? {
                 reached.push(account);
             }
+        }
+        if !own && self.owns_within(token.user_id, &reached).await? {
+            return Err(IdentityError::Forbidden(
+                "only the owner itself (or a root user) manages the owner's tokens".into(),
+            ));
         }
         for account in &reached {
             let mut path = account.hierarchy.clone();
@@ -155,6 +171,33 @@ impl TokenService {
         Ok(())
     }
 
+    /// Whether the calling token allows `mfa:write` (the system principal may do anything).
+    fn caller_allows_mfa_write(principal: &Principal) -> bool {
+        principal.token_caller().is_none_or(|c| c.token.allows_mfa_write())
+    }
+
+    /// Whether `user` owns an account among `reached` or below one of them: a token whose
+    /// policy covers descendants reaches the accounts its user owns there. Pages through the
+    /// accounts `user` is a member of (with their descendants), which carry their owner.
+    async fn owns_within(&self, user: UserId, reached: &[Account]) -> Result<bool, IdentityError> {
+        let mut page = PageRequest::first(u32::MAX);
+        loop {
+            let accounts = self.deps.store.list_accounts_of_member(user, page).await?;
+            let owned = accounts
+                .items
+                .iter()
+                .filter(|a| a.owner_id == Some(user))
+                .any(|a| reached.iter().any(|r| r.id == a.id || a.hierarchy.contains(&r.id)));
+            if owned {
+                return Ok(true);
+            }
+            match accounts.next {
+                Some(after) => page = PageRequest { size: page.size, after: Some(after) },
+                None => return Ok(false),
+            }
+        }
+    }
+
     pub async fn list(
         &self,
         principal: &Principal,
@@ -163,12 +206,27 @@ impl TokenService {
     ) -> Result<Page<Token>, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
         let only = if all { None } else { principal.user_id() };
-        Ok(self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t)))
+        let mut page = self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t));
+        self.hide_platform_users(principal, &mut page.items).await?;
+        Ok(page)
+    }
+
+    /// Marks the tokens of root users `user_hidden` for a tenant caller (rule 5 of "Who may
+    /// act on whom"): one query for the root users, however many tokens.
+    async fn hide_platform_users(&self, principal: &Principal, tokens: &mut [Token]) -> Result<(), IdentityError> {
+        let platform = self.deps.platform_users(principal, tokens.iter().map(|t| t.user_id).collect()).await?;
+        for token in tokens.iter_mut().filter(|t| platform.contains(&t.user_id)) {
+            token.user_hidden = true;
+        }
+        Ok(())
     }
 
     pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, IdentityError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
-        Ok(self.shown(self.visible(principal, account, id, all).await?))
+        let mut token = [self.shown(self.visible(principal, account, id, all).await?)];
+        self.hide_platform_users(principal, &mut token).await?;
+        let [token] = token;
+        Ok(token)
     }
 
     /// Creates a token for the caller, or for `fields.user_id` when the caller is root. With
@@ -271,6 +329,7 @@ impl TokenService {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         }
     }
 
@@ -292,6 +351,9 @@ impl TokenService {
         let total: usize = policies.iter().map(|p| p.resources.len()).sum();
         if total > MAX_POLICY_RESOURCES {
             return Err(IdentityError::field("policies", "too_many", "policies may name at most 100 accounts in all"));
+        }
+        if crate::token::allows_mfa_write(policies) && !Self::caller_allows_mfa_write(principal) {
+            return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
         }
         let mut reached = vec![account.clone()];
         for (i, policy) in policies.iter().enumerate() {

@@ -145,6 +145,14 @@ impl UserService {
             return Err(IdentityError::FailedPrecondition("a user cannot disable itself".into()));
         }
         let mut tx = self.deps.store.begin().await?;
+        // A change that may demote or disable a root user locks the root rows first (in id
+        // order), before the target row: two root users demoting each other at once then
+        // queue on the same first lock instead of deadlocking.
+        let roots = if patch.root_permissions.is_some() || patch.status.is_some() {
+            Some(tx.root_users().await?)
+        } else {
+            None
+        };
         let current = tx.find_user(id).await?.ok_or(IdentityError::NotFound)?;
         if !if_match.matches(current.version) {
             return Err(IdentityError::VersionMismatch);
@@ -156,8 +164,12 @@ impl UserService {
         }
         if administers_platform(&current) && !administers_platform(&next) {
             // The platform keeps at least one active root user with users:write: the root
-            // rows are locked, so two root users demoting each other at once serialize.
-            let others = tx.root_users().await?.into_iter().filter(|u| u.id != id && administers_platform(u)).count();
+            // rows are locked (above), so two root users demoting each other at once serialize.
+            let roots = match roots {
+                Some(roots) => roots,
+                None => tx.root_users().await?,
+            };
+            let others = roots.into_iter().filter(|u| u.id != id && administers_platform(u)).count();
             if others == 0 {
                 let field = if next.is_active() { "root_permissions" } else { "status" };
                 return Err(IdentityError::field(
@@ -234,6 +246,7 @@ impl UserService {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         };
         tx.insert_token(&token, &secret.digest()).await?;
         self.deps

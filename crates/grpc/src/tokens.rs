@@ -34,7 +34,8 @@ impl From<&Token> for pb::Token {
             id: t.id.to_string(),
             name: t.name.as_str().to_owned(),
             account_id: t.account_id.map(|a| a.to_string()).unwrap_or_default(),
-            user_id: t.user_id.to_string(),
+            // Empty when a tenant reads a root user's token.
+            user_id: if t.user_hidden { String::new() } else { t.user_id.to_string() },
             // The stored status says `active` for a token past its expiry; show what it is now.
             status: t.status.as_str().to_owned(),
             policies: t

@@ -64,7 +64,7 @@ pub struct AuditEventBody {
     /// `{before, after}`: the changed fields; never a secret.
     #[schema(value_type = Object)]
     pub changes: Value,
-    /// `{ip, user_agent, request_id}`.
+    /// `{ip, user_agent, request_id}`; all `null` on platform and system events read by a tenant.
     #[schema(value_type = Object)]
     pub request: Value,
     pub when: DateTime<Utc>,

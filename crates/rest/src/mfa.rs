@@ -85,7 +85,7 @@ pub struct EnrolmentBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
-    #[schema(value_type = String, required = true, format = Uuid)]
+    #[schema(value_type = Option<String>, format = Uuid)]
     pub factor_id: Option<String>,
     /// The 6-digit code the authenticator app shows.
     #[schema(value_type = String, required = true, pattern = r"^[0-9]{6}$")]

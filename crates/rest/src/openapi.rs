@@ -228,7 +228,11 @@ impl Modify for BearerAuth {
 /// - 400 where there is a query string or a body (unreadable), 415 (no JSON content type)
 ///   where there is a body;
 /// - 409 on every write (a duplicate, or a concurrent change of the same resource);
-/// - 412 where `If-Match` is accepted; 503 wherever the database is consulted.
+/// - 412 where `If-Match` is accepted; 503 wherever the database is consulted;
+/// - 408 on every operation (request and body timeouts), 413 where there is a body (axum's
+///   2 MiB body limit);
+/// - and on each 2xx answer of an operation taking `Idempotency-Key`, the
+///   `Idempotent-Replayed` response header.
 ///
 /// Each handler's annotation keeps its own wording for a status it documents itself. Every
 /// response gets a `description` (OpenAPI requires one), every error response the problem
@@ -238,13 +242,19 @@ impl Modify for BearerAuth {
 struct ProblemResponses;
 
 /// `(status, component name, description)` of the shared error answers.
-const SHARED: [(&str, &str, &str); 9] = [
+const SHARED: [(&str, &str, &str); 11] = [
     ("400", "MalformedRequest", "the query string or the body cannot be read (e.g. JSON syntax, a repeated parameter)"),
     ("401", "Unauthenticated", "missing, malformed, unknown, disabled, expired or IP-refused credentials"),
     ("403", "Forbidden", "the caller lacks the permission, or must enrol a second factor first"),
     ("404", "NotFound", "no such resource, or one the caller cannot see"),
+    (
+        "408",
+        "RequestTimeout",
+        "the request, or its body, did not arrive (or was not answered) in the server's time limit",
+    ),
     ("409", "Conflict", "the resource exists already, or was changed concurrently"),
     ("412", "PreconditionFailed", "`If-Match` names an older version"),
+    ("413", "PayloadTooLarge", "the body is larger than the server accepts (2 MiB)"),
     ("415", "UnsupportedMediaType", "the body is not sent as `application/json`"),
     ("422", "ValidationFailed", "invalid input; `errors` names each field"),
     ("503", "ServiceUnavailable", "the database cannot be reached; retry after `Retry-After` seconds"),
@@ -267,7 +277,8 @@ impl ProblemResponses {
             parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case("if-match")));
         let has_body = operation.request_body.is_some();
         let has_query = parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
-        let mut statuses = Vec::new();
+        // Every request runs under the request and body timeouts (`with_timeouts`).
+        let mut statuses = vec!["408"];
         if !public {
             statuses.extend(["401", "403", "503"]);
         } else if path != "/healthz" {
@@ -283,7 +294,7 @@ impl ProblemResponses {
             statuses.push("400");
         }
         if has_body {
-            statuses.push("415");
+            statuses.extend(["413", "415"]);
         }
         if !public && method != "get" {
             statuses.push("409");
@@ -323,8 +334,15 @@ impl Modify for ProblemResponses {
                         .entry(status.to_owned())
                         .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
                 }
+                let idempotent = operation.parameters.iter().flatten().any(|p| {
+                    matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Header
+                        && p.name.eq_ignore_ascii_case("idempotency-key"))
+                });
                 for (status, response) in &mut operation.responses.responses {
                     let RefOr::T(response) = response else { continue };
+                    if idempotent && status.starts_with('2') {
+                        response.headers.insert("Idempotent-Replayed".to_owned(), replayed_header());
+                    }
                     if response.description.is_empty() {
                         response.description = default_description(status).to_owned();
                     }
@@ -366,6 +384,18 @@ fn header_schema(name: &str) -> RefOr<Schema> {
     schema.into()
 }
 
+/// The `Idempotent-Replayed` header of a create's answer: `true` when it replays the first
+/// creation with the same `Idempotency-Key` (a secret shown once is then omitted).
+fn replayed_header() -> RefOr<Header> {
+    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])));
+    header.description = Some(
+        "`true` when this answers a replay of the first request with the same `Idempotency-Key` \
+         (the resource as it is now; a secret shown once is omitted)"
+            .to_owned(),
+    );
+    RefOr::T(header)
+}
+
 /// The `Retry-After` header of 429 and 503 answers: seconds to wait.
 fn retry_after() -> RefOr<Header> {
     let mut header = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
@@ -384,7 +414,9 @@ fn default_description(status: &str) -> &'static str {
         "403" => "forbidden",
         "404" => "not found",
         "409" => "conflict",
+        "408" => "request timeout",
         "412" => "precondition failed",
+        "413" => "payload too large",
         "422" => "invalid input",
         "429" => "too many attempts; retry after `Retry-After` seconds",
         "503" => "service unavailable",

@@ -65,7 +65,9 @@ pub struct TokenBody {
     pub id: String,
     pub name: String,
     pub account_id: Option<String>,
-    pub user_id: String,
+    /// The user the token acts for; `null` when a tenant reads a root user's token (the
+    /// platform's ids are not shown to tenants).
+    pub user_id: Option<String>,
     /// `active`, `disabled` or `expired`.
     pub status: &'static str,
     pub policies: Vec<PolicyBody>,
@@ -86,7 +88,7 @@ impl From<&Token> for TokenBody {
             id: t.id.to_string(),
             name: t.name.as_str().to_owned(),
             account_id: t.account_id.map(|a| a.to_string()),
-            user_id: t.user_id.to_string(),
+            user_id: (!t.user_hidden).then(|| t.user_id.to_string()),
             status: t.status.as_str(),
             policies: t
                 .policies
@@ -179,7 +181,7 @@ pub struct PermissionGroup {
     pub scopes: Vec<&'static str>,
 }
 
-/// Token fields to set; on update, absent fields keep their value.
+/// A new token's fields.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
@@ -196,6 +198,39 @@ pub struct TokenRequest {
     /// RFC 3339; an empty string clears.
     pub not_before: Option<String>,
     pub expires_on: Option<String>,
+}
+
+/// Token fields to change; absent fields keep their value (every field is optional).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenUpdate {
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"\S")]
+    pub name: Option<String>,
+    /// A token's user cannot change: when given, it must be the token's own user.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub user_id: Option<String>,
+    /// `active` or `disabled`.
+    #[schema(value_type = Option<crate::openapi::TokenStatusSchema>)]
+    pub status: Option<String>,
+    pub policies: Option<Vec<PolicyBody>>,
+    pub condition: Option<ConditionBody>,
+    /// RFC 3339; an empty string clears.
+    pub not_before: Option<String>,
+    pub expires_on: Option<String>,
+}
+
+impl From<TokenUpdate> for TokenRequest {
+    fn from(u: TokenUpdate) -> Self {
+        Self {
+            name: u.name,
+            user_id: u.user_id,
+            status: u.status,
+            policies: u.policies,
+            condition: u.condition,
+            not_before: u.not_before,
+            expires_on: u.expires_on,
+        }
+    }
 }
 
 impl TokenRequest {
@@ -274,16 +309,16 @@ pub async fn get_token(
 
 /// Changes a token (`tokens:write`).
 #[utoipa::path(put, path = "/v1/accounts/{account_id}/tokens/{token_id}", tag = "tokens",
-    params(("account_id" = String, Path), ("token_id" = String, Path)), request_body = TokenRequest,
+    params(("account_id" = String, Path), ("token_id" = String, Path)), request_body = TokenUpdate,
     responses((status = 200, body = TokenBody)))]
 pub async fn update_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((account, token)): Path<(String, String)>,
-    Body(body): Body<TokenRequest>,
+    Body(body): Body<TokenUpdate>,
 ) -> Result<Json<TokenBody>, ApiError> {
     let (account, token) = (account_id(&account)?, token_id(&token)?);
-    let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
+    let fields = TokenRequest::from(body).into_input().validate().map_err(|e| ApiError::invalid(&e))?;
     let token = state.services.tokens.update(&caller, account, token, fields).await?;
     Ok(Json(TokenBody::from(&token)))
 }

@@ -1,12 +1,13 @@
 //! `context` for the stores' results, as anyhow's [`anyhow::Context`] with one addition: a
 //! sqlx error that means the database cannot be reached is marked
 //! [`StoreUnavailable`](accountd_domain::StoreUnavailable), so the services answer 503 /
-//! UNAVAILABLE for it instead of 500. The store macros import this trait in place of
+//! UNAVAILABLE for it instead of 500; a deadlock or serialization failure is marked
+//! [`StoreContention`](accountd_domain::StoreContention) (409 / ABORTED). The store macros import this trait in place of
 //! anyhow's, so every statement's error passes through [`is_unavailable`].
 
 use std::fmt::Display;
 
-use accountd_domain::StoreUnavailable;
+use accountd_domain::{StoreContention, StoreUnavailable};
 
 /// Adds a message to an error, marking connection failures on the way.
 pub trait Context<T> {
@@ -25,7 +26,7 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
     where
         C: Display + Send + Sync + 'static,
     {
-        self.map_err(|e| mark(e.into()).context(context))
+        self.map_err(|e| add_context(mark(e.into()), context))
     }
 
     fn with_context<C, F>(self, context: F) -> anyhow::Result<T>
@@ -33,8 +34,18 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
         C: Display + Send + Sync + 'static,
         F: FnOnce() -> C,
     {
-        self.map_err(|e| mark(e.into()).context(context()))
+        self.map_err(|e| add_context(mark(e.into()), context()))
     }
+}
+
+/// `error` with `context` on top, except a [`StoreContention`]: its own message ("a
+/// concurrent transaction conflicted with this one; retry") is what a client is shown with
+/// the 409, rather than the name of the statement that lost.
+fn add_context<C>(error: anyhow::Error, context: C) -> anyhow::Error
+where
+    C: Display + Send + Sync + 'static,
+{
+    if error.is::<StoreContention>() { error } else { error.context(context) }
 }
 
 /// `error`, wrapped in [`StoreUnavailable`] when it is a sqlx error saying the database
@@ -42,6 +53,7 @@ impl<T, E: Into<anyhow::Error>> Context<T> for Result<T, E> {
 pub fn mark(error: anyhow::Error) -> anyhow::Error {
     match error.downcast::<sqlx::Error>() {
         Ok(sqlx) if is_unavailable(&sqlx) => anyhow::Error::new(StoreUnavailable::new(sqlx)),
+        Ok(sqlx) if is_contention(&sqlx) => anyhow::Error::new(StoreContention::new(sqlx)),
         Ok(sqlx) => anyhow::Error::new(sqlx),
         Err(other) => other,
     }
@@ -61,6 +73,12 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
         _ => false,
     }
+}
+
+/// True when `error` is PostgreSQL aborting this transaction for a concurrent one: 40P01
+/// (deadlock detected) or 40001 (serialization failure). Retrying may succeed: 409.
+pub fn is_contention(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().is_some_and(|code| matches!(&*code, "40P01" | "40001")))
 }
 
 /// PostgreSQL's SQLSTATEs of class 08 (connection exception), 57P01–57P03 (shutting down,

@@ -578,6 +578,21 @@ macro_rules! impl_store {
                     sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the database")?;
                     Ok(())
                 }
+
+                async fn purge_idempotency_records(&self, not_before: DateTime<Utc>, limit: u32) -> anyhow::Result<u64> {
+                    // Bounded by the subquery's LIMIT (the created_at index finds the rows),
+                    // autocommitted on the pool: no creation's transaction waits on it.
+                    let done = sqlx::query(concat!(
+                        "DELETE FROM idempotency_keys WHERE (scope, key) IN ",
+                        "(SELECT scope, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)"
+                    ))
+                    .bind(not_before)
+                    .bind(i64::from(limit))
+                    .execute(&self.pool)
+                    .await
+                    .context("purging expired idempotency records")?;
+                    Ok(done.rows_affected())
+                }
             }
 
             #[async_trait]
@@ -813,13 +828,9 @@ macro_rules! impl_store {
                     record: &IdempotencyRecord,
                     not_before: DateTime<Utc>,
                 ) -> anyhow::Result<bool> {
-                    // Expired keys mean nothing any more; dropping them here keeps the table
-                    // as small as one retention period of creations.
-                    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-                        .bind(not_before)
-                        .execute(&mut *self.tx)
-                        .await
-                        .context("purging expired idempotency records")?;
+                    // Expired keys are purged outside this transaction
+                    // (`Store::purge_idempotency_records`); an expired record of this very key
+                    // is replaced below.
                     let done = sqlx::query(concat!(
                         "INSERT INTO idempotency_keys ",
                         "(scope, key, fingerprint, resource_type, resource_id, created_at, operation) ",

@@ -347,6 +347,7 @@ impl TryFrom<TokenRow> for Token {
             last_used_on: row.last_used_on,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            user_hidden: false,
         })
     }
 }

@@ -170,3 +170,48 @@ pub async fn concurrent_token_creations_with_one_key_create_one_token(store: Arc
     let tokens = store.list_tokens(account.id, None, PageRequest::first(20)).await.expect("tokens");
     assert_eq!(tokens.items.len(), 1);
 }
+
+fn record(
+    scope: &str,
+    key_text: &str,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> crate::idempotency::IdempotencyRecord {
+    crate::idempotency::IdempotencyRecord {
+        scope: scope.into(),
+        key: IdempotencyKey::parse(key_text).expect("valid key"),
+        operation: "account.create".into(),
+        fingerprint: "f".into(),
+        resource_type: "account".into(),
+        resource_id: "r".into(),
+        created_at,
+    }
+}
+
+/// Expired records go in bounded batches, in a statement of their own; a claiming
+/// transaction deletes nothing, so it holds no lock another caller's claim would wait on.
+pub async fn expired_idempotency_keys_are_purged_in_bounded_batches(store: Arc<dyn Store>) {
+    let now = chrono::Utc::now();
+    let (old, cutoff) = (now - chrono::Duration::days(2), now - chrono::Duration::days(1));
+    let mut tx = store.begin().await.expect("begin");
+    for (i, at) in [old, old, old, now].into_iter().enumerate() {
+        assert!(tx.save_idempotency_record(&record("s", &format!("k{i}"), at), cutoff).await.expect("save"));
+    }
+    tx.commit().await.expect("commit");
+    // A claim by another caller leaves the expired records alone.
+    let mut claim = store.begin().await.expect("begin");
+    assert!(claim.save_idempotency_record(&record("other", "k", now), cutoff).await.expect("claim"));
+    claim.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    let left = tx.find_idempotency_record("s", &IdempotencyKey::parse("k0").expect("key"), old).await.expect("find");
+    assert!(left.is_some(), "a claim purges nothing");
+    drop(tx);
+
+    assert_eq!(store.purge_idempotency_records(cutoff, 2).await.expect("purge"), 2);
+    assert_eq!(store.purge_idempotency_records(cutoff, 2).await.expect("purge"), 1);
+    assert_eq!(store.purge_idempotency_records(cutoff, 2).await.expect("purge"), 0);
+    let mut tx = store.begin().await.expect("begin");
+    for (scope, key_text) in [("s", "k3"), ("other", "k")] {
+        let key = IdempotencyKey::parse(key_text).expect("key");
+        assert!(tx.find_idempotency_record(scope, &key, cutoff).await.expect("find").is_some(), "{key_text} is fresh");
+    }
+}

@@ -129,6 +129,9 @@ pub struct Token {
     pub last_used_on: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set on a root user's token shown to a tenant: the wire shows no `user_id` (the
+    /// platform's ids are not the tenant's to know; docs/ARCHITECTURE.md rule 5).
+    pub user_hidden: bool,
 }
 
 impl Token {
@@ -158,7 +161,7 @@ impl Token {
     /// `mfa:write` (explicitly, or by granting every account permission) and no deny policy
     /// takes it away. A token narrowed to, say, `aliases:read` may not.
     pub fn allows_mfa_write(&self) -> bool {
-        allow_minus_deny(self.policies.iter()).contains(Permission::MfaWrite)
+        allows_mfa_write(&self.policies)
     }
 
     /// What the token's policies allow on `account`, before intersecting with the user's rights.
@@ -189,6 +192,11 @@ impl Token {
             .with("not_before", self.not_before.map(|t| t.to_rfc3339()))
             .with("expires_on", self.expires_on.map(|t| t.to_rfc3339()))
     }
+}
+
+/// Whether `policies` allow `mfa:write` (on any account: factors are the user's).
+pub(crate) fn allows_mfa_write(policies: &[Policy]) -> bool {
+    allow_minus_deny(policies.iter()).contains(Permission::MfaWrite)
 }
 
 /// Allow minus deny over the policies that cover `account`.
@@ -426,6 +434,7 @@ mod tests {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         }
     }
 
@@ -498,6 +507,7 @@ mod tests {
             last_used_on: None,
             created_at: now,
             updated_at: now,
+            user_hidden: false,
         };
         assert!(!token.usable_at(now), "not yet valid");
         token.not_before = None;

@@ -29,6 +29,7 @@ fn actor_name(actor: Actor) -> &'static str {
         Actor::Billing => "billing",
         Actor::Viewer => "viewer",
         Actor::Narrowed => "narrowed",
+        Actor::TokensOnly => "tokens_only",
         Actor::OtherOwner => "other_owner",
     }
 }
@@ -36,6 +37,7 @@ fn actor_name(actor: Actor) -> &'static str {
 fn user_name(actor: Actor) -> &'static str {
     match actor {
         Actor::Narrowed => "admin",
+        Actor::TokensOnly => "member",
         other => actor_name(other),
     }
 }
@@ -97,6 +99,21 @@ async fn world() -> World {
     };
     let narrowed = server.tokens().create_token(narrowed).await.expect("narrowed").into_inner().value;
     tokens.insert("narrowed", narrowed);
+    let tokens_only = pb::CreateTokenRequest {
+        account_id: a.clone(),
+        user_id: users["member"].clone(),
+        name: Some("tokens only".into()),
+        policies: Some(pb::PolicyList {
+            policies: vec![pb::Policy {
+                effect: "allow".into(),
+                permission_groups: vec!["tokens:read".into(), "tokens:write".into()],
+                resources: vec![],
+            }],
+        }),
+        ..Default::default()
+    };
+    let tokens_only = server.tokens().create_token(tokens_only).await.expect("tokens only").into_inner().value;
+    tokens.insert("tokens_only", tokens_only);
     tokens.insert("other_owner", issue_token(&server, &b, &users["other_owner"]).await.1);
     World { server, a, b, users, tokens }
 }
@@ -155,7 +172,26 @@ impl World {
         let s = &self.server;
         match op {
             Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => {
-                let (token, _) = issue_token(s, &home, &user_id).await;
+                let token = if actor == Actor::TokensOnly {
+                    // A target token narrower than the caller in every role permission, wider
+                    // only in the token-only grant mfa:write (see the table's header).
+                    let request = pb::CreateTokenRequest {
+                        account_id: home.clone(),
+                        user_id: user_id.clone(),
+                        name: Some("mfa only".into()),
+                        policies: Some(pb::PolicyList {
+                            policies: vec![pb::Policy {
+                                effect: "allow".into(),
+                                permission_groups: vec!["mfa:write".into()],
+                                resources: vec![],
+                            }],
+                        }),
+                        ..Default::default()
+                    };
+                    s.tokens().create_token(request).await.expect("mfa-only token").into_inner().token.expect("token")
+                } else {
+                    issue_token(s, &home, &user_id).await.0
+                };
                 let (account_id, token_id) = (home, token.id);
                 let mut tokens = s.tokens_with(credential);
                 match op {

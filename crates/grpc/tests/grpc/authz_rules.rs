@@ -171,3 +171,155 @@ async fn tenants_see_platform_actors_without_ids_or_emails() {
     let account = server.accounts().get_account(get).await.expect("get").into_inner().account.expect("a");
     assert!(!account.owner_id.is_empty());
 }
+
+/// A token of `user` under `account` allowing `permissions` (on the account and below).
+fn narrowed(account: &str, user: &str, permissions: &[&str]) -> pb::CreateTokenRequest {
+    pb::CreateTokenRequest {
+        account_id: account.into(),
+        user_id: user.into(),
+        name: Some("narrowed".into()),
+        policies: Some(pb::PolicyList {
+            policies: vec![pb::Policy {
+                effect: "allow".into(),
+                permission_groups: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                resources: vec![],
+            }],
+        }),
+        ..Default::default()
+    }
+}
+
+/// Review of issue 16, item 3: a member's token with `tokens:write` but not `mfa:write`
+/// neither rolls, updates nor deletes its user's token that allows `mfa:write` (or its full
+/// token), nor mints one.
+#[tokio::test]
+async fn a_token_without_mfa_write_cannot_reach_one_that_has_it() {
+    let server = spawn_server().await;
+    let (_, _, a) = tenant(&server).await;
+    let member = create_user(&server, "member@example.com").await.id;
+    put_member(&server, &a, &member, "member").await;
+    let with_mfa = server.tokens().create_token(narrowed(&a, &member, &["mfa:write"])).await.expect("t1").into_inner();
+    let (full, _) = issue_token(&server, &a, &member).await;
+    let narrow = server
+        .tokens()
+        .create_token(narrowed(&a, &member, &["tokens:read", "tokens:write"]))
+        .await
+        .expect("t2")
+        .into_inner()
+        .value;
+    let mut tokens = server.tokens_with(Credential::bearer(&narrow));
+    for target in [with_mfa.token.expect("token").id, full.id] {
+        let roll = pb::RollTokenRequest { account_id: a.clone(), token_id: target.clone() };
+        assert_eq!(tokens.roll_token(roll).await.expect_err("roll").code(), Code::PermissionDenied);
+        let rename = pb::UpdateTokenRequest {
+            account_id: a.clone(),
+            token_id: target.clone(),
+            name: Some("mine".into()),
+            ..Default::default()
+        };
+        assert_eq!(tokens.update_token(rename).await.expect_err("update").code(), Code::PermissionDenied);
+        let delete = pb::DeleteTokenRequest { account_id: a.clone(), token_id: target };
+        assert_eq!(tokens.delete_token(delete).await.expect_err("delete").code(), Code::PermissionDenied);
+    }
+    let mut mint = narrowed(&a, "", &["mfa:write"]);
+    mint.user_id = String::new();
+    assert_eq!(tokens.create_token(mint).await.expect_err("mint").code(), Code::PermissionDenied);
+    let default = pb::CreateTokenRequest { account_id: a.clone(), name: Some("mint".into()), ..Default::default() };
+    let minted = tokens.create_token(default).await.expect("default token").into_inner().value;
+    let status = server
+        .users_with(Credential::bearer(&minted))
+        .enroll_totp(pb::EnrollTotpRequest::default())
+        .await
+        .expect_err("as narrow as its maker");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+}
+
+/// Review of issue 16, item 9: an administrator of a parent account cannot govern the token
+/// of the owner of a child account that the token reaches through its policy.
+#[tokio::test]
+async fn an_administrator_of_a_parent_cannot_govern_the_token_of_a_childs_owner() {
+    let server = spawn_server().await;
+    let (_, (_, admin_secret), p) = tenant(&server).await;
+    let child_owner = create_user(&server, "child@example.com").await.id;
+    put_member(&server, &p, &child_owner, "member").await;
+    let request = pb::CreateAccountRequest {
+        name: "Child".into(),
+        parent_id: p.clone(),
+        user_id: child_owner.clone(),
+        ..Default::default()
+    };
+    server.accounts().create_account(request).await.expect("child");
+    let owners = server
+        .tokens()
+        .create_token(narrowed(&p, &child_owner, &["accounts:read"]))
+        .await
+        .expect("token")
+        .into_inner()
+        .token
+        .expect("token");
+    let mut tokens = server.tokens_with(Credential::bearer(&admin_secret));
+    let disable = pb::UpdateTokenRequest {
+        account_id: p.clone(),
+        token_id: owners.id.clone(),
+        status: Some("disabled".into()),
+        ..Default::default()
+    };
+    assert_eq!(tokens.update_token(disable).await.expect_err("disable").code(), Code::PermissionDenied);
+    let delete = pb::DeleteTokenRequest { account_id: p.clone(), token_id: owners.id };
+    assert_eq!(tokens.delete_token(delete).await.expect_err("delete").code(), Code::PermissionDenied);
+    // A plain member's token stays the administrator's to manage.
+    let plain = create_user(&server, "plain@example.com").await.id;
+    put_member(&server, &p, &plain, "member").await;
+    let token = server.tokens().create_token(narrowed(&p, &plain, &["accounts:read"])).await.expect("plain");
+    let disable = pb::UpdateTokenRequest {
+        account_id: p.clone(),
+        token_id: token.into_inner().token.expect("token").id,
+        status: Some("disabled".into()),
+        ..Default::default()
+    };
+    let disabled = tokens.update_token(disable).await.expect("disable plain").into_inner();
+    assert_eq!(disabled.token.expect("token").status, "disabled");
+}
+
+/// Review of issue 16, item 14: a root user's token under a tenant's account shows an empty
+/// `user_id` to the tenant, and platform events carry no request origin for tenants.
+#[tokio::test]
+async fn tenants_see_neither_a_root_tokens_user_nor_a_platform_calls_origin() {
+    let server = spawn_server().await;
+    let root = server.users().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("user").id;
+    let a = create_account(&server, "Rooted").await.id;
+    let admin = create_user(&server, "admin@example.com").await.id;
+    put_member(&server, &a, &admin, "administrator").await;
+    let (roots, _) = issue_token(&server, &a, &root).await;
+    let (_, admin_secret) = issue_token(&server, &a, &admin).await;
+    let update =
+        pb::UpdateAccountRequest { account_id: a.clone(), name: Some("Rooted 2".into()), ..Default::default() };
+    server.accounts().update_account(update).await.expect("update");
+
+    let mut tokens = server.tokens_with(Credential::bearer(&admin_secret));
+    let listed = tokens
+        .list_tokens(pb::ListTokensRequest { account_id: a.clone(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner()
+        .tokens;
+    let shown = listed.iter().find(|t| t.id == roots.id).expect("root's token is listed");
+    assert_eq!(shown.user_id, "", "{shown:?}");
+    assert!(listed.iter().any(|t| t.user_id == admin));
+    let one = tokens.get_token(pb::GetTokenRequest { account_id: a.clone(), token_id: roots.id.clone() }).await;
+    assert_eq!(one.expect("get").into_inner().token.expect("token").user_id, "");
+
+    let request = || pb::ListAuditLogsRequest {
+        account_id: a.clone(),
+        action_type: "account.update".into(),
+        ..Default::default()
+    };
+    let trail = server.audit_with(Credential::bearer(&admin_secret)).list_audit_logs(request()).await.expect("audit");
+    let events = trail.into_inner().events;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!((event.request_ip.as_str(), event.user_agent.as_str(), event.request_id.as_str()), ("", "", ""));
+    let full = server.audit_with(Credential::bearer(&server.root_token)).list_audit_logs(request()).await;
+    let full = full.expect("audit").into_inner().events;
+    assert!(!full[0].request_id.is_empty(), "root sees the request id");
+}

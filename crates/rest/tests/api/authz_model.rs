@@ -31,6 +31,7 @@ fn actor_name(actor: Actor) -> &'static str {
         Actor::Billing => "billing",
         Actor::Viewer => "viewer",
         Actor::Narrowed => "narrowed",
+        Actor::TokensOnly => "tokens_only",
         Actor::OtherOwner => "other_owner",
     }
 }
@@ -39,6 +40,7 @@ fn actor_name(actor: Actor) -> &'static str {
 fn user_name(actor: Actor) -> &'static str {
     match actor {
         Actor::Narrowed => "admin",
+        Actor::TokensOnly => "member",
         other => actor_name(other),
     }
 }
@@ -84,6 +86,14 @@ async fn world() -> World {
     )
     .await;
     tokens.insert("narrowed", narrowed["value"].as_str().expect("secret").to_owned());
+    let tokens_only = token_for(
+        &app,
+        &a,
+        &users["member"],
+        json!({"policies": [{"effect": "allow", "permission_groups": ["tokens:read", "tokens:write"]}]}),
+    )
+    .await;
+    tokens.insert("tokens_only", tokens_only["value"].as_str().expect("secret").to_owned());
     let token = token_for(&app, &b, &users["other_owner"], json!({})).await;
     tokens.insert("other_owner", token["value"].as_str().expect("secret").to_owned());
     World { app, a, b, users, tokens }
@@ -147,7 +157,14 @@ impl World {
         };
         match op {
             Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => {
-                let id = self.fresh_token(&home, &user).await;
+                let id = if actor == Actor::TokensOnly {
+                    // A target token narrower than the caller in every role permission, wider
+                    // only in the token-only grant mfa:write (see the table's header).
+                    let policies = json!({"policies": [{"effect": "allow", "permission_groups": ["mfa:write"]}]});
+                    token_for(&self.app, &home, &user, policies).await["id"].as_str().expect("id").to_owned()
+                } else {
+                    self.fresh_token(&home, &user).await
+                };
                 let uri = format!("/v1/accounts/{home}/tokens/{id}");
                 match op {
                     Op::RollToken => send(Method::PUT, format!("{uri}/value"), None).await,

@@ -298,3 +298,266 @@ async fn tenants_see_the_platform_without_its_ids_or_email() {
     let tenant = call(&app, &admins, Method::GET, &filtered, None).await;
     assert_eq!((tenant.status, tenant.body["events"].clone()), (StatusCode::OK, json!([])), "{}", tenant.text);
 }
+
+/// Review of issue 16, item 3: `mfa:write` is a grant of the token only (no member role holds
+/// it), so a member's token allowing `tokens:write` but not `mfa:write` must not roll, update
+/// or create a token of its user that allows it.
+#[tokio::test]
+async fn a_token_without_mfa_write_cannot_reach_one_that_has_it() {
+    let app = spawn_app().await;
+    let (_, a) = owned_agency(&app).await;
+    let member = create_user(&app, "member@example.com").await;
+    put_member(&app, &a, &member, "member").await;
+    let with_mfa = token_for(
+        &app,
+        &a,
+        &member,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["mfa:write"], "resources": []}]}),
+    )
+    .await;
+    let full = token_for(&app, &a, &member, json!({})).await;
+    let narrow = secret(&token_for(
+        &app,
+        &a,
+        &member,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["tokens:read", "tokens:write"], "resources": []}]}),
+    )
+    .await);
+
+    for target in [&with_mfa, &full] {
+        let uri = format!("/v1/accounts/{a}/tokens/{}", id(target));
+        let rolled = call(&app, &narrow, Method::PUT, &format!("{uri}/value"), None).await;
+        assert_eq!(rolled.status, StatusCode::FORBIDDEN, "{}", rolled.text);
+        assert!(rolled.body.get("value").is_none(), "no secret is handed out");
+        let renamed = call(&app, &narrow, Method::PUT, &uri, Some(&json!({"name": "mine"}).to_string())).await;
+        assert_eq!(renamed.status, StatusCode::FORBIDDEN, "{}", renamed.text);
+        let deleted = call(&app, &narrow, Method::DELETE, &uri, None).await;
+        assert_eq!(deleted.status, StatusCode::FORBIDDEN, "{}", deleted.text);
+    }
+    // Nor can it mint one: with mfa:write named, or a full token by default.
+    let uri = format!("/v1/accounts/{a}/tokens");
+    for body in [
+        json!({"name": "mint", "policies": [{"effect": "allow", "permission_groups": ["mfa:write"], "resources": []}]}),
+        json!({"name": "mint", "policies": [{"effect": "allow", "permission_groups": ["accounts:read", "accounts:write",
+            "members:read", "members:write", "tokens:read", "tokens:write", "aliases:read", "aliases:write",
+            "subscriptions:read", "subscriptions:write", "audit:read", "users:mfa_reset"], "resources": []}]}),
+    ] {
+        let minted = call(&app, &narrow, Method::POST, &uri, Some(&body.to_string())).await;
+        assert_eq!(minted.status, StatusCode::FORBIDDEN, "{}", minted.text);
+    }
+    let default = call(&app, &narrow, Method::POST, &uri, Some(&json!({"name": "mint"}).to_string())).await;
+    assert_eq!(default.status, StatusCode::CREATED, "{}", default.text);
+    let enrolled = call(&app, &secret(&default.body), Method::POST, "/v1/me/mfa/totp", None).await;
+    assert_eq!(
+        enrolled.status,
+        StatusCode::FORBIDDEN,
+        "the default token is as narrow as its maker: {}",
+        enrolled.text
+    );
+    // The user's full token (which implies mfa:write) may still roll it, and the result enrols.
+    let roll = format!("/v1/accounts/{a}/tokens/{}/value", id(&with_mfa));
+    let rolled = call(&app, &secret(&full), Method::PUT, &roll, None).await;
+    assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.text);
+    let enrolled = call(&app, &secret(&rolled.body), Method::POST, "/v1/me/mfa/totp", None).await;
+    assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.text);
+}
+
+/// Review of issue 16, item 9: a token whose policy covers descendants reaches a child
+/// account its user owns; an administrator of the parent must not govern it.
+#[tokio::test]
+async fn an_administrator_of_a_parent_cannot_govern_the_token_of_a_childs_owner() {
+    let app = spawn_app().await;
+    let (_, p) = owned_agency(&app).await;
+    let admin = create_user(&app, "admin@example.com").await;
+    put_member(&app, &p, &admin, "administrator").await;
+    let child_owner = create_user(&app, "child@example.com").await;
+    put_member(&app, &p, &child_owner, "member").await;
+    let child =
+        app.post("/v1/accounts", &json!({"name": "Child", "parent_id": p, "owner_id": child_owner}).to_string()).await;
+    assert_eq!(child.status, StatusCode::CREATED, "{}", child.text);
+    let c = id(&child.body);
+    let owners = token_for(
+        &app,
+        &p,
+        &child_owner,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["accounts:read"], "resources": []}]}),
+    )
+    .await;
+    let admins = secret(&token_for(&app, &p, &admin, json!({})).await);
+    let uri = format!("/v1/accounts/{p}/tokens/{}", id(&owners));
+    for (method, body) in [(Method::PUT, Some(json!({"status": "disabled"}))), (Method::DELETE, None)] {
+        let reply = call(&app, &admins, method, &uri, body.map(|b| b.to_string()).as_deref()).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    }
+    let read = call(&app, &secret(&owners), Method::GET, &format!("/v1/accounts/{c}"), None).await;
+    assert_eq!(read.status, StatusCode::OK, "the child owner's token still works: {}", read.text);
+    // A plain member's token is still the administrator's to manage.
+    let other = create_user(&app, "plain@example.com").await;
+    put_member(&app, &p, &other, "member").await;
+    let plain = token_for(
+        &app,
+        &p,
+        &other,
+        json!({"policies": [{"effect": "allow", "permission_groups": ["accounts:read"], "resources": []}]}),
+    )
+    .await;
+    let disabled = call(
+        &app,
+        &admins,
+        Method::PUT,
+        &format!("/v1/accounts/{p}/tokens/{}", id(&plain)),
+        Some(&json!({"status": "disabled"}).to_string()),
+    )
+    .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
+    assert_eq!(disabled.body["status"], "disabled");
+}
+
+/// Review of issue 16, item 4 under concurrency: two root users demoting each other at once
+/// serialize on the root rows (locked first, in one order): never a deadlock (500), exactly
+/// one wins, the other is refused as the last root (422), as a conflict (409), or — when it
+/// was authenticated after the winner committed — as no longer root (403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_roots_demoting_each_other_at_once_leave_exactly_one() {
+    for backend in crate::BACKENDS {
+        let app = std::sync::Arc::new(crate::spawn_app_on(backend).await);
+        let first = id(&app.get("/v1/me").await.body);
+        let mut survivor = (first.clone(), String::new());
+        let platform_token = |user: String| {
+            let app = &app;
+            async move {
+                let made = app.post(&format!("/v1/users/{user}/tokens"), &json!({"name": "root"}).to_string()).await;
+                assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+                secret(&made.body)
+            }
+        };
+        survivor.1 = platform_token(first.clone()).await;
+        for round in 0..20 {
+            let body =
+                json!({"email": format!("root{round}@example.com"), "root_permissions": ["users:read", "users:write"]});
+            let made = call(&app, &survivor.1, Method::POST, "/v1/users", Some(&body.to_string())).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            let newcomer = id(&made.body);
+            let made = call(
+                &app,
+                &survivor.1,
+                Method::POST,
+                &format!("/v1/users/{newcomer}/tokens"),
+                Some(&json!({"name": "root"}).to_string()),
+            )
+            .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+            let newcomer = (newcomer, secret(&made.body));
+            if round == 0 {
+                // From here on the two contenders are the only roots with users:write.
+                let body = json!({"root_permissions": []}).to_string();
+                let step = call(&app, &newcomer.1, Method::PATCH, &format!("/v1/users/{first}"), Some(&body)).await;
+                assert_eq!(step.status, StatusCode::OK, "{}", step.text);
+            }
+            // Each on its own task, so the two transactions really run at once.
+            let demote = |caller: &(String, String), target: &(String, String)| {
+                let (app, token, uri) = (app.clone(), caller.1.clone(), format!("/v1/users/{}", target.0));
+                tokio::spawn(async move {
+                    call(&app, &token, Method::PATCH, &uri, Some(&json!({"root_permissions": []}).to_string())).await
+                })
+            };
+            let (by_survivor, by_newcomer) = (demote(&survivor, &newcomer), demote(&newcomer, &survivor));
+            let (by_survivor, by_newcomer) = (by_survivor.await.expect("task"), by_newcomer.await.expect("task"));
+            let statuses = [by_survivor.status, by_newcomer.status];
+            let won: Vec<bool> = statuses.iter().map(|s| *s == StatusCode::OK).collect();
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "{backend:?}: {statuses:?} {} {}",
+                by_survivor.text,
+                by_newcomer.text
+            );
+            for reply in [&by_survivor, &by_newcomer].into_iter().filter(|r| r.status != StatusCode::OK) {
+                assert!(
+                    // 403 when the winner committed before the loser was even authenticated.
+                    [StatusCode::UNPROCESSABLE_ENTITY, StatusCode::CONFLICT, StatusCode::FORBIDDEN]
+                        .contains(&reply.status),
+                    "{backend:?}: {} {}",
+                    reply.status,
+                    reply.text
+                );
+            }
+            if won[1] {
+                survivor = newcomer;
+            }
+        }
+    }
+}
+
+/// Review of issue 16, item 14: a root user's token bound to a tenant's account shows no
+/// `user_id` to the tenant, and a platform call's request origin (ip, user agent, request
+/// id) is blanked in the tenant's audit trail; root still sees both.
+#[tokio::test]
+async fn tenants_see_neither_a_root_tokens_user_nor_a_platform_calls_origin() {
+    let app = spawn_app().await;
+    let root = id(&app.get("/v1/me").await.body);
+    let a = id(&app.create_account("Rooted").await);
+    let admin = create_user(&app, "admin@example.com").await;
+    put_member(&app, &a, &admin, "administrator").await;
+    let roots = token_for(&app, &a, &root, json!({})).await;
+    let admins = secret(&token_for(&app, &a, &admin, json!({})).await);
+    let headers = [("x-request-id", "root-request-1"), ("user-agent", "root-agent/1.0")];
+    let patched = app.send(Method::PATCH, &format!("/v1/accounts/{a}"), Some(r#"{"name":"Rooted 2"}"#), &headers).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+
+    let listed = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/tokens"), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let tokens = listed.body["tokens"].as_array().expect("tokens");
+    let shown = tokens.iter().find(|t| t["id"] == roots["id"]).expect("root's token is listed");
+    assert_eq!(shown["user_id"], Value::Null, "{shown}");
+    assert!(tokens.iter().any(|t| t["user_id"] == admin.as_str()), "tenants' own ids stay: {}", listed.text);
+    assert!(!listed.text.contains(&root), "{}", listed.text);
+    let one = call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/tokens/{}", id(&roots)), None).await;
+    assert_eq!((one.status, one.body["user_id"].clone()), (StatusCode::OK, Value::Null), "{}", one.text);
+    let as_root = app.get(&format!("/v1/accounts/{a}/tokens/{}", id(&roots))).await;
+    assert_eq!(as_root.body["user_id"], root.as_str());
+
+    let trail =
+        call(&app, &admins, Method::GET, &format!("/v1/accounts/{a}/logs/audit?action_type=account.update"), None)
+            .await;
+    let events = trail.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", trail.text);
+    assert_eq!(events[0]["request"], json!({"ip": null, "user_agent": null, "request_id": null}), "{}", trail.text);
+    assert!(!trail.text.contains("root-request-1") && !trail.text.contains("root-agent"), "{}", trail.text);
+    let full = app.get(&format!("/v1/accounts/{a}/logs/audit?action_type=account.update")).await;
+    assert_eq!(full.body["events"][0]["request"]["request_id"], "root-request-1", "{}", full.text);
+}
+
+/// Review of issue 16, item 11, made deterministic: a demotion waiting for the root rows
+/// holds no lock on its target yet. Another transaction holds the first root's row (as a
+/// concurrent demotion does); the demotion of the second root queues; that transaction
+/// then locks every root row — which, had the demotion locked its target first, would be a
+/// deadlock (PostgreSQL aborts one: a 500 before, a 409 with the fixed ordering undone).
+/// Both go through.
+#[tokio::test]
+async fn a_demotion_waiting_for_the_root_rows_holds_no_lock_on_its_target() {
+    for backend in crate::BACKENDS {
+        let app = std::sync::Arc::new(crate::spawn_app_on(backend).await);
+        let first = id(&app.get("/v1/me").await.body);
+        let body = json!({"email": "second@example.com", "root_permissions": ["users:read", "users:write"]});
+        let second = id(&app.post("/v1/users", &body.to_string()).await.body);
+        let uid = |id: &str| accountd_domain::UserId::parse(id, "id").expect("a user id");
+        let mut held = app.store.begin().await.expect("begin");
+        held.find_user(uid(&first)).await.expect("lock the first root's row");
+        let demotion = {
+            let (app, uri) = (app.clone(), format!("/v1/users/{second}"));
+            tokio::spawn(async move {
+                let body = json!({"root_permissions": []}).to_string();
+                app.send(Method::PATCH, &uri, Some(&body), &[]).await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let roots = tokio::time::timeout(std::time::Duration::from_secs(10), held.root_users()).await;
+        let roots = roots.expect("no wait on the demotion").expect("no deadlock");
+        assert_eq!(roots.len(), 2, "{backend:?}");
+        drop(held);
+        let reply = demotion.await.expect("task");
+        assert_eq!(reply.status, StatusCode::OK, "{backend:?}: {}", reply.text);
+        assert_eq!(reply.body["root_permissions"], json!([]));
+    }
+}

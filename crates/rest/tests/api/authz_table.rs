@@ -6,13 +6,18 @@
 //! user, a viewer and an invited (not yet accepted) user; account B of another tenant with
 //! its owner and a viewer ("other"); the root user, which is no member anywhere. Actors call
 //! with a default token under their account (root: its platform token); "narrowed" is a
-//! token of A's administrator allowing only `aliases:read`.
+//! token of A's administrator allowing only `aliases:read`; "tokens only" is a token of A's
+//! member allowing `tokens:read` and `tokens:write` but not `mfa:write`. Its token targets
+//! allow only `mfa:write` — narrower than the caller in every role permission, wider only in
+//! that token-only grant — so its own user's are refused (F: it would get, by a roll, a
+//! secret that manages the user's factors) and other users' are invisible (N).
 //!
 //! Targets: members and account users are addressed on A; a token target is a fresh token
 //! of the target user under its home account (B for "other" and for the other tenant's own
 //! tokens, A otherwise — root's included, made for the occasion); "self" is the actor's own
 //! user (a second token of it for token operations: for "narrowed", the administrator's
-//! full token). MFA operations act on the caller's own factors only.
+//! full token; for "tokens only", the member's full token). MFA operations act on the
+//! caller's own factors only.
 //!
 //! Outcomes: `Y` allowed (2xx / OK), `F` forbidden (403 / PERMISSION_DENIED), `N` not found
 //! (404 / NOT_FOUND: the caller learns nothing), `V` refused with a field error (422 with
@@ -52,11 +57,12 @@ pub enum Actor {
     Billing,
     Viewer,
     Narrowed,
+    TokensOnly,
     OtherOwner,
 }
 
 /// Rows of every matrix, in this order.
-pub const ACTORS: [Actor; 8] = [
+pub const ACTORS: [Actor; 9] = [
     Actor::Root,
     Actor::Owner,
     Actor::Admin,
@@ -64,6 +70,7 @@ pub const ACTORS: [Actor; 8] = [
     Actor::Billing,
     Actor::Viewer,
     Actor::Narrowed,
+    Actor::TokensOnly,
     Actor::OtherOwner,
 ];
 
@@ -100,7 +107,7 @@ pub enum Outcome {
 /// The matrix of each operation: one row per actor (in [`ACTORS`] order), one column per
 /// target (in [`TARGETS`] order).
 #[rustfmt::skip]
-pub const TABLE: &[(Op, [&str; 8])] = &[
+pub const TABLE: &[(Op, [&str; 9])] = &[
     //                         self owner admin member invited other root
     (Op::RollToken, [
         /* root        */ "     Y    Y     Y     Y      Y      Y     -  ",
@@ -110,6 +117,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      N     F  ",
         /* viewer      */ "     F    F     F     F      F      N     F  ",
         /* narrowed    */ "     F    F     F     F      F      N     F  ",
+        /* tokens only */ "     F    N     N     F      N      N     N  ",
         /* other owner */ "     Y    N     N     N      N      F     N  ",
     ]),
     (Op::UpdateToken, [
@@ -120,6 +128,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      N     F  ",
         /* viewer      */ "     F    F     F     F      F      N     F  ",
         /* narrowed    */ "     F    F     F     F      F      N     F  ",
+        /* tokens only */ "     F    N     N     F      N      N     N  ",
         /* other owner */ "     Y    N     N     N      N      Y     N  ",
     ]),
     (Op::DisableToken, [
@@ -130,6 +139,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      N     F  ",
         /* viewer      */ "     F    F     F     F      F      N     F  ",
         /* narrowed    */ "     F    F     F     F      F      N     F  ",
+        /* tokens only */ "     F    N     N     F      N      N     N  ",
         /* other owner */ "     Y    N     N     N      N      Y     N  ",
     ]),
     (Op::DeleteToken, [
@@ -140,6 +150,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      N     F  ",
         /* viewer      */ "     F    F     F     F      F      N     F  ",
         /* narrowed    */ "     F    F     F     F      F      N     F  ",
+        /* tokens only */ "     F    N     N     F      N      N     N  ",
         /* other owner */ "     Y    N     N     N      N      Y     N  ",
     ]),
     // PUT members/{target} with roles [viewer]: a new membership is an invitation (root adds
@@ -152,6 +163,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     (Op::DeleteMember, [
@@ -162,6 +174,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     // POST members with the target's user id and roles [viewer]: an invitation, for a user
@@ -174,6 +187,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     // POST users with the target's email: an invitation in the same shape whether the email
@@ -186,6 +200,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     (Op::GetAccountUser, [
@@ -196,6 +211,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     Y    Y     Y     Y      Y      N     N  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     (Op::DeleteAccountUser, [
@@ -206,6 +222,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     // Reset-MFA reaches only accepted members of A, never the owner.
@@ -217,6 +234,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     N    N     N     N      N      N     N  ",
     ]),
     (Op::GetUser, [
@@ -227,6 +245,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     Y    N     N     N      N      N     N  ",
         /* viewer      */ "     Y    N     N     N      N      N     N  ",
         /* narrowed    */ "     Y    N     Y     N      N      N     N  ",
+        /* tokens only */ "     Y    N     N     Y      N      N     N  ",
         /* other owner */ "     Y    N     N     N      N      N     N  ",
     ]),
     (Op::UpdateUser, [
@@ -237,6 +256,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     F    F     F     F      F      F     F  ",
     ]),
     // PATCH users/{target} with root_permissions []: the last root cannot demote itself.
@@ -248,6 +268,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     F    F     F     F      F      F     F  ",
         /* viewer      */ "     F    F     F     F      F      F     F  ",
         /* narrowed    */ "     F    F     F     F      F      F     F  ",
+        /* tokens only */ "     F    F     F     F      F      F     F  ",
         /* other owner */ "     F    F     F     F      F      F     F  ",
     ]),
     // The caller's own factors: a token narrowed without mfa:write may not touch them.
@@ -259,6 +280,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     Y    -     -     -      -      -     -  ",
         /* viewer      */ "     Y    -     -     -      -      -     -  ",
         /* narrowed    */ "     F    -     -     -      -      -     -  ",
+        /* tokens only */ "     F    -     -     -      -      -     -  ",
         /* other owner */ "     Y    -     -     -      -      -     -  ",
     ]),
     (Op::ActivateTotp, [
@@ -269,6 +291,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     Y    -     -     -      -      -     -  ",
         /* viewer      */ "     Y    -     -     -      -      -     -  ",
         /* narrowed    */ "     F    -     -     -      -      -     -  ",
+        /* tokens only */ "     F    -     -     -      -      -     -  ",
         /* other owner */ "     Y    -     -     -      -      -     -  ",
     ]),
     (Op::DeleteTotp, [
@@ -279,6 +302,7 @@ pub const TABLE: &[(Op, [&str; 8])] = &[
         /* billing     */ "     Y    -     -     -      -      -     -  ",
         /* viewer      */ "     Y    -     -     -      -      -     -  ",
         /* narrowed    */ "     F    -     -     -      -      -     -  ",
+        /* tokens only */ "     F    -     -     -      -      -     -  ",
         /* other owner */ "     Y    -     -     -      -      -     -  ",
     ]),
 ];

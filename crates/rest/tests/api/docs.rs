@@ -145,3 +145,58 @@ async fn the_probes_answer() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.header("content-type"), "application/problem+json");
 }
+
+/// The schema a `$ref` (or an inline schema) stands for.
+fn schema<'d>(document: &'d Value, schema: &'d Value) -> &'d Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().expect("a schema name");
+            &document["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// Review of issue 16 (items 7 and 13): the document says what the server accepts and
+/// answers — an update body with every field optional, an optional `factor_id`, the
+/// `Idempotent-Replayed` header on creates, and 408 / 413 where they apply.
+#[tokio::test]
+async fn the_document_matches_what_the_server_accepts_and_answers() {
+    let app = spawn_app().await;
+    let document = app.get("/openapi.json").await.body;
+    let paths = &document["paths"];
+    let body = |path: &str, method: &str| {
+        schema(&document, &paths[path][method]["requestBody"]["content"]["application/json"]["schema"]).clone()
+    };
+    let tokens = "/v1/accounts/{account_id}/tokens";
+    assert_eq!(body(tokens, "post")["required"], json!(["name"]));
+    let update = body("/v1/accounts/{account_id}/tokens/{token_id}", "put");
+    assert!(update["required"].as_array().is_none_or(|r| r.is_empty()), "every update field is optional: {update}");
+    assert!(update["properties"]["status"].is_object() && update["properties"]["name"].is_object(), "{update}");
+    let activate = body("/v1/me/mfa/totp/activate", "post");
+    assert_eq!(activate["required"], json!(["code"]), "{activate}");
+
+    let mut creates = 0;
+    for (name, operation) in operations(&document) {
+        let responses = operation["responses"].as_object().expect("responses");
+        assert!(responses.contains_key("408"), "{name}: 408");
+        if operation.get("requestBody").is_some() {
+            assert!(responses.contains_key("413"), "{name}: 413");
+        }
+        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        if parameters.iter().any(|p| p["name"] == "Idempotency-Key") {
+            creates += 1;
+            for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
+                let header = &resolve(&document, response)["headers"]["Idempotent-Replayed"];
+                assert_eq!(header["schema"]["type"], "string", "{name} {status}: {header}");
+            }
+        }
+    }
+    assert!(creates >= 10, "every POST create takes Idempotency-Key ({creates})");
+
+    // The server does answer 413 (a problem) for a body past the limit.
+    let huge = format!(r#"{{"name":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
+    let refused = app.send(Method::POST, "/v1/accounts", Some(&huge), &[]).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", refused.text);
+    assert_eq!(refused.header("content-type"), "application/problem+json");
+}

@@ -223,6 +223,11 @@ impl AccountUserService {
         if !accepted.iter().any(|m| m.account_id == account_id) {
             return Err(IdentityError::NotFound);
         }
+        // An owner's factors are never reset (SPEC §1), whichever of its accounts the path
+        // names: the owner of a child account is reachable through the parent too.
+        if accepted.iter().any(|m| m.roles.contains(&Role::Owner)) {
+            return Err(owner_refused("the user owns an account; an owner's MFA cannot be reset"));
+        }
         let rights = self.deps.all_rights(principal).await?;
         for membership in &accepted {
             let elsewhere = match self.deps.store.get_account(membership.account_id).await? {
@@ -230,19 +235,13 @@ impl AccountUserService {
                 None => true,
             };
             if !elsewhere {
-                return Err(IdentityError::Forbidden(
-                    "the user is also a member of accounts where you may not reset MFA; ask a root user".into(),
-                ));
+                return Err(IdentityError::Forbidden("you may not reset this user's MFA; ask a root user".into()));
             }
         }
-        // An owner's factors are never reset (SPEC §1), whichever of its accounts the path
-        // names: the owner of a child account is reachable through the parent too.
-        if accepted.iter().any(|m| m.roles.contains(&Role::Owner)) {
-            return Err(owner_refused("the user owns an account; an owner's MFA cannot be reset"));
-        }
         let mut tx = self.deps.store.begin().await?;
-        tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        // The user row first, then the membership: the order member writes lock them in.
         let target = tx.find_user(user).await?.ok_or(IdentityError::NotFound)?;
+        tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;
         if target.is_root() && !principal.root_permissions().contains(Permission::UsersWrite) {
             return Err(IdentityError::Forbidden("only a root caller resets a root user's MFA".into()));
         }

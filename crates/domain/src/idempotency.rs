@@ -187,7 +187,13 @@ impl Deps {
         // Expired keys mean nothing any more: a bounded purge in its own statement, before
         // the creation's transaction, keeps the table near one retention period of keyed
         // creations (each removes up to PURGE_BATCH, so the purge outpaces the inserts).
-        self.store.purge_idempotency_records(self.clock.now() - IDEMPOTENCY_RETENTION, PURGE_BATCH).await?;
+        // Housekeeping: a failed purge is retried by the next keyed creation and must not fail
+        // this one.
+        if let Err(error) =
+            self.store.purge_idempotency_records(self.clock.now() - IDEMPOTENCY_RETENTION, PURGE_BATCH).await
+        {
+            tracing::warn!(error = format!("{error:#}"), "purging expired idempotency keys failed");
+        }
         // Two rounds: the second runs only when a concurrent request with this key committed
         // its claim between our read and our claim, and then finds its record.
         for _ in 0..2 {

@@ -144,9 +144,10 @@ impl MemberService {
             Begun::Replay(id) => {
                 let member = self.deps.store.get_member(account_id, stored_id(&id, UserId::parse)?).await?;
                 let member = member.ok_or(IdentityError::ReplayedResourceGone)?;
-                // Shown as a read would show it now (who invited it, if that was the platform).
-                let shown = self.deps.shown_member(principal, member.clone()).await?;
-                return Ok(Created { value: shown.unwrap_or(member), replayed: true });
+                // Shown as a read would show it now: a membership a read hides (the platform's)
+                // is gone for this key.
+                let shown = self.deps.shown_member(principal, member).await?;
+                return Ok(Created { value: shown.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };

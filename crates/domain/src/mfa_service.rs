@@ -203,11 +203,12 @@ impl MfaService {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
         let mut tx = self.deps.store.begin().await?;
+        // Every factor of the user, locked in the one order every factor transaction uses
+        // (verification, enrolment, reset), so none of them waits on another in a cycle.
+        let factors = tx.factors_of(user.id).await?;
         let current = match factor {
-            Some(id) => tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?,
-            None => tx
-                .factors_of(user.id)
-                .await?
+            Some(id) => factors.into_iter().find(|f| f.id == id).ok_or(IdentityError::NotFound)?,
+            None => factors
                 .into_iter()
                 .rev()
                 .find(|f| f.status == FactorStatus::Pending)

@@ -145,7 +145,11 @@ pub(crate) async fn activate_totp(
 ) -> Result<Response<pb::ActivateTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
     let request = request.into_inner();
-    let factor = Some(request.factor_id.as_str()).filter(|f| !f.trim().is_empty()).map(factor_id).transpose()?;
+    // Optional, so not the resource the RPC names: a malformed one is invalid input, as in REST.
+    let factor = Some(request.factor_id.as_str())
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| FactorId::parse(f, "factor_id").map_err(|e| to_status(ValidationErrors::from(e))))
+        .transpose()?;
     let activated = services.mfa.activate_totp(&caller, factor, code(&request.code)?).await.map_err(to_status)?;
     Ok(Response::new(pb::ActivateTotpResponse { factor: Some((&activated).into()) }))
 }

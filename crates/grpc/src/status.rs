@@ -68,7 +68,8 @@ pub(crate) fn resource_id<T>(
         if e.code == "required" {
             to_status(accountd_domain::ValidationErrors::from(e))
         } else {
-            Status::not_found(format!("no {} {raw:?}", field.trim_end_matches("_id")))
+            // The input is not repeated: it may be of any length.
+            Status::not_found(format!("no such {}", field.trim_end_matches("_id")))
         }
     })
 }

@@ -49,8 +49,7 @@ async fn client_errors_are_logged_at_debug_with_their_code_and_server_errors_at_
     assert_eq!(invalid.send().await.expect("post").status(), 422);
     let unauthenticated = accounts.get_account(GetAccountRequest { account_id: "x".into() }).await;
     assert_eq!(unauthenticated.expect_err("no token").code(), Code::Unauthenticated);
-    let invalid =
-        accounts.get_account(authed(GetAccountRequest { account_id: String::new() }, &token, None)).await;
+    let invalid = accounts.get_account(authed(GetAccountRequest { account_id: String::new() }, &token, None)).await;
     assert_eq!(invalid.expect_err("no id").code(), Code::InvalidArgument);
     let mut raw = tonic::client::Grpc::new(channel.clone());
     raw.ready().await.expect("ready");

@@ -410,7 +410,10 @@ impl AccountService {
         let account = match self.deps.authorized_account(principal, id, Permission::AccountsRead).await {
             Ok(account) => self.deps.shown_account(principal, account).await?,
             Err(AccessError::Unknown(e)) => return Err(e.into()),
-            Err(_) => return Err(CreateAccountError::ReplayedAccountGone),
+            Err(AccessError::TwoFactorRequired) => return Err(CreateAccountError::TwoFactorRequired),
+            Err(AccessError::NotFound | AccessError::Forbidden(_)) => {
+                return Err(CreateAccountError::ReplayedAccountGone);
+            }
         };
         let primary_alias = match command.primary_alias {
             None => None,

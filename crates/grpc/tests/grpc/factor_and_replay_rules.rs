@@ -1,6 +1,7 @@
 //! The gRPC twins of the REST tests of the same name: a pending enrolment cannot outlive
 //! the factor activated after it, a retried enrolment replays instead of spending its code
-//! twice, and a root id answers a tenant like an unknown one.
+//! twice, an owner's factors are safe through a parent account, a root id answers a tenant
+//! like an unknown one, and a replay shows only what the caller could read now.
 
 use accountd_domain::mfa::TotpSecret;
 use accountd_grpc::pb;
@@ -69,4 +70,49 @@ async fn a_root_user_id_answers_a_tenant_like_an_unknown_id() {
         let delete = pb::DeleteAccountUserRequest { account_id: t.account.clone(), user_id: user_id.clone() };
         assert_eq!(users.delete_account_user(delete).await.expect_err("delete").code(), Code::NotFound, "{user_id}");
     }
+}
+
+#[tokio::test]
+async fn the_owner_of_a_child_account_keeps_its_factors_when_reset_through_the_parent() {
+    let t = tenant().await;
+    let child_owner = crate::create_user(&t.server, "child-owner@example.com").await.id;
+    let child = pb::CreateAccountRequest {
+        name: "Child".into(),
+        parent_id: t.account.clone(),
+        user_id: child_owner.clone(),
+        ..Default::default()
+    };
+    t.server.accounts().create_account(child).await.expect("child");
+    put_member(&t.server, &t.account, &child_owner, "member").await;
+    let (_, child_token) = crate::issue_token(&t.server, &t.account, &child_owner).await;
+    enrol(&t.server, &child_token).await;
+
+    let reset = pb::ResetAccountUserMfaRequest { account_id: t.account.clone(), user_id: child_owner.clone() };
+    let refused = t.server.users_with(Credential::bearer(&t.owner.1)).reset_account_user_mfa(reset).await;
+    let refused = refused.expect_err("an owner's factors are never reset");
+    assert_eq!((refused.code(), violated_fields(&refused)), (Code::InvalidArgument, vec!["user_id".to_owned()]));
+    let me = t.server.users_with(Credential::bearer(&child_token)).get_me(pb::GetMeRequest {}).await.expect("me");
+    assert!(me.into_inner().mfa_enabled, "the owner's factor is still there");
+}
+
+#[tokio::test]
+async fn a_replayed_account_creation_shows_nothing_the_caller_can_no_longer_read() {
+    let t = tenant().await;
+    let mut accounts = t.server.accounts_with(Credential::bearer(&t.owner.1));
+    let create =
+        || pb::CreateAccountRequest { name: "Child".into(), parent_id: t.account.clone(), ..Default::default() };
+    let first = accounts.create_account(keyed(create(), "child-1")).await.expect("create").into_inner();
+    let child = first.account.expect("account").id;
+    let again = accounts.create_account(keyed(create(), "child-1")).await.expect("replay").into_inner();
+    assert_eq!(again.account.expect("account").id, child);
+
+    // The platform moves the child to another tenant: the key no longer shows it.
+    let other =
+        pb::CreateAccountRequest { name: "Other".into(), r#type: pb::AccountType::Agency.into(), ..Default::default() };
+    let other = t.server.accounts().create_account(other).await.expect("other").into_inner().account.expect("a").id;
+    let moved = pb::MoveAccountRequest { account_id: child.clone(), parent_id: other, etag: String::new() };
+    t.server.accounts().move_account(moved).await.expect("move");
+    let gone = accounts.create_account(keyed(create(), "child-1")).await.expect_err("gone for this key");
+    assert_eq!(gone.code(), Code::FailedPrecondition, "{gone:?}");
+    assert!(!gone.message().contains(&child), "{gone:?}");
 }

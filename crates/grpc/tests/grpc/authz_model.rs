@@ -318,33 +318,5 @@ async fn check(op: Op) {
     assert!(wrong.is_empty(), "{} of {cells} cells disagree with the table:\n{}", wrong.len(), wrong.join("\n"));
 }
 
-macro_rules! model_tests {
-    ($($name:ident => $op:expr),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                check($op).await;
-            }
-        )*
-    };
-}
-
-model_tests! {
-    roll_token_follows_the_table => Op::RollToken,
-    update_token_follows_the_table => Op::UpdateToken,
-    disable_token_follows_the_table => Op::DisableToken,
-    delete_token_follows_the_table => Op::DeleteToken,
-    put_member_follows_the_table => Op::PutMember,
-    delete_member_follows_the_table => Op::DeleteMember,
-    invite_member_follows_the_table => Op::InviteMember,
-    create_account_user_follows_the_table => Op::CreateAccountUser,
-    get_account_user_follows_the_table => Op::GetAccountUser,
-    delete_account_user_follows_the_table => Op::DeleteAccountUser,
-    reset_mfa_follows_the_table => Op::ResetMfa,
-    get_user_follows_the_table => Op::GetUser,
-    update_user_follows_the_table => Op::UpdateUser,
-    set_root_permissions_follows_the_table => Op::SetRootPermissions,
-    enrol_totp_follows_the_table => Op::EnrolTotp,
-    activate_totp_follows_the_table => Op::ActivateTotp,
-    delete_totp_follows_the_table => Op::DeleteTotp,
-}
+// One test per operation of the table, each calling this suite's `check`.
+crate::authz_table::model_tests!();

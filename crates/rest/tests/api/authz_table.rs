@@ -329,3 +329,38 @@ pub fn expected(op: Op, actor: Actor, target: Target) -> Option<Outcome> {
 pub fn operations() -> Vec<Op> {
     TABLE.iter().map(|(op, _)| *op).collect()
 }
+
+/// One `#[tokio::test]` per operation, each calling `check(op)` of the suite that invokes
+/// it, so the REST and gRPC suites run the same list of operations under the same names.
+macro_rules! model_tests {
+    () => {
+        crate::authz_table::model_tests! {
+            roll_token_follows_the_table => RollToken,
+            update_token_follows_the_table => UpdateToken,
+            disable_token_follows_the_table => DisableToken,
+            delete_token_follows_the_table => DeleteToken,
+            put_member_follows_the_table => PutMember,
+            delete_member_follows_the_table => DeleteMember,
+            invite_member_follows_the_table => InviteMember,
+            create_account_user_follows_the_table => CreateAccountUser,
+            get_account_user_follows_the_table => GetAccountUser,
+            delete_account_user_follows_the_table => DeleteAccountUser,
+            reset_mfa_follows_the_table => ResetMfa,
+            get_user_follows_the_table => GetUser,
+            update_user_follows_the_table => UpdateUser,
+            set_root_permissions_follows_the_table => SetRootPermissions,
+            enrol_totp_follows_the_table => EnrolTotp,
+            activate_totp_follows_the_table => ActivateTotp,
+            delete_totp_follows_the_table => DeleteTotp,
+        }
+    };
+    ($($name:ident => $op:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                check(crate::authz_table::Op::$op).await;
+            }
+        )*
+    };
+}
+pub(crate) use model_tests;

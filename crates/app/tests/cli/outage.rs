@@ -197,6 +197,10 @@ async fn while_postgres_is_down_requests_get_a_fast_503_and_none_fails_once_it_i
     let rest_down = during.iter().filter(|a| a.api == "rest").count();
     let grpc_down = during.iter().filter(|a| a.api == "grpc").count();
     assert!(rest_down >= 3 && grpc_down >= 3, "the load went on during the outage: {rest_down} REST, {grpc_down} gRPC");
+    let longest = during.iter().map(|a| a.took).max().unwrap_or_default();
+    eprintln!(
+        "outage: {rest_down} REST and {grpc_down} gRPC answers while the database was away, the longest {longest:?}"
+    );
     for answer in &during {
         assert!(matches!(answer.code, 503 | 14), "answered during the outage: {answer:?}");
         assert!(answer.took <= OUTAGE_ANSWER_LIMIT, "a request waited {:?} on the missing database", answer.took);

@@ -9,7 +9,7 @@ use accountd_grpc::pb;
 use chrono::{Duration, Utc};
 use tonic::{Code, Status};
 
-use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, expected};
+use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, email_of, expected, target_user};
 use crate::{Credential, TestServer, create_user, issue_token, put_member, spawn_server, violated_fields};
 
 struct World {
@@ -18,28 +18,6 @@ struct World {
     b: String,
     users: HashMap<&'static str, String>,
     tokens: HashMap<&'static str, String>,
-}
-
-fn actor_name(actor: Actor) -> &'static str {
-    match actor {
-        Actor::Root => "root",
-        Actor::Owner => "owner",
-        Actor::Admin => "admin",
-        Actor::Member => "member",
-        Actor::Billing => "billing",
-        Actor::Viewer => "viewer",
-        Actor::Narrowed => "narrowed",
-        Actor::TokensOnly => "tokens_only",
-        Actor::OtherOwner => "other_owner",
-    }
-}
-
-fn user_name(actor: Actor) -> &'static str {
-    match actor {
-        Actor::Narrowed => "admin",
-        Actor::TokensOnly => "member",
-        other => actor_name(other),
-    }
 }
 
 fn code(secret: &str, steps: i64) -> String {
@@ -123,38 +101,22 @@ impl World {
         if actor == Actor::OtherOwner { &self.b } else { &self.a }
     }
 
-    fn who(actor: Actor, target: Target) -> &'static str {
-        match target {
-            Target::Self_ => user_name(actor),
-            Target::Owner => "owner",
-            Target::Admin => "admin",
-            Target::Member => "member",
-            Target::Invited => "invited",
-            Target::Other => "other",
-            Target::Root => "root",
-        }
-    }
-
     fn target(&self, actor: Actor, target: Target) -> (String, String) {
         let home = match target {
             Target::Self_ => self.home(actor),
             Target::Other => &self.b,
             _ => &self.a,
         };
-        (self.users[Self::who(actor, target)].clone(), home.to_owned())
+        (self.users[target_user(actor, target)].clone(), home.to_owned())
     }
 
     fn email(actor: Actor, target: Target) -> String {
-        match Self::who(actor, target) {
-            "admin" => "administrator@example.com".to_owned(),
-            "other_owner" => "other-owner@example.com".to_owned(),
-            who => format!("{who}@example.com"),
-        }
+        email_of(target_user(actor, target))
     }
 
     /// Enrols a factor through the actor's user's full token; returns its id and secret.
     async fn enrolled(&self, actor: Actor) -> (String, String) {
-        let full = Credential::bearer(&self.tokens[user_name(actor)]);
+        let full = Credential::bearer(&self.tokens[Actor::user(actor)]);
         let enrolled = self
             .server
             .users_with(full)
@@ -166,7 +128,7 @@ impl World {
     }
 
     async fn run(&self, op: Op, actor: Actor, target: Target) -> Result<(), Status> {
-        let credential = Credential::bearer(&self.tokens[actor_name(actor)]);
+        let credential = Credential::bearer(&self.tokens[Actor::name(actor)]);
         let (user_id, home) = self.target(actor, target);
         let account_id = self.a.clone();
         let s = &self.server;

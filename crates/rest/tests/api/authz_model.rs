@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::account_users::{call, code};
-use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, expected};
+use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, email_of, expected, target_user};
 use crate::{Reply, TestApp, create_user, owned_agency, put_member, spawn_app, token_for};
 
 /// The table's world (see `authz_table.rs`).
@@ -20,29 +20,6 @@ struct World {
     users: HashMap<&'static str, String>,
     /// Each actor's token.
     tokens: HashMap<&'static str, String>,
-}
-
-fn actor_name(actor: Actor) -> &'static str {
-    match actor {
-        Actor::Root => "root",
-        Actor::Owner => "owner",
-        Actor::Admin => "admin",
-        Actor::Member => "member",
-        Actor::Billing => "billing",
-        Actor::Viewer => "viewer",
-        Actor::Narrowed => "narrowed",
-        Actor::TokensOnly => "tokens_only",
-        Actor::OtherOwner => "other_owner",
-    }
-}
-
-/// The user an actor's token acts for.
-fn user_name(actor: Actor) -> &'static str {
-    match actor {
-        Actor::Narrowed => "admin",
-        Actor::TokensOnly => "member",
-        other => actor_name(other),
-    }
 }
 
 async fn world() -> World {
@@ -106,33 +83,16 @@ impl World {
 
     /// The target's user id and home account.
     fn target(&self, actor: Actor, target: Target) -> (String, String) {
-        let (who, home) = match target {
-            Target::Self_ => (user_name(actor), self.home(actor)),
-            Target::Owner => ("owner", self.a.as_str()),
-            Target::Admin => ("admin", self.a.as_str()),
-            Target::Member => ("member", self.a.as_str()),
-            Target::Invited => ("invited", self.a.as_str()),
-            Target::Other => ("other", self.b.as_str()),
-            Target::Root => ("root", self.a.as_str()),
+        let home = match target {
+            Target::Self_ => self.home(actor),
+            Target::Other => &self.b,
+            _ => &self.a,
         };
-        (self.users[who].clone(), home.to_owned())
+        (self.users[target_user(actor, target)].clone(), home.to_owned())
     }
 
     fn email(&self, actor: Actor, target: Target) -> String {
-        let who = match target {
-            Target::Self_ => user_name(actor),
-            Target::Owner => "owner",
-            Target::Admin => "admin",
-            Target::Member => "member",
-            Target::Invited => "invited",
-            Target::Other => "other",
-            Target::Root => "root",
-        };
-        match who {
-            "admin" => "administrator@example.com".to_owned(),
-            "other_owner" => "other-owner@example.com".to_owned(),
-            who => format!("{who}@example.com"),
-        }
+        email_of(target_user(actor, target))
     }
 
     /// A fresh token of `user` under `account`, made by root; returns its id.
@@ -142,14 +102,14 @@ impl World {
 
     /// Enrols a factor through the actor's user's full token; returns its id and secret.
     async fn enrolled(&self, actor: Actor) -> (String, String) {
-        let full = &self.tokens[user_name(actor)];
+        let full = &self.tokens[Actor::user(actor)];
         let enrolled = call(&self.app, full, Method::POST, "/v1/me/mfa/totp", None).await;
         assert_eq!(enrolled.status, StatusCode::CREATED, "{}", enrolled.text);
         (enrolled.body["id"].as_str().expect("id").to_owned(), enrolled.body["secret"].as_str().expect("s").to_owned())
     }
 
     async fn run(&self, op: Op, actor: Actor, target: Target) -> Reply {
-        let token = &self.tokens[actor_name(actor)];
+        let token = &self.tokens[Actor::name(actor)];
         let (user, home) = self.target(actor, target);
         let a = &self.a;
         let send = |method: Method, uri: String, body: Option<Value>| async move {

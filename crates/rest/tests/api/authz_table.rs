@@ -61,6 +61,55 @@ pub enum Actor {
     OtherOwner,
 }
 
+impl Actor {
+    /// The name the suites' worlds key users and tokens by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Actor::Root => "root",
+            Actor::Owner => "owner",
+            Actor::Admin => "admin",
+            Actor::Member => "member",
+            Actor::Billing => "billing",
+            Actor::Viewer => "viewer",
+            Actor::Narrowed => "narrowed",
+            Actor::TokensOnly => "tokens_only",
+            Actor::OtherOwner => "other_owner",
+        }
+    }
+
+    /// The user the actor's token acts for: the narrowed and tokens-only tokens are the
+    /// administrator's and the member's.
+    pub fn user(self) -> &'static str {
+        match self {
+            Actor::Narrowed => "admin",
+            Actor::TokensOnly => "member",
+            other => other.name(),
+        }
+    }
+}
+
+/// The user `target` names for `actor` (`Self_` is the actor's own user).
+pub fn target_user(actor: Actor, target: Target) -> &'static str {
+    match target {
+        Target::Self_ => actor.user(),
+        Target::Owner => "owner",
+        Target::Admin => "admin",
+        Target::Member => "member",
+        Target::Invited => "invited",
+        Target::Other => "other",
+        Target::Root => "root",
+    }
+}
+
+/// The email address of the world's user named `who`.
+pub fn email_of(who: &str) -> String {
+    match who {
+        "admin" => "administrator@example.com".to_owned(),
+        "other_owner" => "other-owner@example.com".to_owned(),
+        who => format!("{who}@example.com"),
+    }
+}
+
 /// Rows of every matrix, in this order.
 pub const ACTORS: [Actor; 9] = [
     Actor::Root,

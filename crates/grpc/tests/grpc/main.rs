@@ -206,6 +206,11 @@ pub async fn spawn_server_on(backend: Backend) -> TestServer {
         }
         Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
     };
+    serve(store, dir).await
+}
+
+/// The server over `store` (its files, if any, in `dir`), with a bootstrapped root user.
+pub async fn serve(store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestServer {
     let services =
         Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services

@@ -4,17 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accountd_domain::ports::Store;
-use accountd_domain::{AccountId, EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_domain::{AccountId, Principal, RequestInfo};
 use accountd_grpc::pb::GetAccountRequest;
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
-use accountd_grpc::routes;
 use accountd_grpc::status::to_status;
 use accountd_sqlite::SqliteStore;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
-use tonic::transport::{Channel, Server};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -33,26 +29,9 @@ async fn with_the_database_gone_rpcs_are_unavailable_and_health_is_not_serving()
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
-    let dyn_store: Arc<dyn Store> = Arc::new(store.clone());
-    let services =
-        Services::with_defaults(dyn_store, Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
-    let root = services
-        .users
-        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
-        .await
-        .expect("bootstrap");
-    let token = root.secret.expose().to_owned();
-    let routes = routes(services.clone()).await.expect("routes");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        Server::builder()
-            .add_routes(routes)
-            .serve_with_incoming(TcpListenerStream::new(listener))
-            .await
-            .expect("serve");
-    });
-    let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
+    // The concrete store stays here, so the test can close its pool under the server.
+    let server = crate::serve(Arc::new(store.clone()), dir).await;
+    let (channel, services, token) = (server.channel.clone(), server.services.clone(), server.root_token.clone());
     let account_service = "accountd.v1.AccountService";
     assert_eq!(health(&channel, "").await, ServingStatus::Serving);
     assert_eq!(health(&channel, account_service).await, ServingStatus::Serving);

@@ -86,6 +86,11 @@ pub async fn spawn_app_on(backend: Backend) -> TestApp {
         }
         Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
     };
+    app_over(store, dir).await
+}
+
+/// The app over `store` (its files, if any, in `dir`), with a bootstrapped root user.
+pub async fn app_over(store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestApp {
     let services =
         Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
     let root = services

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accountd_domain::ports::Store;
-use accountd_domain::{AccountId, EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_domain::{AccountId, Principal, RequestInfo};
 use accountd_rest::problem::ApiError;
-use accountd_rest::{AppState, router};
 use accountd_sqlite::SqliteStore;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,26 +13,21 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// Services over a SQLite store whose pool the test can close, with the root user's token.
-async fn services() -> (SqliteStore, Services, String, tempfile::TempDir) {
+use crate::TestApp;
+
+/// The app over a SQLite store whose pool the test can close (the concrete store is kept
+/// for that).
+async fn app() -> (SqliteStore, TestApp) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
-    let dyn_store: Arc<dyn Store> = Arc::new(store.clone());
-    let services =
-        Services::with_defaults(dyn_store, Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
-    let root = services
-        .users
-        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
-        .await
-        .expect("bootstrap");
-    (store, services, root.secret.expose().to_owned(), dir)
+    (store.clone(), crate::app_over(Arc::new(store), dir).await)
 }
 
 #[tokio::test]
 async fn with_the_database_gone_requests_and_readyz_answer_503_at_once() {
-    let (store, services, token, _dir) = services().await;
-    let app = router(AppState { services });
+    let (store, test_app) = app().await;
+    let (app, token) = (test_app.router.clone(), test_app.root_token.clone());
     store.pool().close().await;
 
     let sent = Instant::now();
@@ -57,9 +50,10 @@ async fn with_the_database_gone_requests_and_readyz_answer_503_at_once() {
 
 #[tokio::test]
 async fn an_operation_meeting_a_lost_database_is_503_not_500() {
-    let (store, services, _token, _dir) = services().await;
+    let (store, test_app) = app().await;
     store.pool().close().await;
-    let error = services
+    let error = test_app
+        .services
         .accounts
         .get(&Principal::system(RequestInfo::default()), AccountId::from_uuid(uuid::Uuid::now_v7()))
         .await

@@ -493,22 +493,7 @@ mod tests {
     #[test]
     fn expiry_and_not_before_bound_use() {
         let now = Utc::now();
-        let mut token = Token {
-            id: TokenId::from_uuid(uuid::Uuid::now_v7()),
-            account_id: None,
-            user_id: UserId::from_uuid(uuid::Uuid::now_v7()),
-            name: TokenName::parse("t").unwrap(),
-            policies: vec![],
-            condition: TokenCondition::default(),
-            not_before: Some(now + chrono::Duration::hours(1)),
-            expires_on: None,
-            status: TokenStatus::Active,
-            hint: String::new(),
-            last_used_on: None,
-            created_at: now,
-            updated_at: now,
-            user_hidden: false,
-        };
+        let mut token = Token { not_before: Some(now + chrono::Duration::hours(1)), ..token(vec![]) };
         assert!(!token.usable_at(now), "not yet valid");
         token.not_before = None;
         token.expires_on = Some(now - chrono::Duration::seconds(1));

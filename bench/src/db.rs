@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use accountd_domain::PermissionSet;
-use accountd_domain::token::TokenSecret;
+use accountd_domain::TokenSecret;
 use anyhow::{Context, Result, bail};
 
 /// The benchmark database's name; dropped and created anew at each run.

@@ -221,7 +221,7 @@ async fn main() -> Result<()> {
     let seed_seconds = seeding.elapsed().as_secs_f64();
     eprintln!("bench: seeded in {seed_seconds:.1} s");
     let hex = |d: [u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let root_digest = hex(accountd_domain::token::TokenSecret::parse(&root_token)
+    let root_digest = hex(accountd_domain::TokenSecret::parse(&root_token)
         .map_err(|_| anyhow::anyhow!("bootstrap printed no token"))?
         .digest()
         .0);

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accountd_domain::ports::Store;
+use accountd_domain::Store;
 use accountd_domain::{EmailAddress, Principal, RequestInfo, Services};
 use accountd_postgres::{PgStore, PoolConfig};
 use accountd_sqlite::SqliteStore;

@@ -41,6 +41,18 @@ mod user_service;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+// Adapters name every item by its root name; the modules are where each rule lives.
+pub use alias::*;
+pub use audit::*;
+pub use error::*;
+pub use idempotency::*;
+pub use member::*;
+pub use mfa::*;
+pub use ports::*;
+pub use subscription::*;
+pub use token::*;
+pub use user::*;
+
 pub use account::{
     Account, AccountCreated, AccountName, AccountPatch, AccountPatchInput, AccountProfile, AccountProfileInput,
     AccountService, AccountSettings, AccountStatus, AccountType, CreateAccountError, DeleteAccountError,

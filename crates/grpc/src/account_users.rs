@@ -2,9 +2,9 @@
 //! conversions. `users.rs` delegates to these; each calls the same domain method as its
 //! REST twin.
 
-use accountd_domain::mfa::{Factor, TotpCode};
-use accountd_domain::ports::AccountUser;
-use accountd_domain::user::NewUserInput;
+use accountd_domain::AccountUser;
+use accountd_domain::NewUserInput;
+use accountd_domain::{Factor, TotpCode};
 use accountd_domain::{FactorId, PageRequest, Services, ValidationErrors};
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
@@ -17,7 +17,7 @@ use crate::users::user_id;
 
 impl From<&AccountUser> for pb::AccountUser {
     fn from(u: &AccountUser) -> Self {
-        let name = |n: &Option<accountd_domain::user::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
+        let name = |n: &Option<accountd_domain::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
         Self {
             id: u.user.id.to_string(),
             first_name: name(&u.user.first_name).unwrap_or_default(),

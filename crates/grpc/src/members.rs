@@ -1,6 +1,6 @@
 //! `accountd.v1.MemberService`: members and roles of an account, and their proto conversions.
 
-use accountd_domain::member::Member;
+use accountd_domain::Member;
 use accountd_domain::{MemberRef, PageRequest, Role, Services, parse_roles};
 use tonic::{Request, Response, Status};
 

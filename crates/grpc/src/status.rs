@@ -1,6 +1,6 @@
 //! Domain errors as gRPC statuses: one exhaustive match over [`ErrorKind`].
 
-use accountd_domain::error::error_chain;
+use accountd_domain::error_chain;
 use accountd_domain::{ErrorKind, HasErrorKind};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};

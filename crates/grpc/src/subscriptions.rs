@@ -1,7 +1,7 @@
 //! `accountd.v1.SubscriptionService`: rate plans and subscriptions.
 
-use accountd_domain::subscription::{RatePlan, Subscription, SubscriptionFields, SubscriptionInput};
 use accountd_domain::{IfMatch, PageRequest, Services, SubscriptionId};
+use accountd_domain::{RatePlan, Subscription, SubscriptionFields, SubscriptionInput};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, non_empty, timestamp};

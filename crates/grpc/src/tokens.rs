@@ -1,8 +1,8 @@
 //! `accountd.v1.TokenService`: API tokens of an account and their proto conversions.
 //! Secrets appear only in the CreateToken and RollToken replies.
 
-use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
 use accountd_domain::{PageRequest, Services, TokenId, WithSecret};
+use accountd_domain::{PolicyInput, Token, TokenInput, TokenSecret};
 use tonic::{Request, Response, Status};
 
 use crate::accounts::{account_id, timestamp};

@@ -1,8 +1,8 @@
 //! `accountd.v1.UserService`: users, the caller itself (`GetMe`, `ListMyPermissions`) and its
 //! answers to invitations, with their proto conversions.
 
-use accountd_domain::user::{NewUserInput, User, UserPatchInput};
 use accountd_domain::{IfMatch, PageRequest, Services, UserId};
+use accountd_domain::{NewUserInput, User, UserPatchInput};
 use tonic::{Request, Response, Status};
 
 use crate::account_users;
@@ -26,7 +26,7 @@ impl UsersApi {
 
 impl From<&User> for pb::User {
     fn from(u: &User) -> Self {
-        let name = |n: &Option<accountd_domain::user::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
+        let name = |n: &Option<accountd_domain::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
         Self {
             id: u.id.to_string(),
             email: u.email.to_string(),

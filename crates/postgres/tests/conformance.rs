@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accountd_domain::ports::Store;
+use accountd_domain::Store;
 
 async fn fresh_store() -> Arc<dyn Store> {
     Arc::new(accountd_postgres::testing::fresh_store().await)

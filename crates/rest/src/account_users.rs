@@ -1,9 +1,9 @@
 //! `/v1/accounts/{account_id}/users` (seed 002): the owner and users of an account, adding a
 //! user by email, removing one, and resetting a user's MFA.
 
+use accountd_domain::AccountUser;
 use accountd_domain::AccountUsers;
-use accountd_domain::ports::AccountUser;
-use accountd_domain::user::NewUserInput;
+use accountd_domain::NewUserInput;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -42,7 +42,7 @@ pub struct AccountUserBody {
 
 impl From<&AccountUser> for AccountUserBody {
     fn from(u: &AccountUser) -> Self {
-        let name = |n: &Option<accountd_domain::user::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
+        let name = |n: &Option<accountd_domain::PersonName>| n.as_ref().map(|n| n.as_str().to_owned());
         Self {
             id: u.user.id.to_string(),
             first_name: name(&u.user.first_name),

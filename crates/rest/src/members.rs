@@ -1,6 +1,6 @@
 //! `/v1/accounts/{account_id}/members` and `/roles` (seeds 000 and 004).
 
-use accountd_domain::member::Member;
+use accountd_domain::Member;
 use accountd_domain::{MemberRef, Role, parse_roles};
 use axum::Json;
 use axum::Router;

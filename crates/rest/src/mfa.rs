@@ -1,7 +1,7 @@
 //! `/v1/me/mfa/totp`: the caller's TOTP factors. The secret appears once, in the enrolment
 //! answer (sent with `Cache-Control: no-store`), and nowhere else.
 
-use accountd_domain::mfa::{Factor, TotpCode};
+use accountd_domain::{Factor, TotpCode};
 use accountd_domain::{FactorId, MfaStatus, ValidationErrors};
 use axum::Json;
 use axum::Router;

@@ -55,7 +55,7 @@ macro_rules! domain_enum_schema {
 
 domain_enum_schema!(
     /// A user's status.
-    UserStatusSchema = accountd_domain::user::UserStatus
+    UserStatusSchema = accountd_domain::UserStatus
 );
 domain_enum_schema!(
     /// An alias's status.
@@ -63,7 +63,7 @@ domain_enum_schema!(
 );
 domain_enum_schema!(
     /// A token's status as a client sets it (`expired` is the server's to say).
-    TokenStatusSchema = accountd_domain::token::TokenStatus, except Expired
+    TokenStatusSchema = accountd_domain::TokenStatus, except Expired
 );
 domain_enum_schema!(
     /// A managed domain's status.
@@ -71,15 +71,15 @@ domain_enum_schema!(
 );
 domain_enum_schema!(
     /// How often a subscription renews.
-    FrequencySchema = accountd_domain::subscription::Frequency
+    FrequencySchema = accountd_domain::Frequency
 );
 domain_enum_schema!(
     /// A subscription's state.
-    SubscriptionStateSchema = accountd_domain::subscription::SubscriptionState
+    SubscriptionStateSchema = accountd_domain::SubscriptionState
 );
 domain_enum_schema!(
     /// Whether a token policy grants or withholds its permissions.
-    PolicyEffectSchema = accountd_domain::token::Effect
+    PolicyEffectSchema = accountd_domain::Effect
 );
 domain_enum_schema!(
     /// The order of an audit-log page.

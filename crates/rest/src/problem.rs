@@ -1,6 +1,6 @@
 //! RFC 9457 problem details: the one way every REST error leaves the service.
 
-use accountd_domain::error::error_chain;
+use accountd_domain::error_chain;
 use accountd_domain::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

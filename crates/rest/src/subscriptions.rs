@@ -1,7 +1,7 @@
 //! `/v1/rate_plans` and `/v1/accounts/{account_id}/subscriptions` (seed 004).
 
 use accountd_domain::SubscriptionId;
-use accountd_domain::subscription::{RatePlan, Subscription, SubscriptionInput};
+use accountd_domain::{RatePlan, Subscription, SubscriptionInput};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
@@ -136,7 +136,7 @@ impl RatePlanField {
 }
 
 impl SubscriptionRequest {
-    fn validate(self) -> Result<accountd_domain::subscription::SubscriptionFields, ApiError> {
+    fn validate(self) -> Result<accountd_domain::SubscriptionFields, ApiError> {
         let rate_plan = self.rate_plan.map(RatePlanField::into_id);
         SubscriptionInput { rate_plan, frequency: self.frequency, state: self.state }
             .validate()

@@ -1,8 +1,8 @@
 //! `/v1/accounts/{account_id}/tokens` (seed 004): API tokens, their verification, permission
 //! groups and rolling. Secrets appear only in the create and roll responses.
 
-use accountd_domain::token::{PolicyInput, Token, TokenInput, TokenSecret};
 use accountd_domain::{Permission, TokenId, WithSecret};
+use accountd_domain::{PolicyInput, Token, TokenInput, TokenSecret};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;

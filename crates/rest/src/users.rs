@@ -1,7 +1,7 @@
 //! `/v1/users`: platform user management for root callers.
 
 use accountd_domain::UserId;
-use accountd_domain::user::{NewUserInput, User, UserPatchInput};
+use accountd_domain::{NewUserInput, User, UserPatchInput};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;

@@ -1,10 +1,10 @@
 //! Domains and aliases in SQL: their row types and [`impl_alias_store!`], which
 //! [`impl_store!`](crate::impl_store) expands once per database.
 
-use accountd_domain::alias::{AuthFailures, DisplayName, LocalPart};
 use accountd_domain::{
     AccountId, Alias, AliasId, AliasStatus, Domain, DomainId, DomainName, DomainStatus, UserId, Version,
 };
+use accountd_domain::{AuthFailures, DisplayName, LocalPart};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -138,8 +138,8 @@ macro_rules! impl_alias_store {
             use $crate::Context as _;
             use $crate::__private::async_trait;
             use $crate::__private::chrono::{DateTime, Utc};
-            use $crate::__private::domain::alias::{AuthFailures, LocalPart, Mailbox};
-            use $crate::__private::domain::ports::{AliasRepository, AliasWrites, InsertAliasError, InsertDomainError};
+            use $crate::__private::domain::{AuthFailures, LocalPart, Mailbox};
+            use $crate::__private::domain::{AliasRepository, AliasWrites, InsertAliasError, InsertDomainError};
             use $crate::__private::domain::{
                 AccountId, Alias, AliasFilter, AliasId, Domain, DomainId, DomainName, Page, PageRequest, UserId,
                 Version,

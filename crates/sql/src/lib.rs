@@ -141,8 +141,8 @@ macro_rules! select_audit_events {
     };
 }
 
-/// Defines `$store` (the [`Store`](accountd_domain::ports::Store) over a `sqlx::Pool<$db>`)
-/// and `$tx` (its [`Transaction`](accountd_domain::ports::Transaction)).
+/// Defines `$store` (the [`Store`](accountd_domain::Store) over a `sqlx::Pool<$db>`)
+/// and `$tx` (its [`Transaction`](accountd_domain::Transaction)).
 ///
 /// `begin` is the statement that opens a write transaction and `lock` the clause that locks a
 /// row read inside one. SQLite: `BEGIN IMMEDIATE` takes the database's write lock up front,
@@ -190,17 +190,17 @@ macro_rules! impl_store {
         const _: () = {
             use $crate::__private::anyhow;
             use $crate::Context as _;
-            use $crate::__private::domain::ports::{
+            use $crate::__private::domain::{
                 AccountRepository, AccountWrites, AuditRepository, AuditWrites, IdempotencyWrites, IdentityRepository,
                 IdentityWrites, InsertAccountError, InsertUserError, PathAccess, Store, SubscriptionRepository, SubscriptionWrites,
                 Transaction, UnitOfWork,
             };
-            use $crate::__private::domain::audit::AuditQuery;
-            use $crate::__private::domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-            use $crate::__private::domain::member::Member;
-            use $crate::__private::domain::subscription::{RatePlan, Subscription};
-            use $crate::__private::domain::token::{Token, TokenDigest};
-            use $crate::__private::domain::user::User;
+            use $crate::__private::domain::AuditQuery;
+            use $crate::__private::domain::{IdempotencyKey, IdempotencyRecord};
+            use $crate::__private::domain::Member;
+            use $crate::__private::domain::{RatePlan, Subscription};
+            use $crate::__private::domain::{Token, TokenDigest};
+            use $crate::__private::domain::User;
             use $crate::__private::domain::{
                 Account, AccountId, AuditEvent, EmailAddress, Page, PageRequest, Role, SubscriptionId, TokenId, UserId,
                 Version,
@@ -490,7 +490,7 @@ macro_rules! impl_store {
             #[async_trait]
             impl AuditRepository for $store {
                 async fn list_audit_events(&self, query: &AuditQuery) -> anyhow::Result<Page<AuditEvent>> {
-                    use $crate::__private::domain::audit::Direction;
+                    use $crate::__private::domain::Direction;
                     let sql = match (query.account_id.is_some(), query.direction) {
                         (true, Direction::Asc) => audit_sql!("WHERE account_id = $1", ">", "ASC"),
                         (true, Direction::Desc) => audit_sql!("WHERE account_id = $1", "<", "DESC"),

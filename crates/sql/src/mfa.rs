@@ -1,10 +1,10 @@
 //! The SQL of MFA factors and of the account-users view (seed 002), shared by both stores
 //! through [`impl_mfa_store!`](crate::impl_mfa_store).
 
-use accountd_domain::id::{FactorId, UserId};
-use accountd_domain::member::Member;
-use accountd_domain::mfa::{Factor, FactorStatus, SealedSecret};
-use accountd_domain::ports::AccountUser;
+use accountd_domain::AccountUser;
+use accountd_domain::Member;
+use accountd_domain::{Factor, FactorStatus, SealedSecret};
+use accountd_domain::{FactorId, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -84,8 +84,8 @@ macro_rules! select_account_users {
     };
 }
 
-/// Implements [`MfaRepository`](accountd_domain::ports::MfaRepository) for `$store` and
-/// [`MfaWrites`](accountd_domain::ports::MfaWrites) for `$tx`, the types
+/// Implements [`MfaRepository`](accountd_domain::MfaRepository) for `$store` and
+/// [`MfaWrites`](accountd_domain::MfaWrites) for `$tx`, the types
 /// [`impl_store!`](crate::impl_store) defined with the same `lock` clause. Invoked next to
 /// `impl_store!`, in the same module, so it reaches their pool and transaction.
 #[macro_export]
@@ -95,9 +95,9 @@ macro_rules! impl_mfa_store {
             use $crate::__private::anyhow;
             use $crate::__private::async_trait;
             use $crate::__private::chrono::{DateTime, Utc};
-            use $crate::__private::domain::mfa::Factor;
-            use $crate::__private::domain::ports::{AccountUser, MfaRepository, MfaWrites};
+            use $crate::__private::domain::Factor;
             use $crate::__private::domain::{AccountId, FactorId, Page, PageRequest, UserId};
+            use $crate::__private::domain::{AccountUser, MfaRepository, MfaWrites};
             use $crate::__private::sqlx;
             use $crate::__private::uuid;
             use $crate::Context as _;

@@ -2,17 +2,17 @@
 //! domain rule means the database was changed behind accountd's back: it is an error, never
 //! silently repaired.
 
-use accountd_domain::audit::AuditOutcome;
-use accountd_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
-use accountd_domain::member::{Member, MemberStatus};
-use accountd_domain::subscription::{Frequency, RatePlan, Subscription, SubscriptionState};
-use accountd_domain::token::{Effect, Policy, Token, TokenCondition, TokenName, TokenStatus};
-use accountd_domain::user::{PersonName, User, UserStatus};
+use accountd_domain::AuditOutcome;
 use accountd_domain::{
     Account, AccountId, AccountName, AccountProfile, AccountSettings, AccountStatus, AccountType, Actor, ActorKind,
     AuditEvent, AuditEventId, EmailAddress, FieldError, RequestInfo, UserId, Version,
 };
+use accountd_domain::{Effect, Policy, Token, TokenCondition, TokenName, TokenStatus};
+use accountd_domain::{Frequency, RatePlan, Subscription, SubscriptionState};
+use accountd_domain::{IdempotencyKey, IdempotencyRecord};
+use accountd_domain::{Member, MemberStatus};
 use accountd_domain::{PermissionSet, Role, SubscriptionId, TokenId};
+use accountd_domain::{PersonName, User, UserStatus};
 use anyhow::{Context, anyhow, ensure};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accountd_domain::ports::Store;
+use accountd_domain::Store;
 use accountd_sqlite::SqliteStore;
 
 async fn fresh_store() -> Arc<dyn Store> {

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use accountd_domain::mfa::TotpSecret;
+use accountd_domain::TotpSecret;
 use chrono::Utc;
 use serde_json::{Value, json};
 

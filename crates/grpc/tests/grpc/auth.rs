@@ -1,7 +1,7 @@
 //! Authentication and authorization over gRPC (SPEC §2): who may call, and what a member's
 //! token may do on its account and on others'.
 
-use accountd_domain::token::TokenSecret;
+use accountd_domain::TokenSecret;
 use accountd_grpc::pb::{
     DeleteAccountMemberRequest, GetAccountRequest, GetMeRequest, ListAccountMembersRequest, ListAccountsRequest,
     ListMyPermissionsRequest, ListTokensRequest, PutAccountMemberRequest, RollTokenRequest, UpdateAccountRequest,

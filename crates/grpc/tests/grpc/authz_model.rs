@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use accountd_domain::mfa::TotpSecret;
+use accountd_domain::TotpSecret;
 use accountd_grpc::pb;
 use chrono::{Duration, Utc};
 use tonic::{Code, Status};

@@ -3,7 +3,7 @@
 //! twice, an owner's factors are safe through a parent account, a root id answers a tenant
 //! like an unknown one, and a replay shows only what the caller could read now.
 
-use accountd_domain::mfa::TotpSecret;
+use accountd_domain::TotpSecret;
 use accountd_grpc::pb;
 use chrono::{Duration, Utc};
 use tonic::{Code, Request};

@@ -1,7 +1,7 @@
 //! The gRPC twin of the REST authorization matrix: every role against every kind of operation,
 //! every kind of bad credential, narrowed tokens, removed members and disabled users (SPEC §2).
 
-use accountd_domain::token::TokenSecret;
+use accountd_domain::TokenSecret;
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
 use accountd_grpc::pb::user_service_client::UserServiceClient;
 use accountd_grpc::pb::{

@@ -1,7 +1,7 @@
 //! MFA over gRPC: enrolment, activation with a computed code, replay refusal, GetMe without
 //! secrets, and enforced two-factor answering PERMISSION_DENIED with its reason.
 
-use accountd_domain::mfa::TotpSecret;
+use accountd_domain::TotpSecret;
 use accountd_grpc::pb::{
     ActivateTotpRequest, DeleteTotpRequest, EnrollTotpRequest, GetAccountRequest, GetMeRequest, UpdateAccountRequest,
     VerifyTotpRequest,

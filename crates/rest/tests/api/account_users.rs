@@ -1,7 +1,7 @@
 //! Account users over REST (seed 002): list (owner apart), create, get, delete, reset MFA,
 //! each with its shapes and status codes, and the refusals.
 
-use accountd_domain::mfa::TotpSecret;
+use accountd_domain::TotpSecret;
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};

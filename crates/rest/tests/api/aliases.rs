@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use accountd_domain::alias::LocalPart;
+use accountd_domain::LocalPart;
 use accountd_domain::{AliasId, DomainName};
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};

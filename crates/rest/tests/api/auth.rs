@@ -187,7 +187,7 @@ async fn every_kind_of_bad_credential_answers_401() {
     let roll_uri = format!("/v1/accounts/{a}/tokens/{}/value", rolled["id"].as_str().expect("id"));
     let new_value = w.app.send(Method::PUT, &roll_uri, None, &[]).await;
     assert_eq!(new_value.status, StatusCode::OK, "{}", new_value.text);
-    let unknown = accountd_domain::token::TokenSecret::generate().expose().to_owned();
+    let unknown = accountd_domain::TokenSecret::generate().expose().to_owned();
     let secret = |t: &Value| t["value"].as_str().expect("value").to_owned();
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no token", vec![]),

@@ -18,7 +18,7 @@ mod unavailable;
 
 use std::sync::Arc;
 
-use accountd_domain::ports::Store;
+use accountd_domain::Store;
 use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
 use accountd_rest::{AppState, router};
 use accountd_sqlite::SqliteStore;
@@ -191,7 +191,7 @@ pub async fn owned_agency(app: &TestApp) -> (String, String) {
 /// in its own transaction, so the count says how many resources were made, and an unchanged
 /// count that nothing was stored.
 pub async fn trail(app: &TestApp, account: &str) -> usize {
-    let page = accountd_domain::page::PageRequest::parse(Some(1000), None).expect("page");
+    let page = accountd_domain::PageRequest::parse(Some(1000), None).expect("page");
     let account = accountd_domain::AccountId::parse(account, "account").expect("id");
     let mut n = 0;
     for scope in [Some(account), None] {

@@ -33,7 +33,7 @@ async fn enrolment_returns_the_secret_once_and_me_shows_only_factor_ids() {
 
     // The secret is stored sealed, and no audit event carries it.
     let factors = t.app.store.list_factors(accountd_domain::UserId::parse(&t.viewer.0, "id").unwrap()).await.unwrap();
-    let bytes = accountd_domain::mfa::TotpSecret::from_base32(&secret).unwrap();
+    let bytes = accountd_domain::TotpSecret::from_base32(&secret).unwrap();
     let plain = format!("{bytes:?}");
     assert_eq!(plain, "TotpSecret(..)", "Debug never prints a secret");
     assert_eq!(format!("{:?}", factors[0].secret), "SealedSecret(..)");

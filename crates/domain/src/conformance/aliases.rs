@@ -6,16 +6,10 @@ use chrono::{Duration, Utc};
 use secrecy::SecretString;
 
 use super::{caller, create, service};
-use crate::account::{IfMatch, NewAccountInput};
-use crate::alias::{AliasFilter, AliasPatchInput, DomainName, DomainRef, DomainStatus, LocalPart, NewAliasInput};
-use crate::alias::{NewAlias, NewDomain};
-use crate::clock::{SystemClock, UuidV7Generator};
-use crate::id::AccountId;
-use crate::page::PageRequest;
-use crate::ports::Store;
-use crate::principal::Principal;
 use crate::{
-    AliasService, AliasWithPassword, Argon2idHasher, CreateAccountError, Domain, DomainService, IdentityError,
+    AccountId, AliasFilter, AliasPatchInput, AliasService, AliasWithPassword, Argon2idHasher, CreateAccountError,
+    Domain, DomainName, DomainRef, DomainService, DomainStatus, IdentityError, IfMatch, LocalPart, NewAccountInput,
+    NewAlias, NewAliasInput, NewDomain, PageRequest, Principal, Store, SystemClock, UuidV7Generator,
 };
 
 fn domains(store: &Arc<dyn Store>) -> Domains {
@@ -73,7 +67,7 @@ impl Aliases {
 }
 
 async fn domain(store: &Arc<dyn Store>, name: &str, status: DomainStatus) -> Domain {
-    let command = crate::alias::NewDomain { name: DomainName::parse(name).expect("valid"), status };
+    let command = crate::NewDomain { name: DomainName::parse(name).expect("valid"), status };
     domains(store).create(&caller(), command).await.expect("create domain")
 }
 
@@ -179,7 +173,7 @@ pub async fn aliases_need_an_active_domain_and_a_member_user(store: Arc<dyn Stor
 }
 
 pub async fn a_users_first_alias_is_the_default_and_the_next_inherits_it(store: Arc<dyn Store>) {
-    use crate::permission::Role;
+    use crate::Role;
     domain(&store, "example.net", DomainStatus::Active).await;
     let account = create(&store, "Acme", "standard", None).await;
     let ada = super::identity::user(&store, "ada@example.com").await;
@@ -323,8 +317,7 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
         .await
         .expect("disable");
     assert_eq!((disabled.status, disabled.version), (DomainStatus::Disabled, d.version.next()));
-    let command =
-        crate::alias::NewDomainInput { name: Some("EXAMPLE.com".into()), status: None }.validate().expect("v");
+    let command = crate::NewDomainInput { name: Some("EXAMPLE.com".into()), status: None }.validate().expect("v");
     let dup = domains(&store).create(&caller(), command).await;
     assert!(matches!(dup, Err(IdentityError::AlreadyExists(_))), "{dup:?}");
 }
@@ -353,7 +346,7 @@ pub async fn parallel_guesses_get_no_more_than_the_free_attempts(store: Arc<dyn 
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(checked <= crate::alias::AuthFailures::FREE_ATTEMPTS, "{checked} guesses were checked");
+    assert!(checked <= crate::AuthFailures::FREE_ATTEMPTS, "{checked} guesses were checked");
     assert_eq!(checked + throttled, 12);
 }
 
@@ -372,7 +365,7 @@ pub async fn concurrent_idempotent_creations_with_a_primary_alias_replay_the_fir
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let (accounts, command) = (service(&store), command());
-            let key = crate::idempotency::IdempotencyKey::parse("alias-race").expect("key");
+            let key = crate::IdempotencyKey::parse("alias-race").expect("key");
             tokio::spawn(async move { accounts.create(&caller(), command, Some(key)).await })
         })
         .collect();

@@ -5,17 +5,11 @@
 use std::sync::Arc;
 
 use super::{caller, create};
-use crate::alias::{NewAliasInput, NewDomainInput};
-use crate::idempotency::IdempotencyKey;
-use crate::member_service::MemberRef;
-use crate::page::PageRequest;
-use crate::permission::{PermissionSet, Role};
-use crate::ports::Store;
-use crate::principal::{Principal, RequestInfo};
-use crate::subscription::SubscriptionInput;
-use crate::token::{TokenFields, TokenInput};
-use crate::user::{NewUser, NewUserInput};
-use crate::{IdentityError, KeySealer, SealingKey, Services};
+use crate::{
+    IdempotencyKey, IdentityError, KeySealer, MemberRef, NewAliasInput, NewDomainInput, NewUser, NewUserInput,
+    PageRequest, PermissionSet, Principal, RequestInfo, Role, SealingKey, Services, Store, SubscriptionInput,
+    TokenFields, TokenInput,
+};
 
 fn services(store: &Arc<dyn Store>) -> Services {
     Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))))
@@ -171,12 +165,8 @@ pub async fn concurrent_token_creations_with_one_key_create_one_token(store: Arc
     assert_eq!(tokens.items.len(), 1);
 }
 
-fn record(
-    scope: &str,
-    key_text: &str,
-    created_at: chrono::DateTime<chrono::Utc>,
-) -> crate::idempotency::IdempotencyRecord {
-    crate::idempotency::IdempotencyRecord {
+fn record(scope: &str, key_text: &str, created_at: chrono::DateTime<chrono::Utc>) -> crate::IdempotencyRecord {
+    crate::IdempotencyRecord {
         scope: scope.into(),
         key: IdempotencyKey::parse(key_text).expect("valid key"),
         operation: "account.create".into(),

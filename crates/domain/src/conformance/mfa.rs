@@ -1,18 +1,15 @@
-//! Conformance cases of the MFA and account-users ports ([`crate::ports::MfaRepository`],
-//! [`crate::ports::MfaWrites`]).
+//! Conformance cases of the MFA and account-users ports ([`crate::MfaRepository`],
+//! [`crate::MfaWrites`]).
 
 use std::sync::Arc;
 
 use chrono::Duration;
 
 use super::{create, identity};
-use crate::account::{Account, NewAccountInput};
-use crate::clock::{Clock, IdGenerator, SystemClock, UuidV7Generator};
-use crate::id::{AccountId, FactorId, UserId};
-use crate::mfa::{Factor, FactorStatus, SealedSecret};
-use crate::page::{PageRequest, PageSize};
-use crate::permission::Role;
-use crate::ports::Store;
+use crate::{
+    Account, AccountId, Clock, Factor, FactorId, FactorStatus, IdGenerator, NewAccountInput, PageRequest, PageSize,
+    Role, SealedSecret, Store, SystemClock, UserId, UuidV7Generator,
+};
 
 fn factor(user: UserId, status: FactorStatus) -> Factor {
     Factor {
@@ -171,9 +168,9 @@ pub async fn account_users_join_membership_user_and_mfa_state(store: Arc<dyn Sto
 }
 
 pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc<dyn Store>) {
-    use crate::mfa::{KeySealer, SealingKey, TotpCode, TotpSecret};
-    use crate::principal::RequestInfo;
+    use crate::RequestInfo;
     use crate::{Authenticator, IdentityError, MfaService};
+    use crate::{KeySealer, SealingKey, TotpCode, TotpSecret};
 
     let account = create(&store, "Acme", "standard", None).await;
     let ada = identity::user(&store, "ada@example.com").await;

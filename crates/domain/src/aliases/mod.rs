@@ -1,0 +1,12 @@
+//! Managed domains and email aliases: their value types, mailbox passwords and their hashing,
+//! [`DomainService`], [`AliasService`] with mailbox authentication, and their ports.
+
+mod alias;
+mod password;
+mod ports;
+mod service;
+
+pub use alias::*;
+pub use password::*;
+pub use ports::*;
+pub use service::*;

@@ -1,0 +1,199 @@
+//! The authorization decision: what a caller holds ([`Rights`]: root permissions plus the
+//! roles held on an account or its ancestors, narrowed by the calling token's policies, with
+//! two-factor enforcement), and the one way services ask it ([`Deps::authorize`]).
+
+use crate::Deps;
+use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token};
+
+/// Why a caller may not do something on an account.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The caller holds nothing on the account: it must not learn that the account exists.
+    #[error("not found")]
+    NotFound,
+    /// The caller sees the account but lacks the permission.
+    #[error("permission {0} is required")]
+    Forbidden(Permission),
+    /// The account (or an ancestor) enforces two-factor authentication and the calling
+    /// member has no active factor.
+    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    TwoFactorRequired,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// What a caller holds, loaded once and asked about any number of accounts.
+#[derive(Debug, Clone)]
+pub(crate) struct Rights {
+    /// Permissions held on every account (the system's, or a root user's).
+    everywhere: PermissionSet,
+    /// Accounts where the user is an accepted member, with the union of its roles there.
+    memberships: Vec<(AccountId, PermissionSet)>,
+    /// The calling token, which narrows everything else.
+    token: Option<Token>,
+    /// Accounts enforcing two-factor authentication that the caller, a member without an
+    /// active factor, is shut out of (with their descendants). Empty for everyone else.
+    twofactor_blocked: Vec<AccountId>,
+}
+
+impl Rights {
+    /// Effective permissions on `account`: the user's root permissions and the roles it holds
+    /// on the account or any ancestor, narrowed by the token's policies; nothing where
+    /// two-factor authentication is enforced and the caller has no active factor.
+    pub fn on(&self, account: &Account) -> PermissionSet {
+        if self.twofactor_blocks(account) { PermissionSet::EMPTY } else { self.held(account) }
+    }
+
+    /// Whether two-factor enforcement on `account` or an ancestor shuts the caller out.
+    fn twofactor_blocks(&self, account: &Account) -> bool {
+        self.twofactor_blocked.iter().any(|id| *id == account.id || account.hierarchy.contains(id))
+    }
+
+    /// The one access decision: nothing held → not found (existence does not leak), held
+    /// but two-factor enforced without a factor → two-factor required, else the permission.
+    pub fn check(&self, account: &Account, permission: Permission) -> Result<(), AccessError> {
+        if self.check_any(account)?.contains(permission) { Ok(()) } else { Err(AccessError::Forbidden(permission)) }
+    }
+
+    /// What the caller holds on `account`, when it holds anything there and is not shut out
+    /// by two-factor enforcement (the first two steps of [`Rights::check`]).
+    pub fn check_any(&self, account: &Account) -> Result<PermissionSet, AccessError> {
+        let held = self.held(account);
+        if held.is_empty() {
+            Err(AccessError::NotFound)
+        } else if self.twofactor_blocks(account) {
+            Err(AccessError::TwoFactorRequired)
+        } else {
+            Ok(held)
+        }
+    }
+
+    /// [`Rights::on`] before two-factor enforcement.
+    fn held(&self, account: &Account) -> PermissionSet {
+        let inherited = self
+            .memberships
+            .iter()
+            .filter(|(id, _)| *id == account.id || account.hierarchy.contains(id))
+            .fold(self.everywhere, |set, (_, roles)| set.union(*roles));
+        match &self.token {
+            None => inherited,
+            Some(token) => inherited.intersection(token.grant_on(account)),
+        }
+    }
+}
+
+impl Deps {
+    /// The caller's rights on `account` and its ancestors only: one indexed query.
+    pub async fn rights_for(&self, principal: &Principal, account: &Account) -> anyhow::Result<Rights> {
+        let mut path = account.hierarchy.clone();
+        path.push(account.id);
+        self.rights(principal, Some(&path)).await
+    }
+
+    /// The caller's rights everywhere it is a member (for listings).
+    pub async fn all_rights(&self, principal: &Principal) -> anyhow::Result<Rights> {
+        self.rights(principal, None).await
+    }
+
+    async fn rights(&self, principal: &Principal, path: Option<&[AccountId]>) -> anyhow::Result<Rights> {
+        let Some(caller) = principal.token_caller() else {
+            return Ok(Rights {
+                everywhere: PermissionSet::all(),
+                memberships: Vec::new(),
+                token: None,
+                twofactor_blocked: Vec::new(),
+            });
+        };
+        let user = caller.user.id;
+        // Root permissions holding every account permission make memberships add nothing:
+        // their query is skipped (one round trip less per root request).
+        let account_scoped = PermissionSet::account_scoped();
+        let covered = caller.user.root_permissions.intersection(account_scoped) == account_scoped;
+        let union = |roles: Vec<(AccountId, Vec<Role>)>| -> Vec<(AccountId, PermissionSet)> {
+            roles.into_iter().map(|(account, roles)| (account, Role::union_of(&roles))).collect()
+        };
+        let (memberships, twofactor_blocked) = match path {
+            _ if covered => (Vec::new(), self.twofactor_blocked(principal, None).await?),
+            // One account's decision: its path's roles and enforcing accounts in one query.
+            Some(path) => {
+                let access = self.store.path_access(user, path).await?;
+                (union(access.roles), self.twofactor_blocked(principal, Some(access.enforcing)).await?)
+            }
+            None => {
+                let memberships = self
+                    .store
+                    .memberships_of(user)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.status == MemberStatus::Member)
+                    .map(|m| (m.account_id, m.roles))
+                    .collect();
+                (union(memberships), self.twofactor_blocked(principal, None).await?)
+            }
+        };
+        Ok(Rights {
+            everywhere: caller.user.root_permissions,
+            memberships,
+            token: Some(caller.token.clone()),
+            twofactor_blocked,
+        })
+    }
+
+    /// The accounts whose two-factor enforcement shuts the caller out: none for the system
+    /// and root users (they are not members), none for a user with an active factor. Read
+    /// on every call, so enrolling (or a reset) takes effect at once on every instance.
+    /// `enforcing`: the enforcing accounts already known (those of one account's path);
+    /// `None` reads those near every membership of the caller.
+    async fn twofactor_blocked(
+        &self,
+        principal: &Principal,
+        enforcing: Option<Vec<AccountId>>,
+    ) -> anyhow::Result<Vec<AccountId>> {
+        let Some(caller) = principal.token_caller() else { return Ok(Vec::new()) };
+        if caller.user.is_root() {
+            return Ok(Vec::new());
+        }
+        let enforcing = match enforcing {
+            Some(enforcing) => enforcing,
+            None => self.store.twofactor_enforced_near(caller.user.id).await?,
+        };
+        if enforcing.is_empty() || self.store.has_active_factor(caller.user.id).await? {
+            return Ok(Vec::new());
+        }
+        Ok(enforcing)
+    }
+
+    /// Whether the caller may turn two-factor enforcement on without locking itself out:
+    /// the system and root users always, a member only with an active factor.
+    pub async fn may_enforce_twofactor(&self, principal: &Principal) -> anyhow::Result<bool> {
+        match principal.token_caller() {
+            None => Ok(true),
+            Some(caller) if caller.user.is_root() => Ok(true),
+            Some(caller) => self.store.has_active_factor(caller.user.id).await,
+        }
+    }
+
+    /// The account `id`, when the caller holds `permission` on it; a missing account is
+    /// [`AccessError::NotFound`] like one the caller cannot see.
+    pub async fn authorized_account(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+        permission: Permission,
+    ) -> Result<Account, AccessError> {
+        let account = self.store.get_account(id).await?.ok_or(AccessError::NotFound)?;
+        self.authorize(principal, &account, permission).await?;
+        Ok(account)
+    }
+
+    /// Succeeds when the caller holds `permission` on `account`; a caller holding nothing
+    /// there gets [`AccessError::NotFound`], so existence does not leak across tenants.
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        account: &Account,
+        permission: Permission,
+    ) -> Result<(), AccessError> {
+        self.rights_for(principal, account).await?.check(account, permission)
+    }
+}

@@ -1,0 +1,16 @@
+//! The shared kernel every area builds on: ids, pages, errors, the clock, email addresses,
+//! free text, versions, idempotent creation and the brute-force throttle. The crate root
+//! re-exports each of these modules (`crate::text`, `crate::id`, …) and their items.
+
+#[macro_use]
+mod macros;
+
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod id;
+pub mod idempotency;
+pub mod page;
+pub mod text;
+pub mod throttle;
+pub mod version;

@@ -10,12 +10,12 @@ use const_format::concatcp;
 use super::dialect::{ROW_LOCK, TREE_LOCK};
 use super::{SqlStore, SqlTransaction};
 use crate::Context as _;
-use crate::paging::{after, limit, page_of};
+use crate::paging::{limit, page_of};
 use crate::rows::{ACCOUNT_COLUMNS, AccountRow, SELECT_ACCOUNTS, path_of, subtree_bounds};
 use crate::violations::is_foreign_key_violation;
 
-fn accounts(rows: Vec<AccountRow>, page: PageRequest) -> anyhow::Result<Page<Account>> {
-    page_of(rows, page, |a: &Account| a.id.as_uuid())
+fn account_key(account: &Account) -> uuid::Uuid {
+    account.id.as_uuid()
 }
 
 #[async_trait]
@@ -46,38 +46,31 @@ impl AccountRepository for SqlStore {
             }
         }
         .context("listing accounts")?;
-        accounts(rows, page)
+        page_of(rows, page, account_key)
     }
 
     async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>> {
-        let rows: Vec<AccountRow> =
-            sqlx::query_as(concatcp!(SELECT_ACCOUNTS, "WHERE parent_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
-                .bind(parent.as_uuid())
-                .bind(after(page))
-                .bind(limit(page))
-                .fetch_all(&self.pool)
-                .await
-                .context("listing child accounts")?;
-        accounts(rows, page)
+        self.page_under::<AccountRow, _>(
+            concatcp!(SELECT_ACCOUNTS, "WHERE parent_id = $1 AND id > $2 ORDER BY id LIMIT $3"),
+            parent.as_uuid(),
+            page,
+            "listing child accounts",
+            account_key,
+        )
+        .await
     }
 
     async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>> {
         // Each membership is one path range (the account and its subtree); the
         // union is read in id order from there, however many accounts exist.
-        let rows: Vec<AccountRow> = sqlx::query_as(concatcp!(
+        const SQL: &str = concatcp!(
             "SELECT DISTINCT ",
             ACCOUNT_COLUMNS,
             " FROM accounts WHERE id IN (SELECT a.id FROM members m JOIN accounts ma ON ma.id = m.account_id \
              JOIN accounts a ON a.path >= ma.path AND a.path < ma.path || '0' \
              WHERE m.user_id = $1 AND m.status = 'member' AND a.id > $2) ORDER BY id LIMIT $3"
-        ))
-        .bind(user.as_uuid())
-        .bind(after(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing a member's accounts")?;
-        accounts(rows, page)
+        );
+        self.page_under::<AccountRow, _>(SQL, user.as_uuid(), page, "listing a member's accounts", account_key).await
     }
 }
 

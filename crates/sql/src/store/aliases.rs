@@ -16,15 +16,20 @@ use crate::paging::{after, limit, page_of};
 use crate::rows::{ALIAS_COLUMNS, AliasRow, AuthFailuresRow, DomainRow, FROM_ALIASES, SELECT_ALIASES, SELECT_DOMAINS};
 use crate::violations::{is_foreign_key_violation, is_unique_violation};
 
+/// The domain `id`, read on the pool or in a transaction alike (unlocked in both).
+async fn domain_by_id(db: impl sqlx::Executor<'_, Database = Db>, id: DomainId) -> anyhow::Result<Option<Domain>> {
+    let row: Option<DomainRow> = sqlx::query_as(concatcp!(SELECT_DOMAINS, "WHERE id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(db)
+        .await
+        .context("reading a domain")?;
+    row.map(Domain::try_from).transpose()
+}
+
 #[async_trait]
 impl AliasRepository for SqlStore {
     async fn get_domain(&self, id: DomainId) -> anyhow::Result<Option<Domain>> {
-        let row: Option<DomainRow> = sqlx::query_as(concatcp!(SELECT_DOMAINS, "WHERE id = $1"))
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading a domain")?;
-        row.map(Domain::try_from).transpose()
+        domain_by_id(&self.pool, id).await
     }
 
     async fn find_domain_by_name(&self, name: &DomainName) -> anyhow::Result<Option<Domain>> {
@@ -166,12 +171,7 @@ impl AliasRepository for SqlStore {
 #[async_trait]
 impl AliasWrites for SqlTransaction {
     async fn find_domain(&mut self, id: DomainId) -> anyhow::Result<Option<Domain>> {
-        let row: Option<DomainRow> = sqlx::query_as(concatcp!(SELECT_DOMAINS, "WHERE id = $1"))
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .context("reading a domain")?;
-        row.map(Domain::try_from).transpose()
+        domain_by_id(&mut *self.tx, id).await
     }
 
     async fn insert_domain(&mut self, domain: &Domain) -> Result<(), InsertDomainError> {

@@ -9,7 +9,6 @@ use const_format::concatcp;
 use super::dialect::ROW_LOCK;
 use super::{SqlStore, SqlTransaction};
 use crate::Context as _;
-use crate::paging::{after, limit, page_of};
 use crate::rows::{RatePlanRow, SELECT_RATE_PLANS, SELECT_SUBSCRIPTIONS, SubscriptionRow};
 
 #[async_trait]
@@ -32,17 +31,14 @@ impl SubscriptionRepository for SqlStore {
     }
 
     async fn list_subscriptions(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Subscription>> {
-        let rows: Vec<SubscriptionRow> = sqlx::query_as(concatcp!(
-            SELECT_SUBSCRIPTIONS,
-            "WHERE s.account_id = $1 AND s.id > $2 ORDER BY s.id LIMIT $3"
-        ))
-        .bind(account.as_uuid())
-        .bind(after(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
+        self.page_under::<SubscriptionRow, _>(
+            concatcp!(SELECT_SUBSCRIPTIONS, "WHERE s.account_id = $1 AND s.id > $2 ORDER BY s.id LIMIT $3"),
+            account.as_uuid(),
+            page,
+            "listing subscriptions",
+            |s: &Subscription| s.id.as_uuid(),
+        )
         .await
-        .context("listing subscriptions")?;
-        page_of(rows, page, |s: &Subscription| s.id.as_uuid())
     }
 
     async fn get_subscription(&self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>> {

@@ -54,6 +54,19 @@ async fn write_member(
         .await
 }
 
+/// The user with `email` in any case, read on the pool or in a transaction alike.
+async fn user_by_email(
+    db: impl sqlx::Executor<'_, Database = Db>,
+    email: &EmailAddress,
+) -> anyhow::Result<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(concatcp!(SELECT_USERS, "WHERE lower(email) = lower($1)"))
+        .bind(email.as_str())
+        .fetch_optional(db)
+        .await
+        .context("finding a user by email")?;
+    row.map(User::try_from).transpose()
+}
+
 /// `count` placeholders numbered from `$2` on (`$1` is the user), comma-separated: a list
 /// of values to bind, never the values themselves.
 fn placeholders_after_user(count: usize) -> String {
@@ -80,12 +93,7 @@ impl IdentityRepository for SqlStore {
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(concatcp!(SELECT_USERS, "WHERE lower(email) = lower($1)"))
-            .bind(email.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .context("finding a user by email")?;
-        row.map(User::try_from).transpose()
+        user_by_email(&self.pool, email).await
     }
 
     async fn list_users(&self, page: PageRequest) -> anyhow::Result<Page<User>> {
@@ -110,17 +118,14 @@ impl IdentityRepository for SqlStore {
     }
 
     async fn list_members(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<Member>> {
-        let rows: Vec<MemberRow> = sqlx::query_as(concatcp!(
-            SELECT_MEMBERS,
-            "WHERE account_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3"
-        ))
-        .bind(account.as_uuid())
-        .bind(after(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
+        self.page_under::<MemberRow, _>(
+            concatcp!(SELECT_MEMBERS, "WHERE account_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3"),
+            account.as_uuid(),
+            page,
+            "listing members",
+            |m: &Member| m.user_id.as_uuid(),
+        )
         .await
-        .context("listing members")?;
-        page_of(rows, page, |m: &Member| m.user_id.as_uuid())
     }
 
     async fn member_roles(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<Vec<(AccountId, Vec<Role>)>> {
@@ -223,17 +228,17 @@ impl IdentityRepository for SqlStore {
     }
 
     async fn list_platform_tokens(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Token>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(concatcp!(
-            SELECT_TOKENS,
-            "WHERE t.account_id IS NULL AND t.user_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
-        ))
-        .bind(user.as_uuid())
-        .bind(after(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
+        self.page_under::<TokenRow, _>(
+            concatcp!(
+                SELECT_TOKENS,
+                "WHERE t.account_id IS NULL AND t.user_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
+            ),
+            user.as_uuid(),
+            page,
+            "listing platform tokens",
+            |t: &Token| t.id.as_uuid(),
+        )
         .await
-        .context("listing platform tokens")?;
-        page_of(rows, page, |t: &Token| t.id.as_uuid())
     }
 
     async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()> {
@@ -259,12 +264,7 @@ impl IdentityWrites for SqlTransaction {
     }
 
     async fn find_user_by_email(&mut self, email: &EmailAddress) -> anyhow::Result<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(concatcp!(SELECT_USERS, "WHERE lower(email) = lower($1)"))
-            .bind(email.as_str())
-            .fetch_optional(&mut *self.tx)
-            .await
-            .context("finding a user by email")?;
-        row.map(User::try_from).transpose()
+        user_by_email(&mut *self.tx, email).await
     }
 
     async fn any_root_user(&mut self) -> anyhow::Result<bool> {

@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::dialect::ROW_LOCK;
 use super::{SqlStore, SqlTransaction};
 use crate::Context as _;
-use crate::paging::{after, limit, page_of};
 use crate::rows::{AccountUserRow, FactorRow, SELECT_ACCOUNT_USERS, SELECT_FACTORS};
 
 #[async_trait]
@@ -62,17 +61,14 @@ impl MfaRepository for SqlStore {
     }
 
     async fn list_account_users(&self, account: AccountId, page: PageRequest) -> anyhow::Result<Page<AccountUser>> {
-        let rows: Vec<AccountUserRow> = sqlx::query_as(concatcp!(
-            SELECT_ACCOUNT_USERS,
-            "WHERE m.account_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3"
-        ))
-        .bind(account.as_uuid())
-        .bind(after(page))
-        .bind(limit(page))
-        .fetch_all(&self.pool)
+        self.page_under::<AccountUserRow, _>(
+            concatcp!(SELECT_ACCOUNT_USERS, "WHERE m.account_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3"),
+            account.as_uuid(),
+            page,
+            "listing account users",
+            |u: &AccountUser| u.user.id.as_uuid(),
+        )
         .await
-        .context("listing account users")?;
-        page_of(rows, page, |u: &AccountUser| u.user.id.as_uuid())
     }
 }
 

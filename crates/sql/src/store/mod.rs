@@ -12,12 +12,14 @@ mod idempotency;
 mod identity;
 mod mfa;
 
-use accountd_domain::{Store, Transaction, UnitOfWork};
+use accountd_domain::{Page, PageRequest, Store, Transaction, UnitOfWork};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::dialect::{self, Db};
 use crate::Context as _;
+use crate::paging::{after, limit, page_of};
 
 /// accountd's storage on this database: reads on the pool, writes in transactions.
 #[derive(Clone, Debug)]
@@ -33,6 +35,31 @@ impl SqlStore {
 
     pub fn pool(&self) -> &sqlx::Pool<Db> {
         &self.pool
+    }
+
+    /// One page of what `sql` lists under one owner (an account's children, a user's
+    /// memberships, …): `sql` takes the owner's id as `$1`, the id the page starts after as
+    /// `$2` and the row limit as `$3`, and selects rows `R` that convert to `T`.
+    async fn page_under<R, T>(
+        &self,
+        sql: &'static str,
+        owner: Uuid,
+        page: PageRequest,
+        what: &'static str,
+        key: fn(&T) -> Uuid,
+    ) -> anyhow::Result<Page<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+        T: TryFrom<R, Error = anyhow::Error>,
+    {
+        let rows: Vec<R> = sqlx::query_as(sql)
+            .bind(owner)
+            .bind(after(page))
+            .bind(limit(page))
+            .fetch_all(&self.pool)
+            .await
+            .context(what)?;
+        page_of(rows, page, key)
     }
 }
 

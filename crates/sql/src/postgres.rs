@@ -1,0 +1,88 @@
+//! accountd's store on PostgreSQL, for production and for any number of accountd instances
+//! sharing one database. Under the default READ COMMITTED, every row a write transaction
+//! reads to change is locked `FOR UPDATE`, and every `UPDATE` is version-checked besides.
+//!
+//! Everything PostgreSQL does differently from SQLite is named here: the [`dialect`] the
+//! shared store is compiled against, how to connect, and the migrations.
+
+// The one store, compiled here against this file's `dialect`: loading it once per database
+// is the point, not the mistake clippy's `duplicate_mod` guards against.
+#[allow(clippy::duplicate_mod)]
+#[path = "store/mod.rs"]
+mod store;
+
+pub use store::{SqlStore as PgStore, SqlTransaction as PgTransaction};
+
+use std::str::FromStr;
+
+use sqlx::Connection;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::{Context as _, PoolConfig};
+
+/// The tokens of the store's SQL that PostgreSQL spells its own way.
+pub(crate) mod dialect {
+    use crate::violations::is_unique_violation;
+
+    pub(crate) type Db = sqlx::Postgres;
+
+    /// A write transaction takes no lock up front: rows are locked as they are read.
+    pub(crate) const BEGIN: &str = "BEGIN";
+
+    /// Locks a row read in a transaction (a parent about to get a child, an account about to
+    /// change), so it cannot change under the transaction.
+    pub(crate) const ROW_LOCK: &str = " FOR UPDATE";
+
+    /// One transaction-scoped advisory lock serializes changes to the tree's shape.
+    pub(crate) const TREE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7402531180)");
+
+    /// True when `err` says an alias address is taken: PostgreSQL names the unique index.
+    pub(crate) fn is_address_conflict(err: &sqlx::Error) -> bool {
+        is_unique_violation(err)
+            && matches!(err, sqlx::Error::Database(db) if db.constraint() == Some("aliases_address_key"))
+    }
+}
+
+static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`, with `sslmode` and the other libpq parameters).
+    /// Does not migrate; see [`PgStore::migrate`].
+    pub async fn connect(url: &str, pool: PoolConfig) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL url")?;
+        Self::connect_with(options, pool).await
+    }
+
+    pub async fn connect_with(options: PgConnectOptions, pool: PoolConfig) -> anyhow::Result<Self> {
+        let idle_ping_after = pool.idle_ping_after;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool.max_connections)
+            // sqlx pings every connection it hands out by default: a round trip before each
+            // statement, which doubled the round trips of a GET (docs/benchmarks.md). Only a
+            // connection idle for a while is pinged instead: one that died while idle (the
+            // server restarted) fails the ping, and the pool replaces it before any request
+            // sees it. sqlx pings a connection on release too, so one that just served a
+            // request is known alive; busy connections never pay the round trip.
+            .test_before_acquire(false)
+            .before_acquire(move |connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= idle_ping_after {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options)
+            .await
+            .context("connecting to PostgreSQL")?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several instances at once:
+    /// sqlx serializes them with an advisory lock.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(self.pool()).await.context("migrating the PostgreSQL database")
+    }
+}

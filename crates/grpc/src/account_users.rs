@@ -4,16 +4,15 @@
 
 use accountd_domain::AccountUser;
 use accountd_domain::NewUserInput;
+use accountd_domain::Services;
 use accountd_domain::{Factor, TotpCode};
-use accountd_domain::{FactorId, PageRequest, Services, ValidationErrors};
 use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{argument_id, invalid, page_request, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
-use crate::users::user_id;
 
 impl From<&AccountUser> for pb::AccountUser {
     fn from(u: &AccountUser) -> Self {
@@ -42,17 +41,13 @@ impl From<&Factor> for pb::MfaFactor {
     }
 }
 
-fn factor_id(raw: &str) -> Result<FactorId, Status> {
-    crate::status::resource_id(raw, "factor_id", FactorId::parse)
-}
-
 /// An optional code: empty means none was given.
 fn optional_code(raw: &str) -> Result<Option<TotpCode>, Status> {
     Some(raw).filter(|c| !c.trim().is_empty()).map(code).transpose()
 }
 
 fn code(raw: &str) -> Result<TotpCode, Status> {
-    TotpCode::parse(raw).map_err(|e| to_status(ValidationErrors::from(e)))
+    TotpCode::parse(raw).map_err(invalid)
 }
 
 pub(crate) async fn list(
@@ -61,8 +56,8 @@ pub(crate) async fn list(
 ) -> Result<Response<pb::ListAccountUsersResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
     let request = request.into_inner();
-    let account = account_id(&request.account_id)?;
-    let page = PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+    let account = resource_id(&request.account_id, "account_id")?;
+    let page = page_request(request.page_size, &request.page_token)?;
     let list = services.account_users.list(&caller, account, page).await.map_err(to_status)?;
     Ok(Response::new(pb::ListAccountUsersResponse {
         owner: list.owner.as_ref().map(Into::into),
@@ -78,7 +73,7 @@ pub(crate) async fn create(
     let caller = caller(&request, &services.authenticator).await?;
     let key = idempotency_key(&request)?;
     let request = request.into_inner();
-    let account = account_id(&request.account_id)?;
+    let account = resource_id(&request.account_id, "account_id")?;
     let command = NewUserInput {
         email: Some(request.email_address),
         first_name: Some(request.first_name),
@@ -96,7 +91,10 @@ pub(crate) async fn get(
     request: Request<pb::GetAccountUserRequest>,
 ) -> Result<Response<pb::GetAccountUserResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let (account, user) = (account_id(&request.get_ref().account_id)?, user_id(&request.get_ref().user_id)?);
+    let (account, user) = (
+        resource_id(&request.get_ref().account_id, "account_id")?,
+        resource_id(&request.get_ref().user_id, "user_id")?,
+    );
     let user = services.account_users.get(&caller, account, user).await.map_err(to_status)?;
     Ok(Response::new(pb::GetAccountUserResponse { user: Some((&user).into()) }))
 }
@@ -106,7 +104,10 @@ pub(crate) async fn delete(
     request: Request<pb::DeleteAccountUserRequest>,
 ) -> Result<Response<pb::DeleteAccountUserResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let (account, user) = (account_id(&request.get_ref().account_id)?, user_id(&request.get_ref().user_id)?);
+    let (account, user) = (
+        resource_id(&request.get_ref().account_id, "account_id")?,
+        resource_id(&request.get_ref().user_id, "user_id")?,
+    );
     services.account_users.delete(&caller, account, user).await.map_err(to_status)?;
     Ok(Response::new(pb::DeleteAccountUserResponse { id: user.to_string() }))
 }
@@ -116,7 +117,10 @@ pub(crate) async fn reset_mfa(
     request: Request<pb::ResetAccountUserMfaRequest>,
 ) -> Result<Response<pb::ResetAccountUserMfaResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let (account, user) = (account_id(&request.get_ref().account_id)?, user_id(&request.get_ref().user_id)?);
+    let (account, user) = (
+        resource_id(&request.get_ref().account_id, "account_id")?,
+        resource_id(&request.get_ref().user_id, "user_id")?,
+    );
     services.account_users.reset_mfa(&caller, account, user).await.map_err(to_status)?;
     Ok(Response::new(pb::ResetAccountUserMfaResponse {}))
 }
@@ -148,7 +152,7 @@ pub(crate) async fn activate_totp(
     // Optional, so not the resource the RPC names: a malformed one is invalid input, as in REST.
     let factor = Some(request.factor_id.as_str())
         .filter(|f| !f.trim().is_empty())
-        .map(|f| FactorId::parse(f, "factor_id").map_err(|e| to_status(ValidationErrors::from(e))))
+        .map(|f| argument_id(f, "factor_id"))
         .transpose()?;
     let activated = services.mfa.activate_totp(&caller, factor, code(&request.code)?).await.map_err(to_status)?;
     Ok(Response::new(pb::ActivateTotpResponse { factor: Some((&activated).into()) }))
@@ -169,7 +173,7 @@ pub(crate) async fn delete_totp(
     request: Request<pb::DeleteTotpRequest>,
 ) -> Result<Response<pb::DeleteTotpResponse>, Status> {
     let caller = caller(&request, &services.authenticator).await?;
-    let id = factor_id(&request.get_ref().factor_id)?;
+    let id = resource_id(&request.get_ref().factor_id, "factor_id")?;
     let code = optional_code(&request.get_ref().code)?;
     services.mfa.delete_totp(&caller, id, code).await.map_err(to_status)?;
     Ok(Response::new(pb::DeleteTotpResponse {}))

@@ -1,13 +1,14 @@
 //! `accountd.v1.AccountService`: the account RPCs and their proto ↔ domain conversions.
 
 use accountd_domain::{
-    Account, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, AccountStatus, AccountType, IfMatch,
-    NewAccountInput, PageRequest, Services, ValidationErrors,
+    Account, AccountPatchInput, AccountProfile, AccountProfileInput, IfMatch, NewAccountInput, Services,
 };
-use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{
+    argument_id, non_empty, page_request, proto_status, proto_type, resource_id, status_name, timestamp, type_name,
+};
 use crate::pb;
 use crate::status::to_status;
 
@@ -21,57 +22,6 @@ impl AccountsApi {
     pub fn new(services: Services) -> Self {
         Self { services }
     }
-}
-
-pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> Timestamp {
-    Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
-}
-
-pub(crate) fn proto_type(t: AccountType) -> pb::AccountType {
-    match t {
-        AccountType::Standard => pb::AccountType::Standard,
-        AccountType::Enterprise => pb::AccountType::Enterprise,
-        AccountType::AdAccount => pb::AccountType::AdAccount,
-        AccountType::BusinessManager => pb::AccountType::BusinessManager,
-        AccountType::Agency => pb::AccountType::Agency,
-    }
-}
-
-fn proto_status(s: AccountStatus) -> pb::AccountStatus {
-    match s {
-        AccountStatus::Unverified => pb::AccountStatus::Unverified,
-        AccountStatus::Pending => pb::AccountStatus::Pending,
-        AccountStatus::Verified => pb::AccountStatus::Verified,
-        AccountStatus::Suspended => pb::AccountStatus::Suspended,
-    }
-}
-
-/// The domain's name for a proto `AccountType`; `None` for UNSPECIFIED. An unknown number
-/// becomes a name the domain rejects, so the error comes from the one place that owns it.
-fn type_name(value: i32) -> Option<String> {
-    let name = match pb::AccountType::try_from(value) {
-        Ok(pb::AccountType::Unspecified) => return None,
-        Ok(pb::AccountType::Standard) => AccountType::Standard.as_str(),
-        Ok(pb::AccountType::Enterprise) => AccountType::Enterprise.as_str(),
-        Ok(pb::AccountType::AdAccount) => AccountType::AdAccount.as_str(),
-        Ok(pb::AccountType::BusinessManager) => AccountType::BusinessManager.as_str(),
-        Ok(pb::AccountType::Agency) => AccountType::Agency.as_str(),
-        Err(_) => return Some(format!("#{value}")),
-    };
-    Some(name.to_owned())
-}
-
-/// As [`type_name`], for `AccountStatus`.
-fn status_name(value: i32) -> Option<String> {
-    let name = match pb::AccountStatus::try_from(value) {
-        Ok(pb::AccountStatus::Unspecified) => return None,
-        Ok(pb::AccountStatus::Unverified) => AccountStatus::Unverified.as_str(),
-        Ok(pb::AccountStatus::Pending) => AccountStatus::Pending.as_str(),
-        Ok(pb::AccountStatus::Verified) => AccountStatus::Verified.as_str(),
-        Ok(pb::AccountStatus::Suspended) => AccountStatus::Suspended.as_str(),
-        Err(_) => return Some(format!("#{value}")),
-    };
-    Some(name.to_owned())
 }
 
 impl From<&Account> for pb::Account {
@@ -113,14 +63,6 @@ impl From<&AccountProfile> for pb::AccountProfile {
     }
 }
 
-pub(crate) fn account_id(raw: &str) -> Result<AccountId, Status> {
-    crate::status::resource_id(raw, "account_id", AccountId::parse)
-}
-
-pub(crate) fn non_empty(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
-}
-
 #[tonic::async_trait]
 impl pb::account_service_server::AccountService for AccountsApi {
     async fn list_accounts(
@@ -129,13 +71,11 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let page =
-            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page = page_request(request.page_size, &request.page_token)?;
         let page = match non_empty(request.parent_id) {
             None => self.services.accounts.list(&caller, page).await.map_err(to_status)?,
             Some(parent) => {
-                let parent =
-                    AccountId::parse(&parent, "parent_id").map_err(|e| to_status(ValidationErrors::from(e)))?;
+                let parent = argument_id(&parent, "parent_id")?;
                 self.services.accounts.list_children(&caller, parent, page).await.map_err(to_status)?
             }
         };
@@ -150,7 +90,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let id = account_id(&request.get_ref().account_id)?;
+        let id = resource_id(&request.get_ref().account_id, "account_id")?;
         let account = self.services.accounts.get(&caller, id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetAccountResponse { account: Some((&account).into()) }))
     }
@@ -188,7 +128,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let id = account_id(&request.account_id)?;
+        let id = resource_id(&request.account_id, "account_id")?;
         let patch = AccountPatchInput {
             name: request.name,
             status: status_name(request.status),
@@ -212,7 +152,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::DeleteAccountResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let id = account_id(&request.account_id)?;
+        let id = resource_id(&request.account_id, "account_id")?;
         self.services.accounts.delete(&caller, id, IfMatch::parse(&request.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteAccountResponse {}))
     }
@@ -223,11 +163,8 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::MoveAccountResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let id = account_id(&request.account_id)?;
-        let parent = non_empty(request.parent_id)
-            .map(|p| AccountId::parse(&p, "parent_id"))
-            .transpose()
-            .map_err(|e| to_status(ValidationErrors::from(e)))?;
+        let id = resource_id(&request.account_id, "account_id")?;
+        let parent = non_empty(request.parent_id).map(|p| argument_id(&p, "parent_id")).transpose()?;
         let account = self
             .services
             .accounts
@@ -242,7 +179,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
         request: Request<pb::GetAccountProfileRequest>,
     ) -> Result<Response<pb::AccountProfile>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let id = account_id(&request.get_ref().account_id)?;
+        let id = resource_id(&request.get_ref().account_id, "account_id")?;
         let profile = self.services.accounts.get_profile(&caller, id).await.map_err(to_status)?;
         Ok(Response::new((&profile).into()))
     }
@@ -253,7 +190,7 @@ impl pb::account_service_server::AccountService for AccountsApi {
     ) -> Result<Response<pb::AccountProfile>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let id = account_id(&request.account_id)?;
+        let id = resource_id(&request.account_id, "account_id")?;
         let p = request.profile.unwrap_or_default();
         let profile = AccountProfileInput {
             business_name: non_empty(p.business_name),
@@ -277,34 +214,8 @@ impl pb::account_service_server::AccountService for AccountsApi {
         &self,
         request: Request<pb::ListMyPermissionsRequest>,
     ) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
-        crate::users::list_my_permissions(&self.services, request).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use accountd_domain::FieldError;
-
-    use super::*;
-
-    #[test]
-    fn every_proto_type_maps_to_a_domain_type_and_back() {
-        for t in AccountType::ALL {
-            let name = type_name(proto_type(*t).into()).expect("specified");
-            assert_eq!(AccountType::parse(&name), Ok(*t));
-        }
-        assert_eq!(type_name(0), None);
-        let unknown = type_name(99).expect("a name the domain rejects");
-        assert_eq!(AccountType::parse(&unknown).unwrap_err().field, "type");
-    }
-
-    #[test]
-    fn every_proto_status_maps_to_a_domain_status_and_back() {
-        for s in AccountStatus::ALL {
-            let name = status_name(proto_status(*s).into()).expect("specified");
-            assert_eq!(AccountStatus::parse(&name), Ok(*s));
-        }
-        let unknown: Result<AccountStatus, FieldError> = AccountStatus::parse(&status_name(42).expect("named"));
-        assert_eq!(unknown.unwrap_err().field, "status");
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let mine = self.services.users.my_permissions(&caller).await.map_err(to_status)?;
+        Ok(Response::new((&mine).into()))
     }
 }

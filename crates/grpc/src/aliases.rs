@@ -2,15 +2,14 @@
 //! and mailbox authentication.
 
 use accountd_domain::{
-    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, IfMatch,
-    MailboxPassword, NewAliasInput, NewDomainInput, PASSWORD_NOTE, PageRequest, REPLAY_PASSWORD_NOTE, Services, UserId,
-    ValidationErrors, WithSecret,
+    Alias, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, IfMatch, MailboxPassword,
+    NewAliasInput, NewDomainInput, PASSWORD_NOTE, REPLAY_PASSWORD_NOTE, Services, UserId, WithSecret,
 };
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, non_empty, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{argument_id, invalid, non_empty, page_request, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
 
@@ -102,10 +101,6 @@ impl From<&WithSecret<Alias, MailboxPassword>> for pb::AliasWithPassword {
     }
 }
 
-fn invalid(e: FieldError) -> Status {
-    to_status(ValidationErrors::from(e))
-}
-
 fn domain_ref(raw: &str) -> Result<DomainRef, Status> {
     DomainRef::parse(raw, "domain").map_err(invalid)
 }
@@ -114,16 +109,8 @@ fn optional_domain(raw: String) -> Result<Option<DomainRef>, Status> {
     non_empty(raw).map(|d| domain_ref(&d)).transpose()
 }
 
-fn alias_id(raw: &str) -> Result<AliasId, Status> {
-    crate::status::resource_id(raw, "alias_id", AliasId::parse)
-}
-
 fn user_filter(raw: String) -> Result<Option<UserId>, Status> {
-    non_empty(raw).map(|u| UserId::parse(&u, "user_id")).transpose().map_err(invalid)
-}
-
-fn page(size: Option<i32>, token: &str) -> Result<PageRequest, Status> {
-    PageRequest::parse(size.map(i64::from), Some(token)).map_err(to_status)
+    non_empty(raw).map(|u| argument_id(&u, "user_id")).transpose()
 }
 
 fn password(raw: String) -> Option<SecretString> {
@@ -145,7 +132,8 @@ impl pb::domain_service_server::DomainService for DomainsApi {
     ) -> Result<Response<pb::ListDomainsResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let found = self.services.domains.list(&caller, page(r.page_size, &r.page_token)?).await.map_err(to_status)?;
+        let found =
+            self.services.domains.list(&caller, page_request(r.page_size, &r.page_token)?).await.map_err(to_status)?;
         Ok(Response::new(pb::ListDomainsResponse {
             next_page_token: found.next_page_token(),
             domains: found.items.iter().map(pb::Domain::from).collect(),
@@ -204,7 +192,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
         let (domain, user, page) =
-            (optional_domain(r.domain)?, user_filter(r.user_id)?, page(r.page_size, &r.page_token)?);
+            (optional_domain(r.domain)?, user_filter(r.user_id)?, page_request(r.page_size, &r.page_token)?);
         let (_, found) = self.services.aliases.list(&caller, domain.as_ref(), user, page).await.map_err(to_status)?;
         Ok(Response::new(aliases_response(found)))
     }
@@ -215,7 +203,8 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     ) -> Result<Response<pb::ListDomainAliasesResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (domain, user, page) = (domain_ref(&r.domain)?, user_filter(r.user_id)?, page(r.page_size, &r.page_token)?);
+        let (domain, user, page) =
+            (domain_ref(&r.domain)?, user_filter(r.user_id)?, page_request(r.page_size, &r.page_token)?);
         let (domain, found) =
             self.services.aliases.list(&caller, Some(&domain), user, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListDomainAliasesResponse {
@@ -231,9 +220,9 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let account = account_id(&r.account_id)?;
+        let account = resource_id(&r.account_id, "account_id")?;
         let (domain, user, page) =
-            (optional_domain(r.domain)?, user_filter(r.user_id)?, page(r.page_size, &r.page_token)?);
+            (optional_domain(r.domain)?, user_filter(r.user_id)?, page_request(r.page_size, &r.page_token)?);
         let found = self
             .services
             .aliases
@@ -250,7 +239,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let r = request.into_inner();
-        let account = account_id(&r.account_id)?;
+        let account = resource_id(&r.account_id, "account_id")?;
         let command = NewAliasInput {
             local_part: Some(r.local_part),
             domain: non_empty(r.domain),
@@ -268,7 +257,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     async fn get_alias(&self, request: Request<pb::GetAliasRequest>) -> Result<Response<pb::Alias>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, alias_id(&r.alias_id)?);
+        let (account, id) = (resource_id(&r.account_id, "account_id")?, resource_id(&r.alias_id, "alias_id")?);
         let found = self.services.aliases.get(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new((&found).into()))
     }
@@ -276,7 +265,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     async fn update_alias(&self, request: Request<pb::UpdateAliasRequest>) -> Result<Response<pb::Alias>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, alias_id(&r.alias_id)?);
+        let (account, id) = (resource_id(&r.account_id, "account_id")?, resource_id(&r.alias_id, "alias_id")?);
         let patch = AliasPatchInput { display_name: r.display_name, status: non_empty(r.status) }
             .validate()
             .map_err(to_status)?;
@@ -295,7 +284,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, alias_id(&r.alias_id)?);
+        let (account, id) = (resource_id(&r.account_id, "account_id")?, resource_id(&r.alias_id, "alias_id")?);
         self.services.aliases.delete(&caller, account, id, IfMatch::parse(&r.etag)).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteAliasResponse {}))
     }
@@ -306,7 +295,7 @@ impl pb::alias_service_server::AliasService for AliasesApi {
     ) -> Result<Response<pb::AliasWithPassword>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, alias_id(&r.alias_id)?);
+        let (account, id) = (resource_id(&r.account_id, "account_id")?, resource_id(&r.alias_id, "alias_id")?);
         let new_password = password(r.password);
         let reset = self
             .services

@@ -4,8 +4,8 @@ use accountd_domain::{AuditEvent, AuditQueryInput, AuditValue, Services, Snapsho
 use prost_types::value::Kind;
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, non_empty, timestamp};
 use crate::caller::caller;
+use crate::convert::{non_empty, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
 
@@ -71,7 +71,7 @@ impl pb::audit_service_server::AuditService for AuditApi {
     ) -> Result<Response<pb::ListAuditLogsResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let account = account_id(&r.account_id)?;
+        let account = resource_id(&r.account_id, "account_id")?;
         let query = AuditQueryInput {
             since: non_empty(r.since),
             before: non_empty(r.before),

@@ -7,6 +7,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod caller;
+mod convert;
 mod health;
 mod members;
 mod metrics;

@@ -1,14 +1,13 @@
 //! `accountd.v1.MemberService`: members and roles of an account, and their proto conversions.
 
 use accountd_domain::Member;
-use accountd_domain::{MemberRef, PageRequest, Role, Services, parse_roles};
+use accountd_domain::{MemberRef, Role, Services, parse_roles};
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{page_request, permission_names, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
-use crate::users::user_id;
 
 /// The tonic service over [`accountd_domain::MemberService`].
 #[derive(Debug, Clone)]
@@ -42,7 +41,7 @@ impl From<Role> for pb::Role {
             id: r.as_str().to_owned(),
             name: r.as_str().to_owned(),
             description: r.description().to_owned(),
-            permissions: r.permissions().names().into_iter().map(str::to_owned).collect(),
+            permissions: permission_names(r.permissions()),
         }
     }
 }
@@ -60,9 +59,8 @@ impl pb::member_service_server::MemberService for MembersApi {
     ) -> Result<Response<pb::ListAccountMembersResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let page =
-            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
-        let account = account_id(&request.account_id)?;
+        let page = page_request(request.page_size, &request.page_token)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let page = self.services.members.list(&caller, account, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListAccountMembersResponse {
             next_page_token: page.next_page_token(),
@@ -76,7 +74,8 @@ impl pb::member_service_server::MemberService for MembersApi {
     ) -> Result<Response<pb::GetAccountMemberResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        let (account, user) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.user_id, "user_id")?);
         let member = self.services.members.get(&caller, account, user).await.map_err(to_status)?;
         Ok(Response::new(pb::GetAccountMemberResponse { member: Some((&member).into()) }))
     }
@@ -88,7 +87,7 @@ impl pb::member_service_server::MemberService for MembersApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let request = request.into_inner();
-        let account = account_id(&request.account_id)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let who = MemberRef::parse(Some(&request.user_id), Some(&request.email)).map_err(to_status)?;
         let roles = roles(&request.roles, "")?;
         let created = self.services.members.add(&caller, account, who, roles, key).await.map_err(to_status)?;
@@ -101,7 +100,8 @@ impl pb::member_service_server::MemberService for MembersApi {
     ) -> Result<Response<pb::PutAccountMemberResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        let (account, user) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.user_id, "user_id")?);
         let roles = roles(&request.roles, &request.role)?;
         let member = self.services.members.put(&caller, account, user, roles).await.map_err(to_status)?;
         Ok(Response::new(pb::PutAccountMemberResponse { member: Some((&member).into()) }))
@@ -113,7 +113,8 @@ impl pb::member_service_server::MemberService for MembersApi {
     ) -> Result<Response<pb::DeleteAccountMemberResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, user) = (account_id(&request.account_id)?, user_id(&request.user_id)?);
+        let (account, user) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.user_id, "user_id")?);
         self.services.members.delete(&caller, account, user).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteAccountMemberResponse {}))
     }
@@ -123,7 +124,7 @@ impl pb::member_service_server::MemberService for MembersApi {
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let account = account_id(&request.get_ref().account_id)?;
+        let account = resource_id(&request.get_ref().account_id, "account_id")?;
         let all = self.services.members.roles(&caller, account).await.map_err(to_status)?;
         Ok(Response::new(pb::ListRolesResponse { roles: all.iter().copied().map(pb::Role::from).collect() }))
     }
@@ -131,7 +132,7 @@ impl pb::member_service_server::MemberService for MembersApi {
     async fn get_role(&self, request: Request<pb::GetRoleRequest>) -> Result<Response<pb::GetRoleResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let account = account_id(&request.account_id)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let role = self.services.members.role(&caller, account, &request.role_id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetRoleResponse { role: Some(role.into()) }))
     }

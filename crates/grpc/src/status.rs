@@ -55,21 +55,3 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         }
     }
 }
-
-/// A field naming the resource an RPC acts on (the twin of a REST path id). Ids are opaque
-/// to clients (SPEC §1): one that is not well formed names nothing, so it answers NOT_FOUND
-/// like a well-formed id that names nothing; an empty one is a missing argument.
-pub(crate) fn resource_id<T>(
-    raw: &str,
-    field: &str,
-    parse: fn(&str, &str) -> Result<T, accountd_domain::FieldError>,
-) -> Result<T, Status> {
-    parse(raw, field).map_err(|e| {
-        if e.code == "required" {
-            to_status(accountd_domain::ValidationErrors::from(e))
-        } else {
-            // The input is not repeated: it may be of any length.
-            Status::not_found(format!("no such {}", field.trim_end_matches("_id")))
-        }
-    })
-}

@@ -1,11 +1,11 @@
 //! `accountd.v1.SubscriptionService`: rate plans and subscriptions.
 
-use accountd_domain::{IfMatch, PageRequest, Services, SubscriptionId};
+use accountd_domain::{IfMatch, Services};
 use accountd_domain::{RatePlan, Subscription, SubscriptionFields, SubscriptionInput};
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, non_empty, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{non_empty, page_request, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
 
@@ -50,10 +50,6 @@ impl From<&Subscription> for pb::Subscription {
     }
 }
 
-fn subscription_id(raw: &str) -> Result<SubscriptionId, Status> {
-    crate::status::resource_id(raw, "subscription_id", SubscriptionId::parse)
-}
-
 fn fields(rate_plan: String, frequency: String, state: String) -> Result<SubscriptionFields, Status> {
     SubscriptionInput { rate_plan: non_empty(rate_plan), frequency: non_empty(frequency), state: non_empty(state) }
         .validate()
@@ -77,8 +73,8 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let account = account_id(&r.account_id)?;
-        let page = PageRequest::parse(r.page_size.map(i64::from), Some(&r.page_token)).map_err(to_status)?;
+        let account = resource_id(&r.account_id, "account_id")?;
+        let page = page_request(r.page_size, &r.page_token)?;
         let page = self.services.subscriptions.list(&caller, account, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListSubscriptionsResponse {
             next_page_token: page.next_page_token(),
@@ -92,7 +88,8 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
     ) -> Result<Response<pb::Subscription>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, subscription_id(&r.subscription_id)?);
+        let (account, id) =
+            (resource_id(&r.account_id, "account_id")?, resource_id(&r.subscription_id, "subscription_id")?);
         let found = self.services.subscriptions.get(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new((&found).into()))
     }
@@ -104,7 +101,7 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let r = request.into_inner();
-        let account = account_id(&r.account_id)?;
+        let account = resource_id(&r.account_id, "account_id")?;
         let fields = fields(r.rate_plan, r.frequency, r.state)?;
         let created = self.services.subscriptions.create(&caller, account, fields, key).await.map_err(to_status)?;
         Ok(created_response((&created.value).into(), created.replayed))
@@ -116,7 +113,8 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
     ) -> Result<Response<pb::Subscription>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, subscription_id(&r.subscription_id)?);
+        let (account, id) =
+            (resource_id(&r.account_id, "account_id")?, resource_id(&r.subscription_id, "subscription_id")?);
         let fields = fields(r.rate_plan, r.frequency, r.state)?;
         let updated = self
             .services
@@ -133,7 +131,8 @@ impl pb::subscription_service_server::SubscriptionService for SubscriptionsApi {
     ) -> Result<Response<pb::DeleteSubscriptionResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let r = request.into_inner();
-        let (account, id) = (account_id(&r.account_id)?, subscription_id(&r.subscription_id)?);
+        let (account, id) =
+            (resource_id(&r.account_id, "account_id")?, resource_id(&r.subscription_id, "subscription_id")?);
         self.services.subscriptions.delete(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteSubscriptionResponse {}))
     }

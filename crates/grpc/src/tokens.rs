@@ -1,15 +1,14 @@
 //! `accountd.v1.TokenService`: API tokens of an account and their proto conversions.
 //! Secrets appear only in the CreateToken and RollToken replies.
 
-use accountd_domain::{PageRequest, Services, TokenId, WithSecret};
 use accountd_domain::{PolicyInput, Token, TokenInput, TokenSecret};
+use accountd_domain::{Services, WithSecret};
 use tonic::{Request, Response, Status};
 
-use crate::accounts::{account_id, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{page_request, permission_names, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
-use crate::users::user_id;
 
 /// The tonic service over [`accountd_domain::TokenService`].
 #[derive(Debug, Clone)]
@@ -43,7 +42,7 @@ impl From<&Token> for pb::Token {
                 .iter()
                 .map(|p| pb::Policy {
                     effect: p.effect.as_str().to_owned(),
-                    permission_groups: p.permissions.names().into_iter().map(str::to_owned).collect(),
+                    permission_groups: permission_names(p.permissions),
                     resources: strings(&p.resources),
                 })
                 .collect(),
@@ -105,10 +104,6 @@ impl TokenRequest {
     }
 }
 
-fn token_id(raw: &str) -> Result<TokenId, Status> {
-    crate::status::resource_id(raw, "token_id", TokenId::parse)
-}
-
 #[tonic::async_trait]
 impl pb::token_service_server::TokenService for TokensApi {
     async fn list_tokens(
@@ -117,9 +112,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::ListTokensResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let page =
-            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
-        let account = account_id(&request.account_id)?;
+        let page = page_request(request.page_size, &request.page_token)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let page = self.services.tokens.list(&caller, account, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListTokensResponse {
             next_page_token: page.next_page_token(),
@@ -130,7 +124,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     async fn get_token(&self, request: Request<pb::GetTokenRequest>) -> Result<Response<pb::GetTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, id) = (account_id(&request.account_id)?, token_id(&request.token_id)?);
+        let (account, id) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.token_id, "token_id")?);
         let token = self.services.tokens.get(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetTokenResponse { token: Some((&token).into()) }))
     }
@@ -142,7 +137,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let request = request.into_inner();
-        let account = account_id(&request.account_id)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let fields = TokenRequest {
             name: request.name,
             user_id: Some(request.user_id),
@@ -165,7 +160,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::UpdateTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, id) = (account_id(&request.account_id)?, token_id(&request.token_id)?);
+        let (account, id) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.token_id, "token_id")?);
         let fields = TokenRequest {
             name: request.name,
             // A token's user never changes, so UpdateTokenRequest has no field for it.
@@ -189,7 +185,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::DeleteTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, id) = (account_id(&request.account_id)?, token_id(&request.token_id)?);
+        let (account, id) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.token_id, "token_id")?);
         self.services.tokens.delete(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteTokenResponse {}))
     }
@@ -199,7 +196,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         request: Request<pb::VerifyTokenRequest>,
     ) -> Result<Response<pb::VerifyTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let account = account_id(&request.get_ref().account_id)?;
+        let account = resource_id(&request.get_ref().account_id, "account_id")?;
         let token = self.services.tokens.verify(&caller, account).await.map_err(to_status)?;
         Ok(Response::new(pb::VerifyTokenResponse {
             id: token.id.to_string(),
@@ -215,7 +212,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::RollTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (account, id) = (account_id(&request.account_id)?, token_id(&request.token_id)?);
+        let (account, id) =
+            (resource_id(&request.account_id, "account_id")?, resource_id(&request.token_id, "token_id")?);
         let issued = self.services.tokens.roll(&caller, account, id).await.map_err(to_status)?;
         Ok(Response::new(pb::RollTokenResponse { value: issued.secret.expose().to_owned() }))
     }
@@ -225,7 +223,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         request: Request<pb::ListPermissionGroupsRequest>,
     ) -> Result<Response<pb::ListPermissionGroupsResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let account = account_id(&request.get_ref().account_id)?;
+        let account = resource_id(&request.get_ref().account_id, "account_id")?;
         let groups = self.services.tokens.permission_groups(&caller, account).await.map_err(to_status)?;
         Ok(Response::new(pb::ListPermissionGroupsResponse {
             permission_groups: groups
@@ -245,9 +243,8 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::ListTokensResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let user = user_id(&request.user_id)?;
-        let page =
-            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let user = resource_id(&request.user_id, "user_id")?;
+        let page = page_request(request.page_size, &request.page_token)?;
         let page = self.services.tokens.list_platform(&caller, user, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListTokensResponse {
             next_page_token: page.next_page_token(),
@@ -262,7 +259,7 @@ impl pb::token_service_server::TokenService for TokensApi {
         let caller = caller(&request, &self.services.authenticator).await?;
         let key = idempotency_key(&request)?;
         let request = request.into_inner();
-        let user = user_id(&request.user_id)?;
+        let user = resource_id(&request.user_id, "user_id")?;
         let fields = TokenRequest {
             name: request.name,
             user_id: None,
@@ -285,7 +282,7 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::DeleteTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (user, id) = (user_id(&request.user_id)?, token_id(&request.token_id)?);
+        let (user, id) = (resource_id(&request.user_id, "user_id")?, resource_id(&request.token_id, "token_id")?);
         self.services.tokens.delete_platform(&caller, user, id).await.map_err(to_status)?;
         Ok(Response::new(pb::DeleteTokenResponse {}))
     }
@@ -296,7 +293,7 @@ impl pb::token_service_server::TokenService for TokensApi {
     ) -> Result<Response<pb::RollTokenResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let (user, id) = (user_id(&request.user_id)?, token_id(&request.token_id)?);
+        let (user, id) = (resource_id(&request.user_id, "user_id")?, resource_id(&request.token_id, "token_id")?);
         let issued = self.services.tokens.roll_platform(&caller, user, id).await.map_err(to_status)?;
         Ok(Response::new(pb::RollTokenResponse { value: issued.secret.expose().to_owned() }))
     }

@@ -1,13 +1,13 @@
 //! `accountd.v1.UserService`: users, the caller itself (`GetMe`, `ListMyPermissions`) and its
 //! answers to invitations, with their proto conversions.
 
-use accountd_domain::{IfMatch, PageRequest, Services, UserId};
+use accountd_domain::{IfMatch, MyPermissions, Services};
 use accountd_domain::{NewUserInput, User, UserPatchInput};
 use tonic::{Request, Response, Status};
 
 use crate::account_users;
-use crate::accounts::{account_id, proto_type, timestamp};
 use crate::caller::{caller, created as created_response, idempotency_key};
+use crate::convert::{page_request, permission_names, proto_type, resource_id, timestamp};
 use crate::pb;
 use crate::status::to_status;
 
@@ -33,17 +33,13 @@ impl From<&User> for pb::User {
             first_name: name(&u.first_name).unwrap_or_default(),
             last_name: name(&u.last_name).unwrap_or_default(),
             status: u.status.as_str().to_owned(),
-            root_permissions: u.root_permissions.names().into_iter().map(str::to_owned).collect(),
+            root_permissions: permission_names(u.root_permissions),
             created_at: Some(timestamp(u.created_at)),
             updated_at: Some(timestamp(u.updated_at)),
             version: u.version.get(),
             etag: u.version.etag(),
         }
     }
-}
-
-pub(crate) fn user_id(raw: &str) -> Result<UserId, Status> {
-    crate::status::resource_id(raw, "user_id", UserId::parse)
 }
 
 #[tonic::async_trait]
@@ -74,8 +70,7 @@ impl pb::user_service_server::UserService for UsersApi {
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let page =
-            PageRequest::parse(request.page_size.map(i64::from), Some(&request.page_token)).map_err(to_status)?;
+        let page = page_request(request.page_size, &request.page_token)?;
         let page = self.services.users.list(&caller, page).await.map_err(to_status)?;
         Ok(Response::new(pb::ListUsersResponse {
             next_page_token: page.next_page_token(),
@@ -85,7 +80,7 @@ impl pb::user_service_server::UserService for UsersApi {
 
     async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::GetUserResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
-        let id = user_id(&request.get_ref().user_id)?;
+        let id = resource_id(&request.get_ref().user_id, "user_id")?;
         let user = self.services.users.get(&caller, id).await.map_err(to_status)?;
         Ok(Response::new(pb::GetUserResponse { user: Some((&user).into()) }))
     }
@@ -96,7 +91,7 @@ impl pb::user_service_server::UserService for UsersApi {
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let id = user_id(&request.user_id)?;
+        let id = resource_id(&request.user_id, "user_id")?;
         let patch = UserPatchInput {
             first_name: request.first_name,
             last_name: request.last_name,
@@ -125,7 +120,9 @@ impl pb::user_service_server::UserService for UsersApi {
         &self,
         request: Request<pb::ListMyPermissionsRequest>,
     ) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
-        list_my_permissions(&self.services, request).await
+        let caller = caller(&request, &self.services.authenticator).await?;
+        let mine = self.services.users.my_permissions(&caller).await.map_err(to_status)?;
+        Ok(Response::new((&mine).into()))
     }
 
     async fn respond_to_invitation(
@@ -134,7 +131,7 @@ impl pb::user_service_server::UserService for UsersApi {
     ) -> Result<Response<pb::RespondToInvitationResponse>, Status> {
         let caller = caller(&request, &self.services.authenticator).await?;
         let request = request.into_inner();
-        let account = account_id(&request.account_id)?;
+        let account = resource_id(&request.account_id, "account_id")?;
         let member = self.services.members.respond(&caller, account, request.accept).await.map_err(to_status)?;
         Ok(Response::new(pb::RespondToInvitationResponse { member: member.as_ref().map(Into::into) }))
     }
@@ -205,25 +202,21 @@ impl pb::user_service_server::UserService for UsersApi {
 
 /// `ListMyPermissions`, which seed 003 puts on `AccountService` and `UserService` serves
 /// too: one domain method, one conversion.
-pub(crate) async fn list_my_permissions(
-    services: &Services,
-    request: Request<pb::ListMyPermissionsRequest>,
-) -> Result<Response<pb::ListMyPermissionsResponse>, Status> {
-    let caller = caller(&request, &services.authenticator).await?;
-    let mine = services.users.my_permissions(&caller).await.map_err(to_status)?;
-    let names = |set: accountd_domain::PermissionSet| set.names().into_iter().map(str::to_owned).collect();
-    Ok(Response::new(pb::ListMyPermissionsResponse {
-        user_id: mine.user_id.to_string(),
-        accounts: mine
-            .accounts
-            .iter()
-            .map(|(a, held)| pb::AccountPermissions {
-                account_id: a.id.to_string(),
-                name: a.name.to_string(),
-                r#type: proto_type(a.account_type).into(),
-                permissions: names(*held),
-            })
-            .collect(),
-        root_permissions: names(mine.root_permissions),
-    }))
+impl From<&MyPermissions> for pb::ListMyPermissionsResponse {
+    fn from(mine: &MyPermissions) -> Self {
+        Self {
+            user_id: mine.user_id.to_string(),
+            accounts: mine
+                .accounts
+                .iter()
+                .map(|(a, held)| pb::AccountPermissions {
+                    account_id: a.id.to_string(),
+                    name: a.name.to_string(),
+                    r#type: proto_type(a.account_type).into(),
+                    permissions: permission_names(*held),
+                })
+                .collect(),
+            root_permissions: permission_names(mine.root_permissions),
+        }
+    }
 }

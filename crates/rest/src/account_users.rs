@@ -13,10 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::account_id;
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request, path_id};
 use crate::problem::{ApiError, Problem};
-use crate::users::user_id;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -105,7 +103,7 @@ pub async fn list_account_users(
     Query(params): Query<ListParams>,
 ) -> Result<Json<AccountUserList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let list = state.services.account_users.list(&caller, account_id(&id)?, page).await?;
+    let list = state.services.account_users.list(&caller, path_id(&id)?, page).await?;
     Ok(Json(AccountUserList::from(&list)))
 }
 
@@ -124,7 +122,7 @@ pub async fn create_account_user(
     Path(id): Path<String>,
     Body(body): Body<CreateAccountUserRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let account = account_id(&id)?;
+    let account = path_id(&id)?;
     let command = NewUserInput {
         email: body.email_address,
         first_name: body.first_name,
@@ -146,7 +144,7 @@ pub async fn get_account_user(
     Caller(caller): Caller,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<Json<AccountUserBody>, ApiError> {
-    let user = state.services.account_users.get(&caller, account_id(&account)?, user_id(&user)?).await?;
+    let user = state.services.account_users.get(&caller, path_id(&account)?, path_id(&user)?).await?;
     Ok(Json(AccountUserBody::from(&user)))
 }
 
@@ -160,8 +158,8 @@ pub async fn delete_account_user(
     Caller(caller): Caller,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<Json<DeletedAccountUser>, ApiError> {
-    let user = user_id(&user)?;
-    state.services.account_users.delete(&caller, account_id(&account)?, user).await?;
+    let user = path_id(&user)?;
+    state.services.account_users.delete(&caller, path_id(&account)?, user).await?;
     Ok(Json(DeletedAccountUser { id: user.to_string() }))
 }
 
@@ -176,6 +174,6 @@ pub async fn reset_account_user_mfa(
     Caller(caller): Caller,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.account_users.reset_mfa(&caller, account_id(&account)?, user_id(&user)?).await?;
+    state.services.account_users.reset_mfa(&caller, path_id(&account)?, path_id(&user)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,25 +1,27 @@
 //! `/v1/accounts`: list, create, read, update (PATCH, `If-Match`) and delete accounts.
 
 use accountd_domain::{
-    Account, AccountCreated, AccountId, AccountPatchInput, AccountProfile, AccountProfileInput, IfMatch,
-    NewAccountInput, Version,
+    Account, AccountCreated, AccountPatchInput, AccountProfile, AccountProfileInput, NewAccountInput,
 };
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::{ETAG, IF_MATCH, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::aliases::AliasBody;
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{
+    Body, Caller, Idempotency, ListParams, Path, Precondition, Query, argument_id, mark_replayed, page_request,
+    path_id, with_etag,
+};
 use crate::openapi::{AccountStatusSchema, AccountTypeSchema};
 use crate::problem::{ApiError, Problem};
+use crate::views::AliasBody;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -212,38 +214,18 @@ impl SettingsRequest {
     }
 }
 
-pub(crate) fn account_id(raw: &str) -> Result<AccountId, ApiError> {
-    crate::extract::path_id(raw, "account_id", AccountId::parse)
+/// The account with its `ETag`.
+fn account_answer(account: &Account) -> Response {
+    with_etag(StatusCode::OK, account.version, AccountBody::from(account))
 }
 
-pub(crate) fn if_match(headers: &HeaderMap) -> IfMatch {
-    match headers.get(IF_MATCH) {
-        None => IfMatch::Any,
-        Some(value) => value.to_str().map_or(IfMatch::Versions(Vec::new()), IfMatch::parse),
+/// `body`, a new account's representation, with its `ETag` and `Location`.
+fn created_answer(account: &Account, body: AccountBody) -> Response {
+    let mut response = with_etag(StatusCode::CREATED, account.version, body);
+    if let Ok(uri) = HeaderValue::from_str(&format!("/v1/accounts/{}", account.id)) {
+        response.headers_mut().insert(LOCATION, uri);
     }
-}
-
-/// The `ETag` header of a resource at `version`.
-pub(crate) fn etag_of(version: Version) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Ok(tag) = HeaderValue::from_str(&version.etag()) {
-        headers.insert(ETAG, tag);
-    }
-    headers
-}
-
-/// The account with its `ETag`, and `status`.
-fn with_etag(status: StatusCode, account: &Account, location: bool) -> Response {
-    with_etag_body(status, account, location, AccountBody::from(account))
-}
-
-/// `body`, an account's representation, with the account's `ETag` (and `Location`).
-fn with_etag_body(status: StatusCode, account: &Account, location: bool, body: AccountBody) -> Response {
-    let mut headers = etag_of(account.version);
-    if location && let Ok(uri) = HeaderValue::from_str(&format!("/v1/accounts/{}", account.id)) {
-        headers.insert(LOCATION, uri);
-    }
-    (status, headers, Json(body)).into_response()
+    response
 }
 
 /// Lists accounts in creation order.
@@ -267,7 +249,7 @@ pub async fn list_accounts(
     let page = match filter.parent_id.filter(|p| !p.is_empty()) {
         None => state.services.accounts.list(&caller, page).await?,
         Some(parent) => {
-            let parent = AccountId::parse(&parent, "parent_id").map_err(|e| ApiError::invalid(&e.into()))?;
+            let parent = argument_id(&parent, "parent_id")?;
             state.services.accounts.list_children(&caller, parent, page).await?
         }
     };
@@ -311,7 +293,7 @@ pub async fn create_account(
     let created = state.services.accounts.create(&caller, command, key).await?;
     let AccountCreated { account, primary_alias } = &created.value;
     let body = AccountBody { primary_alias: primary_alias.as_ref().map(AliasBody::from), ..AccountBody::from(account) };
-    Ok(mark_replayed(with_etag_body(StatusCode::CREATED, account, true, body), created.replayed))
+    Ok(mark_replayed(created_answer(account, body), created.replayed))
 }
 
 /// Reads an account.
@@ -330,8 +312,8 @@ pub async fn get_account(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = state.services.accounts.get(&caller, account_id(&id)?).await?;
-    Ok(with_etag(StatusCode::OK, &account, false))
+    let account = state.services.accounts.get(&caller, path_id(&id)?).await?;
+    Ok(account_answer(&account))
 }
 
 /// Changes an account's name, status or settings.
@@ -352,10 +334,10 @@ pub async fn update_account(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<UpdateAccountRequest>,
 ) -> Result<Response, ApiError> {
-    let id = account_id(&id)?;
+    let id = path_id(&id)?;
     let settings = body.settings.unwrap_or_default();
     let patch = AccountPatchInput {
         name: body.name,
@@ -365,8 +347,8 @@ pub async fn update_account(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let account = state.services.accounts.update(&caller, id, patch, if_match(&headers)).await?;
-    Ok(with_etag(StatusCode::OK, &account, false))
+    let account = state.services.accounts.update(&caller, id, patch, precondition).await?;
+    Ok(account_answer(&account))
 }
 
 /// Deletes an account with its members and credentials; child accounts become top-level.
@@ -386,9 +368,9 @@ pub async fn delete_account(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
 ) -> Result<StatusCode, ApiError> {
-    state.services.accounts.delete(&caller, account_id(&id)?, if_match(&headers)).await?;
+    state.services.accounts.delete(&caller, path_id(&id)?, precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -409,16 +391,16 @@ pub async fn move_account(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<MoveAccountRequest>,
 ) -> Result<Response, ApiError> {
-    let id = account_id(&id)?;
+    let id = path_id(&id)?;
     let parent = match body.parent_id.filter(|p| !p.is_empty()) {
         None => None,
-        Some(p) => Some(AccountId::parse(&p, "parent_id").map_err(|e| ApiError::invalid(&e.into()))?),
+        Some(p) => Some(argument_id(&p, "parent_id")?),
     };
-    let account = state.services.accounts.move_account(&caller, id, parent, if_match(&headers)).await?;
-    Ok(with_etag(StatusCode::OK, &account, false))
+    let account = state.services.accounts.move_account(&caller, id, parent, precondition).await?;
+    Ok(account_answer(&account))
 }
 
 /// The account's profile (`accounts:read`).
@@ -429,7 +411,7 @@ pub async fn get_profile(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ProfileBody>, ApiError> {
-    let profile = state.services.accounts.get_profile(&caller, account_id(&id)?).await?;
+    let profile = state.services.accounts.get_profile(&caller, path_id(&id)?).await?;
     Ok(Json(ProfileBody::from(&profile)))
 }
 
@@ -442,10 +424,10 @@ pub async fn update_profile(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<ProfileBody>,
 ) -> Result<Response, ApiError> {
-    let id = account_id(&id)?;
+    let id = path_id(&id)?;
     let profile = AccountProfileInput {
         business_name: body.business_name,
         business_address: body.business_address,
@@ -455,6 +437,6 @@ pub async fn update_profile(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let account = state.services.accounts.update_profile(&caller, id, profile, if_match(&headers)).await?;
-    Ok((etag_of(account.version), Json(ProfileBody::from(&account.profile))).into_response())
+    let account = state.services.accounts.update_profile(&caller, id, profile, precondition).await?;
+    Ok(with_etag(StatusCode::OK, account.version, ProfileBody::from(&account.profile)))
 }

@@ -3,14 +3,14 @@
 //! mailbox passwords, and mailbox authentication for mail servers.
 
 use accountd_domain::{
-    Alias, AliasId, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, MailboxPassword,
+    Alias, AliasPatchInput, AliasWithPassword, Domain, DomainRef, DomainStatus, FieldError, MailboxPassword,
     NewAliasInput, NewDomainInput, PASSWORD_NOTE, REPLAY_PASSWORD_NOTE, UserId, ValidationErrors, WithSecret,
 };
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -18,9 +18,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::accounts::{account_id, etag_of, if_match};
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{
+    Body, Caller, Idempotency, ListParams, Path, Precondition, Query, argument_id, mark_replayed, page_request,
+    path_id, with_etag,
+};
 use crate::problem::{ApiError, Problem};
+use crate::views::AliasBody;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -59,54 +62,6 @@ impl From<&Domain> for DomainBody {
             version: d.version.get(),
             created_at: d.created_at,
             updated_at: d.updated_at,
-        }
-    }
-}
-
-/// An email alias (seed 001's email account). Its password is never part of it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AliasBody {
-    pub id: String,
-    pub account_id: String,
-    pub user_id: Option<String>,
-    pub domain_id: String,
-    pub domain: String,
-    pub local_part: String,
-    /// `local_part@domain`, lower-case.
-    pub address: String,
-    pub display_name: Option<String>,
-    /// active or disabled.
-    pub status: &'static str,
-    /// The account's primary address, made with the account.
-    pub is_primary: bool,
-    /// The user's first alias in the account.
-    pub is_default: bool,
-    pub has_password: bool,
-    pub password_changed_at: Option<DateTime<Utc>>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Alias> for AliasBody {
-    fn from(a: &Alias) -> Self {
-        Self {
-            id: a.id.to_string(),
-            account_id: a.account_id.to_string(),
-            user_id: a.user_id.map(|u| u.to_string()),
-            domain_id: a.domain_id.to_string(),
-            domain: a.domain.to_string(),
-            local_part: a.local_part.as_str().to_owned(),
-            address: a.address(),
-            display_name: a.display_name.as_ref().map(|d| d.as_str().to_owned()),
-            status: a.status.as_str(),
-            is_primary: a.is_primary,
-            is_default: a.is_default,
-            has_password: a.has_password(),
-            password_changed_at: a.password_changed_at,
-            version: a.version.get(),
-            created_at: a.created_at,
-            updated_at: a.updated_at,
         }
     }
 }
@@ -272,16 +227,8 @@ fn domain_ref(raw: &str, field: &str) -> Result<DomainRef, ApiError> {
     DomainRef::parse(raw, field).map_err(invalid)
 }
 
-fn alias_id(raw: &str) -> Result<AliasId, ApiError> {
-    crate::extract::path_id(raw, "alias_id", AliasId::parse)
-}
-
 fn user_filter(raw: Option<&str>) -> Result<Option<UserId>, ApiError> {
-    raw.map(str::trim).filter(|s| !s.is_empty()).map(|u| UserId::parse(u, "user_id")).transpose().map_err(invalid)
-}
-
-fn with_etag<T: Serialize>(status: StatusCode, version: accountd_domain::Version, body: T) -> Response {
-    (status, etag_of(version), Json(body)).into_response()
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(|u| argument_id(u, "user_id")).transpose()
 }
 
 /// A response holding a mailbox password: never stored by caches.
@@ -343,12 +290,12 @@ pub async fn update_domain(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(domain): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<UpdateDomainRequest>,
 ) -> Result<Response, ApiError> {
     let domain = domain_ref(&domain, "domain")?;
     let status = DomainStatus::parse(body.status.as_deref().unwrap_or_default()).map_err(invalid)?;
-    let updated = state.services.domains.update_status(&caller, &domain, status, if_match(&headers)).await?;
+    let updated = state.services.domains.update_status(&caller, &domain, status, precondition).await?;
     Ok(with_etag(StatusCode::OK, updated.version, DomainBody::from(&updated)))
 }
 
@@ -360,9 +307,9 @@ pub async fn delete_domain(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(domain): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
 ) -> Result<StatusCode, ApiError> {
-    state.services.domains.delete(&caller, &domain_ref(&domain, "domain")?, if_match(&headers)).await?;
+    state.services.domains.delete(&caller, &domain_ref(&domain, "domain")?, precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -417,7 +364,7 @@ pub async fn list_account_aliases(
     Path(account): Path<String>,
     Query(params): Query<AliasFilterParams>,
 ) -> Result<Json<AliasList>, ApiError> {
-    let account = account_id(&account)?;
+    let account = path_id(&account)?;
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
     let user = user_filter(params.user_id.as_deref())?;
     let domain =
@@ -442,7 +389,7 @@ pub async fn create_alias(
     Path(account): Path<String>,
     Body(body): Body<CreateAliasRequest>,
 ) -> Result<Response, ApiError> {
-    let account = account_id(&account)?;
+    let account = path_id(&account)?;
     let command = NewAliasInput {
         local_part: body.local_part,
         domain: body.domain,
@@ -467,7 +414,7 @@ pub async fn get_alias(
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let found = state.services.aliases.get(&caller, account_id(&account)?, alias_id(&id)?).await?;
+    let found = state.services.aliases.get(&caller, path_id(&account)?, path_id(&id)?).await?;
     Ok(with_etag(StatusCode::OK, found.version, AliasBody::from(&found)))
 }
 
@@ -479,14 +426,14 @@ pub async fn update_alias(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<UpdateAliasRequest>,
 ) -> Result<Response, ApiError> {
     let patch = AliasPatchInput { display_name: body.display_name, status: body.status }
         .validate()
         .map_err(|e| ApiError::invalid(&e))?;
-    let (account, id) = (account_id(&account)?, alias_id(&id)?);
-    let updated = state.services.aliases.update(&caller, account, id, patch, if_match(&headers)).await?;
+    let (account, id) = (path_id(&account)?, path_id(&id)?);
+    let updated = state.services.aliases.update(&caller, account, id, patch, precondition).await?;
     Ok(with_etag(StatusCode::OK, updated.version, AliasBody::from(&updated)))
 }
 
@@ -498,10 +445,10 @@ pub async fn delete_alias(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
 ) -> Result<StatusCode, ApiError> {
-    let (account, id) = (account_id(&account)?, alias_id(&id)?);
-    state.services.aliases.delete(&caller, account, id, if_match(&headers)).await?;
+    let (account, id) = (path_id(&account)?, path_id(&id)?);
+    state.services.aliases.delete(&caller, account, id, precondition).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -514,12 +461,12 @@ pub async fn reset_password(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     body: Option<Body<ResetPasswordRequest>>,
 ) -> Result<Response, ApiError> {
-    let (account, id) = (account_id(&account)?, alias_id(&id)?);
+    let (account, id) = (path_id(&account)?, path_id(&id)?);
     let password = body.and_then(|Body(b)| b.password);
-    let reset = state.services.aliases.reset_password(&caller, account, id, password, if_match(&headers)).await?;
+    let reset = state.services.aliases.reset_password(&caller, account, id, password, precondition).await?;
     Ok(with_password(StatusCode::OK, &reset.alias, Some(&reset.password)))
 }
 

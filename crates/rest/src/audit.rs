@@ -12,8 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::accounts::account_id;
-use crate::extract::{Caller, Path, Query, page_size};
+use crate::extract::{Caller, Path, Query, page_size, path_id};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -121,7 +120,7 @@ pub async fn list_audit_logs(
     Path(id): Path<String>,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditLogPage>, ApiError> {
-    let account = account_id(&id)?;
+    let account = path_id(&id)?;
     let page_size = page_size(params.page_size.as_deref())?;
     let query = AuditQueryInput {
         since: params.since,

@@ -1,19 +1,28 @@
-//! Extractors: the calling principal, and JSON / query / path input whose rejections become
-//! problem documents.
+//! What handlers take from a request: the calling principal, JSON / query / path input whose
+//! rejections become problem documents, paging, and (in the submodules, re-exported here)
+//! ids, the `If-Match` / `ETag` pair and the idempotency key. Resource modules import these
+//! from here and never from one another.
+
+mod id;
+mod idempotency;
+mod precondition;
 
 use std::net::SocketAddr;
 
-use accountd_domain::{Authenticator, FieldError, IdempotencyKey, PageRequest, Principal, RequestInfo};
+use accountd_domain::{Authenticator, FieldError, PageRequest, Principal, RequestInfo};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::problem::ApiError;
 use crate::{AppState, REQUEST_ID};
+
+pub(crate) use id::{argument_id, path_id};
+pub use idempotency::{Idempotency, mark_replayed};
+pub use precondition::Precondition;
+pub(crate) use precondition::with_etag;
 
 /// The authenticated principal a request acts as: the one place REST reads credentials
 /// (`Authorization: Bearer` or `x-api-key`). Handlers take a `Caller` and pass its principal
@@ -36,43 +45,6 @@ impl FromRequestParts<AppState> for Caller {
         let principal = state.services.authenticator.authenticate(credential, request).await?;
         Ok(Caller(principal))
     }
-}
-
-/// The optional `Idempotency-Key` header every POST create accepts (SPEC §3): a repeat by
-/// the same caller within 24 hours answers the first request's resource, marked
-/// `Idempotent-Replayed: true`; the same key with another request body answers 422. One
-/// extractor for every create handler, documented once as a header parameter.
-#[derive(Debug, Clone, IntoParams)]
-#[into_params(names("Idempotency-Key"), parameter_in = Header)]
-pub struct Idempotency(
-    /// 1–255 visible ASCII characters; repeats within 24 hours return the first request's
-    /// resource (a secret it carried is not shown again)
-    #[param(value_type = Option<String>)]
-    pub Option<IdempotencyKey>,
-);
-
-impl<S: Send + Sync> FromRequestParts<S> for Idempotency {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(Self(None)) };
-        let text = value.to_str().unwrap_or("\u{fffd}");
-        IdempotencyKey::parse(text)
-            .map(|key| Self(Some(key)))
-            .map_err(|e| ApiError::invalid(&e.at("Idempotency-Key").into()))
-    }
-}
-
-/// Sent with the answer to a replayed creation.
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// `response`, marked `Idempotent-Replayed: true` when it answers a replay.
-pub fn mark_replayed(response: impl IntoResponse, replayed: bool) -> Response {
-    let mut response = response.into_response();
-    if replayed {
-        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    response
 }
 
 /// Paging parameters.
@@ -160,14 +132,4 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
             .map_err(|r| ApiError::malformed(r.body_text()))?;
         Ok(Self(value))
     }
-}
-
-/// A resource id from the request path. Ids are opaque to clients (SPEC §1): one that is not
-/// well formed names nothing, so it answers 404 like a well-formed id that names nothing.
-pub(crate) fn path_id<T>(
-    raw: &str,
-    field: &str,
-    parse: fn(&str, &str) -> Result<T, FieldError>,
-) -> Result<T, ApiError> {
-    parse(raw, field).map_err(|_| ApiError::not_found())
 }

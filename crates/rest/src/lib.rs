@@ -19,6 +19,7 @@ mod subscriptions;
 mod timeouts;
 mod tokens;
 mod users;
+mod views;
 
 use accountd_domain::Services;
 use axum::Router;

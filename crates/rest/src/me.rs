@@ -11,13 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::account_id;
-use crate::extract::{Body, Caller, Path};
-use crate::members::MemberBody;
-use crate::mfa::MfaBody;
+use crate::extract::{Body, Caller, Path, path_id};
 use crate::openapi::AccountTypeSchema;
 use crate::problem::ApiError;
-use crate::users::UserBody;
+use crate::views::{MemberBody, MfaBody, UserBody};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -114,7 +111,7 @@ pub async fn respond(
             ))));
         }
     };
-    match state.services.members.respond(&caller, account_id(&id)?, accept).await? {
+    match state.services.members.respond(&caller, path_id(&id)?, accept).await? {
         Some(member) => Ok(Json(MemberBody::from(&member)).into_response()),
         None => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
     }

@@ -1,21 +1,18 @@
 //! `/v1/accounts/{account_id}/members` and `/roles` (seeds 000 and 004).
 
-use accountd_domain::Member;
 use accountd_domain::{MemberRef, Role, parse_roles};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::account_id;
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request, path_id};
 use crate::problem::{ApiError, Problem};
-use crate::users::user_id;
+use crate::views::MemberBody;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -23,35 +20,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/accounts/{account_id}/members/{user_id}", get(get_member).put(put_member).delete(delete_member))
         .route("/v1/accounts/{account_id}/roles", get(list_roles))
         .route("/v1/accounts/{account_id}/roles/{role_id}", get(get_role))
-}
-
-/// A user's membership of an account.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberBody {
-    pub account_id: String,
-    pub user_id: String,
-    pub roles: Vec<&'static str>,
-    /// `member`, or `invited` until the user accepts.
-    pub status: &'static str,
-    /// The user who added the member; null when the system did, and for callers without root
-    /// `users:read` when a root user (the platform) did.
-    pub invited_by: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Member> for MemberBody {
-    fn from(m: &Member) -> Self {
-        Self {
-            account_id: m.account_id.to_string(),
-            user_id: m.user_id.to_string(),
-            roles: m.roles.iter().map(|r| r.as_str()).collect(),
-            status: m.status.as_str(),
-            invited_by: m.invited_by.map(|u| u.to_string()),
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
 }
 
 /// One page of members.
@@ -118,7 +86,7 @@ pub async fn list_members(
     Query(params): Query<ListParams>,
 ) -> Result<Json<MemberList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.services.members.list(&caller, account_id(&id)?, page).await?;
+    let page = state.services.members.list(&caller, path_id(&id)?, page).await?;
     Ok(Json(MemberList {
         next_page_token: page.next_page_token(),
         members: page.items.iter().map(MemberBody::from).collect(),
@@ -136,7 +104,7 @@ pub async fn add_member(
     Path(id): Path<String>,
     Body(body): Body<AddMemberRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let account = account_id(&id)?;
+    let account = path_id(&id)?;
     let who = MemberRef::parse(body.user_id.as_deref(), body.email.as_deref()).map_err(|e| ApiError::invalid(&e))?;
     let created = state.services.members.add(&caller, account, who, roles(&body.roles, None)?, key).await?;
     Ok(mark_replayed((StatusCode::CREATED, Json(MemberBody::from(&created.value))), created.replayed))
@@ -150,7 +118,7 @@ pub async fn get_member(
     Caller(caller): Caller,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<Json<MemberBody>, ApiError> {
-    let member = state.services.members.get(&caller, account_id(&account)?, user_id(&user)?).await?;
+    let member = state.services.members.get(&caller, path_id(&account)?, path_id(&user)?).await?;
     Ok(Json(MemberBody::from(&member)))
 }
 
@@ -167,7 +135,7 @@ pub async fn put_member(
     Body(body): Body<PutMemberRequest>,
 ) -> Result<Json<MemberBody>, ApiError> {
     let roles = roles(&body.roles.unwrap_or_default(), body.role.as_deref())?;
-    let member = state.services.members.put(&caller, account_id(&account)?, user_id(&user)?, roles).await?;
+    let member = state.services.members.put(&caller, path_id(&account)?, path_id(&user)?, roles).await?;
     Ok(Json(MemberBody::from(&member)))
 }
 
@@ -179,7 +147,7 @@ pub async fn delete_member(
     Caller(caller): Caller,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.members.delete(&caller, account_id(&account)?, user_id(&user)?).await?;
+    state.services.members.delete(&caller, path_id(&account)?, path_id(&user)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,7 +159,7 @@ pub async fn list_roles(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RoleList>, ApiError> {
-    let all = state.services.members.roles(&caller, account_id(&id)?).await?;
+    let all = state.services.members.roles(&caller, path_id(&id)?).await?;
     Ok(Json(RoleList { roles: all.iter().copied().map(RoleBody::from).collect() }))
 }
 
@@ -203,6 +171,6 @@ pub async fn get_role(
     Caller(caller): Caller,
     Path((account, role)): Path<(String, String)>,
 ) -> Result<Json<RoleBody>, ApiError> {
-    let role = state.services.members.role(&caller, account_id(&account)?, &role).await?;
+    let role = state.services.members.role(&caller, path_id(&account)?, &role).await?;
     Ok(Json(RoleBody::from(role)))
 }

@@ -1,22 +1,21 @@
 //! `/v1/me/mfa/totp`: the caller's TOTP factors. The secret appears once, in the enrolment
 //! answer (sent with `Cache-Control: no-store`), and nowhere else.
 
-use accountd_domain::{Factor, TotpCode};
-use accountd_domain::{FactorId, MfaStatus, ValidationErrors};
+use accountd_domain::{TotpCode, ValidationErrors};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{delete, post};
-use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::extract::{Body, Caller, Idempotency, Path, Query, mark_replayed};
+use crate::extract::{Body, Caller, Idempotency, Path, Query, argument_id, mark_replayed, path_id};
 use crate::problem::{ApiError, Problem};
+use crate::views::FactorBody;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,45 +23,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/me/mfa/totp/activate", post(activate_totp))
         .route("/v1/me/mfa/totp/verify", post(verify_totp))
         .route("/v1/me/mfa/totp/{factor_id}", delete(delete_totp))
-}
-
-/// An MFA factor, without its secret.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FactorBody {
-    pub id: String,
-    /// Always `totp`.
-    #[serde(rename = "type")]
-    pub factor_type: &'static str,
-    /// `pending` until activated with a code, then `active`.
-    pub status: &'static str,
-    pub created_at: DateTime<Utc>,
-    pub activated_at: Option<DateTime<Utc>>,
-}
-
-impl From<&Factor> for FactorBody {
-    fn from(f: &Factor) -> Self {
-        Self {
-            id: f.id.to_string(),
-            factor_type: "totp",
-            status: f.status.as_str(),
-            created_at: f.created_at,
-            activated_at: f.activated_at,
-        }
-    }
-}
-
-/// The caller's MFA state, as `GET /v1/me` shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MfaBody {
-    /// True when at least one factor is active.
-    pub mfa_enabled: bool,
-    pub mfa_factors: Vec<FactorBody>,
-}
-
-impl From<&MfaStatus> for MfaBody {
-    fn from(s: &MfaStatus) -> Self {
-        Self { mfa_enabled: s.enabled(), mfa_factors: s.factors.iter().map(FactorBody::from).collect() }
-    }
 }
 
 /// A new, pending factor with its secret: shown this once.
@@ -109,10 +69,6 @@ pub struct VerifiedBody {
 
 fn code(raw: Option<&str>) -> Result<TotpCode, ApiError> {
     TotpCode::parse(raw.unwrap_or_default()).map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
-}
-
-fn factor_id(raw: &str, field: &str) -> Result<FactorId, ApiError> {
-    FactorId::parse(raw, field).map_err(|e| ApiError::invalid(&ValidationErrors::from(e)))
 }
 
 /// A current code from an active factor, which a change of the user's factors needs when
@@ -162,7 +118,7 @@ pub async fn activate_totp(
     Caller(caller): Caller,
     Body(body): Body<ActivateRequest>,
 ) -> Result<Json<FactorBody>, ApiError> {
-    let factor = body.factor_id.as_deref().filter(|f| !f.trim().is_empty()).map(|f| factor_id(f, "factor_id"));
+    let factor = body.factor_id.as_deref().filter(|f| !f.trim().is_empty()).map(|f| argument_id(f, "factor_id"));
     let factor = factor.transpose()?;
     let code = code(body.code.as_deref())?;
     let activated = state.services.mfa.activate_totp(&caller, factor, code).await?;
@@ -196,7 +152,7 @@ pub async fn delete_totp(
     Query(params): Query<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
     let code = optional_code(params.code.as_deref())?;
-    let factor = crate::extract::path_id(&id, "factor_id", FactorId::parse)?;
+    let factor = path_id(&id)?;
     state.services.mfa.delete_totp(&caller, factor, code).await?;
     Ok(StatusCode::NO_CONTENT)
 }

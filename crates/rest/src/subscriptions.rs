@@ -1,19 +1,19 @@
 //! `/v1/rate_plans` and `/v1/accounts/{account_id}/subscriptions` (seed 004).
 
-use accountd_domain::SubscriptionId;
 use accountd_domain::{RatePlan, Subscription, SubscriptionInput};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::{account_id, if_match};
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{
+    Body, Caller, Idempotency, ListParams, Path, Precondition, Query, mark_replayed, page_request, path_id,
+};
 use crate::problem::{ApiError, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -151,10 +151,6 @@ pub struct SubscriptionList {
     pub next_page_token: String,
 }
 
-fn subscription_id(raw: &str) -> Result<SubscriptionId, ApiError> {
-    crate::extract::path_id(raw, "subscription_id", SubscriptionId::parse)
-}
-
 /// The rate-plan catalogue, as an object like every other list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RatePlanList {
@@ -181,7 +177,7 @@ pub async fn list_subscriptions(
     Query(params): Query<ListParams>,
 ) -> Result<Json<SubscriptionList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.services.subscriptions.list(&caller, account_id(&id)?, page).await?;
+    let page = state.services.subscriptions.list(&caller, path_id(&id)?, page).await?;
     Ok(Json(SubscriptionList {
         next_page_token: page.next_page_token(),
         subscriptions: page.items.iter().map(SubscriptionBody::from).collect(),
@@ -199,7 +195,7 @@ pub async fn create_subscription(
     Path(id): Path<String>,
     Body(body): Body<SubscriptionRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let account = account_id(&id)?;
+    let account = path_id(&id)?;
     let created = state.services.subscriptions.create(&caller, account, body.validate()?, key).await?;
     Ok(mark_replayed((StatusCode::CREATED, Json(SubscriptionBody::from(&created.value))), created.replayed))
 }
@@ -212,7 +208,7 @@ pub async fn get_subscription(
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Json<SubscriptionBody>, ApiError> {
-    let found = state.services.subscriptions.get(&caller, account_id(&account)?, subscription_id(&id)?).await?;
+    let found = state.services.subscriptions.get(&caller, path_id(&account)?, path_id(&id)?).await?;
     Ok(Json(SubscriptionBody::from(&found)))
 }
 
@@ -224,12 +220,11 @@ pub async fn update_subscription(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<SubscriptionRequest>,
 ) -> Result<Json<SubscriptionBody>, ApiError> {
-    let (account, id) = (account_id(&account)?, subscription_id(&id)?);
-    let updated =
-        state.services.subscriptions.update(&caller, account, id, body.validate()?, if_match(&headers)).await?;
+    let (account, id) = (path_id(&account)?, path_id(&id)?);
+    let updated = state.services.subscriptions.update(&caller, account, id, body.validate()?, precondition).await?;
     Ok(Json(SubscriptionBody::from(&updated)))
 }
 
@@ -241,6 +236,6 @@ pub async fn delete_subscription(
     Caller(caller): Caller,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.subscriptions.delete(&caller, account_id(&account)?, subscription_id(&id)?).await?;
+    state.services.subscriptions.delete(&caller, path_id(&account)?, path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! `/v1/accounts/{account_id}/tokens` (seed 004): API tokens, their verification, permission
 //! groups and rolling. Secrets appear only in the create and roll responses.
 
-use accountd_domain::{Permission, TokenId, WithSecret};
+use accountd_domain::{Permission, WithSecret};
 use accountd_domain::{PolicyInput, Token, TokenInput, TokenSecret};
 use axum::Json;
 use axum::Router;
@@ -13,10 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::account_id;
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request, path_id};
 use crate::problem::{ApiError, Problem};
-use crate::users::user_id;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -257,10 +255,6 @@ impl TokenRequest {
     }
 }
 
-fn token_id(raw: &str) -> Result<TokenId, ApiError> {
-    crate::extract::path_id(raw, "token_id", TokenId::parse)
-}
-
 /// Lists tokens (`tokens:read`); callers without `members:write` see only their own.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/tokens", tag = "tokens",
     params(("account_id" = String, Path), ListParams), responses((status = 200, body = TokenList)))]
@@ -271,7 +265,7 @@ pub async fn list_tokens(
     Query(params): Query<ListParams>,
 ) -> Result<Json<TokenList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.services.tokens.list(&caller, account_id(&id)?, page).await?;
+    let page = state.services.tokens.list(&caller, path_id(&id)?, page).await?;
     Ok(Json(TokenList {
         next_page_token: page.next_page_token(),
         tokens: page.items.iter().map(TokenBody::from).collect(),
@@ -289,7 +283,7 @@ pub async fn create_token(
     Path(id): Path<String>,
     Body(body): Body<TokenRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let account = account_id(&id)?;
+    let account = path_id(&id)?;
     let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
     let created = state.services.tokens.create(&caller, account, fields, key).await?;
     Ok(mark_replayed((StatusCode::CREATED, Json(CreatedToken::from(&created.value))), created.replayed))
@@ -303,7 +297,7 @@ pub async fn get_token(
     Caller(caller): Caller,
     Path((account, token)): Path<(String, String)>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let token = state.services.tokens.get(&caller, account_id(&account)?, token_id(&token)?).await?;
+    let token = state.services.tokens.get(&caller, path_id(&account)?, path_id(&token)?).await?;
     Ok(Json(TokenBody::from(&token)))
 }
 
@@ -317,7 +311,7 @@ pub async fn update_token(
     Path((account, token)): Path<(String, String)>,
     Body(body): Body<TokenUpdate>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let (account, token) = (account_id(&account)?, token_id(&token)?);
+    let (account, token) = (path_id(&account)?, path_id(&token)?);
     let fields = TokenRequest::from(body).into_input().validate().map_err(|e| ApiError::invalid(&e))?;
     let token = state.services.tokens.update(&caller, account, token, fields).await?;
     Ok(Json(TokenBody::from(&token)))
@@ -331,7 +325,7 @@ pub async fn delete_token(
     Caller(caller): Caller,
     Path((account, token)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.tokens.delete(&caller, account_id(&account)?, token_id(&token)?).await?;
+    state.services.tokens.delete(&caller, path_id(&account)?, path_id(&token)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -343,7 +337,7 @@ pub async fn roll_token(
     Caller(caller): Caller,
     Path((account, token)): Path<(String, String)>,
 ) -> Result<Json<TokenValue>, ApiError> {
-    let issued = state.services.tokens.roll(&caller, account_id(&account)?, token_id(&token)?).await?;
+    let issued = state.services.tokens.roll(&caller, path_id(&account)?, path_id(&token)?).await?;
     Ok(Json(TokenValue { value: issued.secret.expose().to_owned() }))
 }
 
@@ -355,7 +349,7 @@ pub async fn verify_token(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<VerifiedToken>, ApiError> {
-    let token = state.services.tokens.verify(&caller, account_id(&id)?).await?;
+    let token = state.services.tokens.verify(&caller, path_id(&id)?).await?;
     Ok(Json(VerifiedToken {
         id: token.id.to_string(),
         status: token.status.as_str(),
@@ -372,7 +366,7 @@ pub async fn permission_groups(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<PermissionGroup>>, ApiError> {
-    let groups = state.services.tokens.permission_groups(&caller, account_id(&id)?).await?;
+    let groups = state.services.tokens.permission_groups(&caller, path_id(&id)?).await?;
     Ok(Json(
         groups
             .into_iter()
@@ -391,7 +385,7 @@ pub async fn list_platform_tokens(
     Query(params): Query<ListParams>,
 ) -> Result<Json<TokenList>, ApiError> {
     let page = page_request(params.page_size.as_deref(), params.page_token.as_deref())?;
-    let page = state.services.tokens.list_platform(&caller, user_id(&id)?, page).await?;
+    let page = state.services.tokens.list_platform(&caller, path_id(&id)?, page).await?;
     Ok(Json(TokenList {
         next_page_token: page.next_page_token(),
         tokens: page.items.iter().map(TokenBody::from).collect(),
@@ -409,7 +403,7 @@ pub async fn create_platform_token(
     Path(id): Path<String>,
     Body(body): Body<TokenRequest>,
 ) -> Result<axum::response::Response, ApiError> {
-    let user = user_id(&id)?;
+    let user = path_id(&id)?;
     let fields = body.into_input().validate().map_err(|e| ApiError::invalid(&e))?;
     let created = state.services.tokens.create_platform(&caller, user, fields, key).await?;
     Ok(mark_replayed((StatusCode::CREATED, Json(CreatedToken::from(&created.value))), created.replayed))
@@ -423,7 +417,7 @@ pub async fn delete_platform_token(
     Caller(caller): Caller,
     Path((user, token)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.tokens.delete_platform(&caller, user_id(&user)?, token_id(&token)?).await?;
+    state.services.tokens.delete_platform(&caller, path_id(&user)?, path_id(&token)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -435,6 +429,6 @@ pub async fn roll_platform_token(
     Caller(caller): Caller,
     Path((user, token)): Path<(String, String)>,
 ) -> Result<Json<TokenValue>, ApiError> {
-    let issued = state.services.tokens.roll_platform(&caller, user_id(&user)?, token_id(&token)?).await?;
+    let issued = state.services.tokens.roll_platform(&caller, path_id(&user)?, path_id(&token)?).await?;
     Ok(Json(TokenValue { value: issued.secret.expose().to_owned() }))
 }

@@ -1,57 +1,25 @@
 //! `/v1/users`: platform user management for root callers.
 
-use accountd_domain::UserId;
-use accountd_domain::{NewUserInput, User, UserPatchInput};
+use accountd_domain::{NewUserInput, UserPatchInput};
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::accounts::if_match;
-use crate::extract::{Body, Caller, Idempotency, ListParams, Path, Query, mark_replayed, page_request};
+use crate::extract::{
+    Body, Caller, Idempotency, ListParams, Path, Precondition, Query, mark_replayed, page_request, path_id,
+};
 use crate::problem::{ApiError, Problem};
+use crate::views::UserBody;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/users", get(list_users).post(create_user))
         .route("/v1/users/{user_id}", get(get_user).patch(update_user))
-}
-
-/// A user.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserBody {
-    pub id: String,
-    pub email: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    /// `active` or `disabled`.
-    pub status: &'static str,
-    /// Platform-wide permissions; empty for ordinary users.
-    pub root_permissions: Vec<&'static str>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&User> for UserBody {
-    fn from(u: &User) -> Self {
-        Self {
-            id: u.id.to_string(),
-            email: u.email.to_string(),
-            first_name: u.first_name.as_ref().map(|n| n.as_str().to_owned()),
-            last_name: u.last_name.as_ref().map(|n| n.as_str().to_owned()),
-            status: u.status.as_str(),
-            root_permissions: u.root_permissions.names(),
-            version: u.version.get(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
 }
 
 /// One page of users.
@@ -89,10 +57,6 @@ pub struct UpdateUserRequest {
     pub status: Option<String>,
     #[schema(value_type = Option<Vec<crate::openapi::PermissionName>>)]
     pub root_permissions: Option<Vec<String>>,
-}
-
-pub(crate) fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    crate::extract::path_id(raw, "user_id", UserId::parse)
 }
 
 /// Lists users (root `users:read`).
@@ -141,7 +105,7 @@ pub async fn get_user(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let user = state.services.users.get(&caller, user_id(&id)?).await?;
+    let user = state.services.users.get(&caller, path_id(&id)?).await?;
     Ok(Json(UserBody::from(&user)))
 }
 
@@ -154,10 +118,10 @@ pub async fn update_user(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Precondition(precondition): Precondition,
     Body(body): Body<UpdateUserRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let id = user_id(&id)?;
+    let id = path_id(&id)?;
     let patch = UserPatchInput {
         first_name: body.first_name,
         last_name: body.last_name,
@@ -166,6 +130,6 @@ pub async fn update_user(
     }
     .validate()
     .map_err(|e| ApiError::invalid(&e))?;
-    let user = state.services.users.update(&caller, id, patch, if_match(&headers)).await?;
+    let user = state.services.users.update(&caller, id, patch, precondition).await?;
     Ok(Json(UserBody::from(&user)))
 }

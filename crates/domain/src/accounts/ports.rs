@@ -17,11 +17,11 @@ pub trait AccountRepository: Send + Sync {
     /// MUST cost the same however deep the cursor is (keyset, never OFFSET).
     async fn list_accounts(&self, page: PageRequest) -> anyhow::Result<Page<Account>>;
 
-    /// Like [`AccountRepository::list_accounts`], restricted to the accounts where `user` is
+    /// Like [`AccountRepository::list_accounts`](crate::AccountRepository::list_accounts), restricted to the accounts where `user` is
     /// a member (status `member`) of the account itself or of one of its ancestors.
     async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>>;
 
-    /// The direct children of `parent`, paged like [`AccountRepository::list_accounts`].
+    /// The direct children of `parent`, paged like [`AccountRepository::list_accounts`](crate::AccountRepository::list_accounts).
     async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>>;
 }
 
@@ -43,7 +43,7 @@ pub enum InsertAccountError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Account writes, available only inside a [`Transaction`].
+/// Account writes, available only inside a [`Transaction`](crate::Transaction).
 #[async_trait]
 pub trait AccountWrites: Send {
     /// Reads an account inside the transaction and locks it against other writers until the

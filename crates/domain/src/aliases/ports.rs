@@ -79,7 +79,7 @@ pub enum InsertAliasError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// Domain and alias writes, available only inside a [`Transaction`].
+/// Domain and alias writes, available only inside a [`Transaction`](crate::Transaction).
 #[async_trait]
 pub trait AliasWrites: Send {
     /// Reads a domain; it is not locked (a domain disabled concurrently with an alias
@@ -96,7 +96,7 @@ pub trait AliasWrites: Send {
     /// `Ok(Some(false))` when there is no such domain.
     async fn delete_domain(&mut self, id: DomainId) -> anyhow::Result<Option<bool>>;
 
-    /// Reads an alias and locks it like [`AccountWrites::find_account`].
+    /// Reads an alias and locks it like [`AccountWrites::find_account`](crate::AccountWrites::find_account).
     async fn find_alias(&mut self, id: AliasId) -> anyhow::Result<Option<Alias>>;
 
     /// The oldest alias of `user` in `account` other than `except`.

@@ -9,11 +9,11 @@ use crate::{AuditEvent, AuditQuery, Page};
 pub trait AuditRepository: Send + Sync {
     /// Events matching every filter of `query`, in id order (`asc`: oldest first, starting
     /// after the cursor; `desc`: newest first, starting before it), paged like
-    /// [`AccountRepository::list_accounts`]. Events outlive their account.
+    /// [`AccountRepository::list_accounts`](crate::AccountRepository::list_accounts). Events outlive their account.
     async fn list_audit_events(&self, query: &AuditQuery) -> anyhow::Result<Page<AuditEvent>>;
 }
 
-/// Appending to the audit trail, available only inside a [`Transaction`].
+/// Appending to the audit trail, available only inside a [`Transaction`](crate::Transaction).
 #[async_trait]
 pub trait AuditWrites: Send {
     /// Appends `event`; it becomes visible when, and only if, the transaction commits.

@@ -18,10 +18,10 @@ pub trait SubscriptionRepository: Send + Sync {
     async fn get_subscription(&self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>>;
 }
 
-/// Subscription writes, available only inside a [`Transaction`].
+/// Subscription writes, available only inside a [`Transaction`](crate::Transaction).
 #[async_trait]
 pub trait SubscriptionWrites: Send {
-    /// Reads a subscription and locks it like [`AccountWrites::find_account`].
+    /// Reads a subscription and locks it like [`AccountWrites::find_account`](crate::AccountWrites::find_account).
     async fn find_subscription(&mut self, id: SubscriptionId) -> anyhow::Result<Option<Subscription>>;
 
     async fn insert_subscription(&mut self, subscription: &Subscription) -> anyhow::Result<()>;

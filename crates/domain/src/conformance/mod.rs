@@ -1,5 +1,5 @@
 //! The store conformance suite: one set of tests, written against the ports and services,
-//! that every storage adapter runs with [`store_conformance_tests!`]. An adapter is done
+//! that every storage adapter runs with [`store_conformance_tests!`](crate::store_conformance_tests). An adapter is done
 //! when it passes all of them.
 //!
 //! Each case takes a fresh, migrated, empty store and panics on the first broken promise.

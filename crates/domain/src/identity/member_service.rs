@@ -182,7 +182,7 @@ impl MemberService {
     /// Creates or updates a user's roles (seed 000 `PutAccountMember`). An existing
     /// membership (accepted or invited) keeps its status and gets the roles. A new one is an
     /// invitation the user accepts (`PUT /v1/me/memberships/{account}`), and only for a
-    /// user the caller sees already ([`Deps::may_see_user`]; 404 otherwise, as for an
+    /// user the caller sees already (`Deps::may_see_user`; 404 otherwise, as for an
     /// unknown id); a platform administrator (root `users:write`) adds a member at once.
     #[instrument(skip_all, fields(account_id = %account_id, user_id = %user_id))]
     pub async fn put(

@@ -71,10 +71,10 @@ pub enum InsertUserError {
     Unknown(#[from] anyhow::Error),
 }
 
-/// User, membership and token writes, available only inside a [`Transaction`].
+/// User, membership and token writes, available only inside a [`Transaction`](crate::Transaction).
 #[async_trait]
 pub trait IdentityWrites: Send {
-    /// Reads a user inside the transaction and locks it like [`AccountWrites::find_account`].
+    /// Reads a user inside the transaction and locks it like [`AccountWrites::find_account`](crate::AccountWrites::find_account).
     async fn find_user(&mut self, id: UserId) -> anyhow::Result<Option<User>>;
 
     async fn find_user_by_email(&mut self, email: &EmailAddress) -> anyhow::Result<Option<User>>;

@@ -26,7 +26,7 @@ macro_rules! replays {
         let call = $call;
         let first = call(keyed($first, $key)).await.expect("first");
         assert!(!replayed(&first), "{}: a first request is not a replay", $key);
-        let stored = trail($server, $account).await;
+        let stored = trail(&$server.store, $account).await;
         let again = call(keyed($first, $key)).await.expect("replay");
         assert!(replayed(&again), "{}: marked replayed", $key);
         let id = $id;
@@ -34,7 +34,7 @@ macro_rules! replays {
         assert!(!id(first.get_ref()).is_empty(), "{}", $key);
         let status = call(keyed($other, $key)).await.expect_err("another request with the key");
         assert_eq!(status.code(), Code::FailedPrecondition, "{}: {status:?}", $key);
-        assert_eq!(trail($server, $account).await, stored, "{}: a replay or refusal stores nothing", $key);
+        assert_eq!(trail(&$server.store, $account).await, stored, "{}: a replay or refusal stores nothing", $key);
         let status = call(keyed($first, "bad key")).await.expect_err("malformed key");
         assert_eq!(violated_fields(&status), vec!["idempotency_key".to_owned()], "{}", $key);
         (first.into_inner(), again.into_inner())

@@ -20,8 +20,7 @@ mod unavailable;
 
 use std::sync::Arc;
 
-use accountd_domain::Store;
-use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_domain::{Services, Store};
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
 use accountd_grpc::pb::alias_service_client::AliasServiceClient;
 use accountd_grpc::pb::audit_service_client::AuditServiceClient;
@@ -31,7 +30,8 @@ use accountd_grpc::pb::subscription_service_client::SubscriptionServiceClient;
 use accountd_grpc::pb::token_service_client::TokenServiceClient;
 use accountd_grpc::pb::user_service_client::UserServiceClient;
 use accountd_grpc::{pb, routes};
-use accountd_sqlite::SqliteStore;
+use accountd_testkit::Fixture;
+pub use accountd_testkit::{BACKENDS, Backend, trail};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataKey};
@@ -47,7 +47,7 @@ pub struct TestServer {
     pub services: Services,
     /// The bootstrap root user's platform token, which the default clients send.
     pub root_token: String,
-    _dir: tempfile::TempDir,
+    _dir: accountd_testkit::TempDir,
 }
 
 /// A client channel that sends one credential with every call.
@@ -181,43 +181,18 @@ pub async fn issue_token(server: &TestServer, account_id: &str, user_id: &str) -
     (created.token.expect("token"), created.value)
 }
 
-/// The stores a test can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    /// A fresh schema on the test server (`accountd_postgres::testing`).
-    Postgres,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
-
 pub async fn spawn_server() -> TestServer {
     spawn_server_on(Backend::Sqlite).await
 }
 
 /// The server over a fresh database of `backend`.
 pub async fn spawn_server_on(backend: Backend) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => {
-            let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
-            store.migrate().await.expect("migrate");
-            Arc::new(store)
-        }
-        Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
-    };
-    serve(store, dir).await
+    serve(accountd_testkit::fresh(backend).await).await
 }
 
-/// The server over `store` (its files, if any, in `dir`), with a bootstrapped root user.
-pub async fn serve(store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestServer {
-    let services =
-        Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
-    let root = services
-        .users
-        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
-        .await
-        .expect("bootstrap");
+/// The server over a fixture's store and services, on a loopback port.
+pub async fn serve(fixture: Fixture) -> TestServer {
+    let Fixture { store, services, root_token, dir } = fixture;
     let routes = routes(services.clone()).await.expect("routes");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -229,19 +204,5 @@ pub async fn serve(store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestServer 
             .expect("grpc server");
     });
     let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-    TestServer { channel, store, services, root_token: root.secret.expose().to_owned(), _dir: dir }
-}
-
-/// How many audit events `account` and the platform have: every write appends at least one
-/// in its own transaction, so the count says how many resources were made, and an unchanged
-/// count that nothing was stored.
-pub async fn trail(server: &TestServer, account: &str) -> usize {
-    let page = accountd_domain::PageRequest::parse(Some(1000), None).expect("page");
-    let account = accountd_domain::AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        let query = accountd_domain::AuditQuery::all_of(scope, page);
-        n += server.store.list_audit_events(&query).await.expect("audit").items.len();
-    }
-    n
+    TestServer { channel, store, services, root_token, _dir: dir }
 }

@@ -13,7 +13,7 @@ macro_rules! refused {
         let status = $call.await.expect_err($field);
         assert_eq!(status.code(), Code::InvalidArgument, "{}: {status:?}", $field);
         assert_eq!(violated_fields(&status), vec![$field.to_owned()], "{status:?}");
-        assert_eq!(trail($server, $account).await, $before, "{} stored something", $field);
+        assert_eq!(trail(&$server.store, $account).await, $before, "{} stored something", $field);
     }};
 }
 
@@ -29,7 +29,7 @@ async fn control_characters_in_free_text_answer_invalid_argument_with_the_field_
             .create_domain(pb::CreateDomainRequest { name: "mail.example.com".into(), status: "active".into() })
             .await
             .expect("domain");
-        let before = trail(&server, &account).await;
+        let before = trail(&server.store, &account).await;
         let nul = "bad\u{0}value".to_owned();
         let s = &server;
         let a = account.as_str();

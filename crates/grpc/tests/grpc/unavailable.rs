@@ -1,14 +1,12 @@
 //! A database that cannot be reached answers UNAVAILABLE with `RetryInfo` at once, and
 //! gRPC health turns NOT_SERVING, as REST answers 503 and `/readyz` does.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accountd_domain::{AccountId, Principal, RequestInfo};
 use accountd_grpc::pb::GetAccountRequest;
 use accountd_grpc::pb::account_service_client::AccountServiceClient;
 use accountd_grpc::status::to_status;
-use accountd_sqlite::SqliteStore;
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -26,11 +24,9 @@ async fn health(channel: &Channel, service: &str) -> ServingStatus {
 
 #[tokio::test]
 async fn with_the_database_gone_rpcs_are_unavailable_and_health_is_not_serving() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::connect(&dir.path().join("grpc.db").to_string_lossy()).await.expect("open sqlite");
-    store.migrate().await.expect("migrate");
     // The concrete store stays here, so the test can close its pool under the server.
-    let server = crate::serve(Arc::new(store.clone()), dir).await;
+    let (store, fixture) = accountd_testkit::closable().await;
+    let server = crate::serve(fixture).await;
     let (channel, services, token) = (server.channel.clone(), server.services.clone(), server.root_token.clone());
     let account_service = "accountd.v1.AccountService";
     assert_eq!(health(&channel, "").await, ServingStatus::Serving);

@@ -71,7 +71,7 @@ async fn every_post_create_replays_its_first_answer_and_refuses_a_key_reused_for
             let first = post(&app, &uri, &body, &key).await;
             assert_eq!(first.status, StatusCode::CREATED, "{backend:?} {uri}: {}", first.text);
             assert_eq!(first.header("idempotent-replayed"), "", "{backend:?} {uri}");
-            let stored = trail(&app, &account).await;
+            let stored = trail(&app.store, &account).await;
             let again = post(&app, &uri, &body, &key).await;
             assert_eq!(again.status, StatusCode::CREATED, "{backend:?} {uri}: {}", again.text);
             assert_eq!(again.header("idempotent-replayed"), "true", "{backend:?} {uri}");
@@ -80,7 +80,11 @@ async fn every_post_create_replays_its_first_answer_and_refuses_a_key_reused_for
             let reused = post(&app, &uri, &other, &key).await;
             assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{backend:?} {uri}: {}", reused.text);
             assert_eq!(reused.body["type"], "urn:accountd:problem:failed-precondition", "{backend:?} {uri}");
-            assert_eq!(trail(&app, &account).await, stored, "{backend:?} {uri}: a replay or refusal stores nothing");
+            assert_eq!(
+                trail(&app.store, &account).await,
+                stored,
+                "{backend:?} {uri}: a replay or refusal stores nothing"
+            );
             // The key is the caller's for this operation only: without it the same body is a
             // new request (and a conflict where the resource is unique).
             let bad = app.send(Method::POST, &uri, Some(&body.to_string()), &[("idempotency-key", "a b")]).await;

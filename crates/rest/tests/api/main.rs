@@ -18,10 +18,10 @@ mod unavailable;
 
 use std::sync::Arc;
 
-use accountd_domain::Store;
-use accountd_domain::{EmailAddress, KeySealer, Principal, RequestInfo, SealingKey, Services};
+use accountd_domain::{Services, Store};
 use accountd_rest::{AppState, router};
-use accountd_sqlite::SqliteStore;
+use accountd_testkit::Fixture;
+pub use accountd_testkit::{BACKENDS, Backend, trail};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -36,7 +36,7 @@ pub struct TestApp {
     pub services: Services,
     /// The bootstrap root user's platform token, sent by default.
     pub root_token: String,
-    _dir: tempfile::TempDir,
+    _dir: accountd_testkit::TempDir,
 }
 
 #[derive(Debug)]
@@ -61,50 +61,19 @@ impl Reply {
     }
 }
 
-/// The stores a test can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    /// A fresh schema on the test server (`accountd_postgres::testing`).
-    Postgres,
-}
-
-pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_on(Backend::Sqlite).await
 }
 
 /// The app over a fresh database of `backend`.
 pub async fn spawn_app_on(backend: Backend) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => {
-            let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
-            store.migrate().await.expect("migrate");
-            Arc::new(store)
-        }
-        Backend::Postgres => Arc::new(accountd_postgres::testing::fresh_store().await),
-    };
-    app_over(store, dir).await
+    app_over(accountd_testkit::fresh(backend).await)
 }
 
-/// The app over `store` (its files, if any, in `dir`), with a bootstrapped root user.
-pub async fn app_over(store: Arc<dyn Store>, dir: tempfile::TempDir) -> TestApp {
-    let services =
-        Services::with_defaults(store.clone(), Arc::new(KeySealer::new(&SealingKey::generate().expect("randomness"))));
-    let root = services
-        .users
-        .bootstrap(&Principal::system(RequestInfo::default()), EmailAddress::parse("root@example.com").expect("valid"))
-        .await
-        .expect("bootstrap");
-    TestApp {
-        router: router(AppState { services: services.clone() }),
-        store,
-        services,
-        root_token: root.secret.expose().to_owned(),
-        _dir: dir,
-    }
+/// The app over a fixture's store and services.
+pub fn app_over(fixture: Fixture) -> TestApp {
+    let Fixture { store, services, root_token, dir } = fixture;
+    TestApp { router: router(AppState { services: services.clone() }), store, services, root_token, _dir: dir }
 }
 
 impl TestApp {
@@ -185,18 +154,4 @@ pub async fn owned_agency(app: &TestApp) -> (String, String) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let account = created.body["id"].as_str().expect("id").to_owned();
     (owner, account)
-}
-
-/// How many audit events `account` and the platform have: every write appends at least one
-/// in its own transaction, so the count says how many resources were made, and an unchanged
-/// count that nothing was stored.
-pub async fn trail(app: &TestApp, account: &str) -> usize {
-    let page = accountd_domain::PageRequest::parse(Some(1000), None).expect("page");
-    let account = accountd_domain::AccountId::parse(account, "account").expect("id");
-    let mut n = 0;
-    for scope in [Some(account), None] {
-        let query = accountd_domain::AuditQuery::all_of(scope, page);
-        n += app.store.list_audit_events(&query).await.expect("audit").items.len();
-    }
-    n
 }

@@ -15,7 +15,7 @@ async fn control_characters_in_free_text_answer_422_with_the_field_on_both_store
         let domain =
             app.post("/v1/domains", &json!({"name": "mail.example.com", "status": "active"}).to_string()).await;
         assert_eq!(domain.status, StatusCode::CREATED, "{}", domain.text);
-        let before = trail(&app, &account).await;
+        let before = trail(&app.store, &account).await;
         let nul = "bad\u{0}value";
         let cases: Vec<(Method, String, Value, &str)> = vec![
             (Method::POST, "/v1/accounts".into(), json!({"name": nul}), "name"),
@@ -77,7 +77,7 @@ async fn control_characters_in_free_text_answer_422_with_the_field_on_both_store
                 reply.text
             );
             assert_eq!(reply.error_fields(), [field], "{backend:?} {method} {uri}: {}", reply.text);
-            assert_eq!(trail(&app, &account).await, before, "{backend:?} {method} {uri} stored something");
+            assert_eq!(trail(&app.store, &account).await, before, "{backend:?} {method} {uri} stored something");
         }
         for filter in ["action_type", "resource_type", "resource_id", "actor_id"] {
             let reply = app.get(&format!("/v1/accounts/{account}/logs/audit?{filter}=a%00b")).await;

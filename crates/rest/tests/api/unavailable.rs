@@ -1,12 +1,11 @@
 //! A database that cannot be reached answers 503 `service-unavailable` with `Retry-After`,
 //! at once, rather than 500: whether the token lookup or the operation itself meets it.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accountd_domain::{AccountId, Principal, RequestInfo};
 use accountd_rest::problem::ApiError;
-use accountd_sqlite::SqliteStore;
+use accountd_testkit::SqliteStore;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -18,10 +17,8 @@ use crate::TestApp;
 /// The app over a SQLite store whose pool the test can close (the concrete store is kept
 /// for that).
 async fn app() -> (SqliteStore, TestApp) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::connect(&dir.path().join("api.db").to_string_lossy()).await.expect("open sqlite");
-    store.migrate().await.expect("migrate");
-    (store.clone(), crate::app_over(Arc::new(store), dir).await)
+    let (store, fixture) = accountd_testkit::closable().await;
+    (store, crate::app_over(fixture))
 }
 
 #[tokio::test]

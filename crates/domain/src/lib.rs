@@ -21,6 +21,8 @@ mod identity;
 mod mfa;
 mod ports;
 mod services;
+#[cfg(test)]
+mod test_fixtures;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

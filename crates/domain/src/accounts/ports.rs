@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use crate::{Account, AccountId, Page, PageRequest, Role, UserId, Version};
 
 /// Reads of accounts outside a transaction.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AccountRepository: Send + Sync {
     /// The account with `id`; `Ok(None)` when there is none. Errors only on storage failure.
@@ -45,7 +44,6 @@ pub enum InsertAccountError {
 }
 
 /// Account writes, available only inside a [`Transaction`](crate::Transaction).
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AccountWrites: Send {
     /// Reads an account inside the transaction and locks it against other writers until the

@@ -5,7 +5,6 @@ use async_trait::async_trait;
 use crate::{AuditEvent, AuditQuery, Page};
 
 /// Reads of the audit trail.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AuditRepository: Send + Sync {
     /// Events matching every filter of `query`, in id order (`asc`: oldest first, starting
@@ -15,7 +14,6 @@ pub trait AuditRepository: Send + Sync {
 }
 
 /// Appending to the audit trail, available only inside a [`Transaction`](crate::Transaction).
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AuditWrites: Send {
     /// Appends `event`; it becomes visible when, and only if, the transaction commits.

@@ -6,3 +6,6 @@ mod rights;
 
 pub use permission::*;
 pub use rights::*;
+
+#[cfg(test)]
+mod tests;

@@ -82,6 +82,19 @@ impl Rights {
     }
 }
 
+#[cfg(test)]
+impl Rights {
+    /// Rights as [`Deps`] loads them, for the unit tests of the decision (`authz/tests.rs`).
+    pub(super) fn loaded(
+        everywhere: PermissionSet,
+        memberships: Vec<(AccountId, PermissionSet)>,
+        token: Option<Token>,
+        twofactor_blocked: Vec<AccountId>,
+    ) -> Self {
+        Self { everywhere, memberships, token, twofactor_blocked }
+    }
+}
+
 impl Deps {
     /// The caller's rights on `account` and its ancestors only: one indexed query.
     pub async fn rights_for(&self, principal: &Principal, account: &Account) -> anyhow::Result<Rights> {

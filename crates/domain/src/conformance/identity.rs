@@ -48,9 +48,18 @@ pub(super) async fn invite(
 }
 
 pub(super) async fn token(store: &Arc<dyn Store>, account: &Account, user: &crate::User) -> crate::IssuedToken {
-    let fields = TokenInput { name: Some("t".into()), user_id: Some(user.id.to_string()), ..Default::default() }
-        .validate()
-        .expect("valid");
+    token_with(store, account, user, TokenInput::default()).await
+}
+
+/// A token of `user` under `account`, made by the system with the fields of `input`.
+pub(super) async fn token_with(
+    store: &Arc<dyn Store>,
+    account: &Account,
+    user: &crate::User,
+    input: TokenInput,
+) -> crate::IssuedToken {
+    let fields =
+        TokenInput { name: Some("t".into()), user_id: Some(user.id.to_string()), ..input }.validate().expect("valid");
     let created = TokenService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator))
         .create(&caller(), account.id, fields, None)
         .await

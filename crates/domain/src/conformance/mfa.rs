@@ -11,7 +11,7 @@ use crate::{
     Role, SealedSecret, Store, SystemClock, UserId, UuidV7Generator,
 };
 
-fn factor(user: UserId, status: FactorStatus) -> Factor {
+pub(super) fn factor(user: UserId, status: FactorStatus) -> Factor {
     Factor {
         id: FactorId::from_uuid(UuidV7Generator.next_id()),
         user_id: user,
@@ -23,13 +23,18 @@ fn factor(user: UserId, status: FactorStatus) -> Factor {
     }
 }
 
-async fn insert(store: &Arc<dyn Store>, factor: &Factor) {
+pub(super) async fn insert(store: &Arc<dyn Store>, factor: &Factor) {
     let mut tx = store.begin().await.expect("begin");
     tx.insert_factor(factor).await.expect("insert factor");
     tx.commit().await.expect("commit");
 }
 
-async fn enforcing(store: &Arc<dyn Store>, name: &str, account_type: &str, parent: Option<AccountId>) -> Account {
+pub(super) async fn enforcing(
+    store: &Arc<dyn Store>,
+    name: &str,
+    account_type: &str,
+    parent: Option<AccountId>,
+) -> Account {
     let command = NewAccountInput {
         name: Some(name.into()),
         account_type: Some(account_type.into()),

@@ -19,6 +19,7 @@ use crate::{
 
 mod aliases;
 mod audit;
+mod authz;
 mod billing;
 mod idempotency;
 mod identity;
@@ -26,6 +27,7 @@ mod mfa;
 
 pub use aliases::*;
 pub use audit::*;
+pub use authz::*;
 pub use billing::*;
 pub use idempotency::*;
 pub use identity::*;
@@ -88,7 +90,10 @@ macro_rules! store_conformance_tests {
             factors_are_deleted_one_by_one_or_all_of_a_user,
             two_factor_enforcement_is_found_at_above_and_below_memberships,
             account_users_join_membership_user_and_mfa_state,
-            of_concurrent_checks_of_one_code_exactly_one_is_accepted
+            of_concurrent_checks_of_one_code_exactly_one_is_accepted,
+            two_factor_enforcement_shuts_out_members_without_an_active_factor_only,
+            an_invitation_grants_nothing_until_accepted,
+            the_authenticator_refuses_a_token_by_status_validity_window_and_address
         );
     };
     (@cases $factory:path; $($case:ident),+) => {

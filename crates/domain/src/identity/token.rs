@@ -366,32 +366,7 @@ fn parse_time(text: &str, field: &str) -> Result<Option<DateTime<Utc>>, FieldErr
 mod tests {
     use super::*;
     use crate::Permission;
-    use crate::{AccountName, AccountSettings, AccountStatus, AccountType, Version};
-
-    fn account(id: u128, hierarchy: &[u128]) -> Account {
-        let now = Utc::now();
-        Account {
-            id: AccountId::from_uuid(uuid::Uuid::from_u128(id)),
-            name: AccountName::parse("a").unwrap(),
-            account_type: AccountType::Agency,
-            status: AccountStatus::Verified,
-            owner_id: None,
-            hierarchy: hierarchy.iter().map(|h| AccountId::from_uuid(uuid::Uuid::from_u128(*h))).collect(),
-            settings: AccountSettings::default(),
-            profile: Default::default(),
-            version: Version::INITIAL,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
-    fn policy(effect: Effect, permissions: &[Permission], resources: &[u128]) -> Policy {
-        Policy {
-            effect,
-            permissions: PermissionSet::of(permissions),
-            resources: resources.iter().map(|r| AccountId::from_uuid(uuid::Uuid::from_u128(*r))).collect(),
-        }
-    }
+    use crate::test_fixtures::{account, policy, token};
 
     #[test]
     fn a_policy_without_resources_covers_the_token_account_and_its_descendants_only() {
@@ -411,26 +386,6 @@ mod tests {
         ];
         assert_eq!(grant(&policies, None, &account(2, &[1])), PermissionSet::of(&[Permission::AccountsRead]));
         assert!(grant(&policies, None, &account(1, &[])).contains(Permission::AccountsWrite));
-    }
-
-    fn token(policies: Vec<Policy>) -> Token {
-        let now = Utc::now();
-        Token {
-            id: TokenId::from_uuid(uuid::Uuid::from_u128(9)),
-            account_id: Some(AccountId::from_uuid(uuid::Uuid::from_u128(1))),
-            user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
-            name: TokenName::parse("t").unwrap(),
-            policies,
-            condition: TokenCondition::default(),
-            not_before: None,
-            expires_on: None,
-            status: TokenStatus::Active,
-            hint: String::new(),
-            last_used_on: None,
-            created_at: now,
-            updated_at: now,
-            user_hidden: false,
-        }
     }
 
     #[test]

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 /// Source of the current time. Services never call `Utc::now()` themselves, so tests can
 /// pin time and every timestamp of one operation is the same instant.
-#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
@@ -22,7 +21,6 @@ impl Clock for SystemClock {
 }
 
 /// Source of new identifiers.
-#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait IdGenerator: Send + Sync {
     /// A new, never before returned, time-sortable 128-bit id.
     fn next_id(&self) -> Uuid;

@@ -222,7 +222,6 @@ impl Deps {
 }
 
 /// Idempotency records, read and written inside the transaction of the creation they guard.
-#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait IdempotencyWrites: Send {
     /// The record of `key` in `scope` created at or after `not_before`; `Ok(None)` when there

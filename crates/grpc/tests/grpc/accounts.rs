@@ -108,10 +108,16 @@ async fn a_child_under_a_non_container_is_a_failed_precondition() {
     let mut client = server.accounts();
     let plain = client.create_account(create("Plain")).await.expect("create").into_inner().account.expect("account");
     let status = client
-        .create_account(CreateAccountRequest { parent_id: plain.id, ..create("Child") })
+        .create_account(CreateAccountRequest { parent_id: plain.id.clone(), ..create("Child") })
         .await
         .expect_err("non-container parent");
     assert_eq!(status.code(), Code::FailedPrecondition);
+    let children = client
+        .list_accounts(ListAccountsRequest { parent_id: plain.id, ..Default::default() })
+        .await
+        .expect("children")
+        .into_inner();
+    assert!(children.accounts.is_empty(), "no child was created: {children:?}");
 }
 
 #[tokio::test]
@@ -267,6 +273,8 @@ async fn an_account_moves_with_its_subtree_and_children_are_listed() {
         .await
         .expect_err("cycle");
     assert_eq!(cycle.code(), Code::FailedPrecondition);
+    let second = client.get_account(GetAccountRequest { account_id: second.id }).await.expect("get").into_inner();
+    assert_eq!(second.account.expect("account").hierarchy, Vec::<String>::new(), "nothing moved");
 }
 
 #[tokio::test]

@@ -210,6 +210,7 @@ async fn the_owner_role_moves_only_by_an_ownership_transfer() {
     let user = create_user(&server, "someone@example.com").await;
     let mut members = server.members();
 
+    let owner = acme.owner_id.clone();
     let status = members
         .put_account_member(PutAccountMemberRequest {
             account_id: acme.id.clone(),
@@ -231,12 +232,21 @@ async fn the_owner_role_moves_only_by_an_ownership_transfer() {
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     let status = members
         .put_account_member(PutAccountMemberRequest {
-            account_id: acme.id,
+            account_id: acme.id.clone(),
             user_id: acme.owner_id,
             roles: vec!["viewer".into()],
             ..Default::default()
         })
         .await
         .expect_err("owner demoted");
+    assert!(status.message().contains("owner"), "{status:?}");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let members = members
+        .list_account_members(ListAccountMembersRequest { account_id: acme.id, ..Default::default() })
+        .await
+        .expect("members")
+        .into_inner()
+        .members;
+    let roles: Vec<(String, Vec<String>)> = members.into_iter().map(|m| (m.user_id, m.roles)).collect();
+    assert_eq!(roles, [(owner, vec!["owner".to_owned()])], "the owner stays, alone and the owner");
 }

@@ -62,10 +62,12 @@ async fn a_factor_is_enrolled_activated_and_a_replayed_code_refused() {
 
     let status = users.verify_totp(VerifyTotpRequest { code: now }).await.expect_err("replayed");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(violated_fields(&status), ["code"]);
     let next = code(&enrolled.secret, 1);
     let verified = users.verify_totp(VerifyTotpRequest { code: next.clone() }).await.expect("next step").into_inner();
     assert_eq!(verified.factor_id, factor.id);
-    users.verify_totp(VerifyTotpRequest { code: next }).await.expect_err("replayed again");
+    let status = users.verify_totp(VerifyTotpRequest { code: next }).await.expect_err("replayed again");
+    assert_eq!((status.code(), violated_fields(&status)), (Code::InvalidArgument, vec!["code".to_owned()]));
 
     let mut admin = t.server.users_with(Credential::bearer(&t.admin.1));
     let request = DeleteTotpRequest { factor_id: factor.id.clone(), code: String::new() };

@@ -154,6 +154,7 @@ async fn create_rejects_bad_input_naming_every_field_and_writes_nothing() {
     assert_eq!(reply.error_fields(), ["first_name"]);
     let unknown = t.app.post(&uri, r#"{"email_address":"a@example.com","first_name":"a","last_name":"b","x":1}"#).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text.contains("unknown field `x`"), "{}", unknown.text);
     assert_eq!(t.app.get(&uri).await.body, before);
 }
 
@@ -318,6 +319,7 @@ async fn totp_verification_is_throttled_per_user() {
     for offset in [5, 6, 7, 8, 9] {
         let reply = call(&t.app, &t.viewer.1, Method::POST, "/v1/me/mfa/totp/verify", Some(&wrong(offset))).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+        assert_eq!((reply.error_fields(), &reply.body["errors"][0]["code"]), (vec!["code"], &json!("invalid_code")));
     }
     let right = json!({"code": code(&secret, 0)}).to_string();
     let locked = call(&t.app, &t.viewer.1, Method::POST, "/v1/me/mfa/totp/verify", Some(&right)).await;

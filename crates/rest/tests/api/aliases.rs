@@ -143,6 +143,7 @@ async fn bad_alias_input_names_every_field() {
     assert_eq!((unknown.status, unknown.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["domain"]));
     let extra = create_alias(&app, &account, json!({"local_part": "a", "domain": "customer.com", "admin": true})).await;
     assert_eq!(extra.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(extra.text.contains("unknown field `admin`"), "{}", extra.text);
     let weak_reset = app
         .post(
             &format!("/v1/accounts/{account}/aliases/{}/password/reset", AliasId::from_uuid(uuid::Uuid::now_v7())),
@@ -261,6 +262,9 @@ async fn an_account_is_created_with_its_primary_alias_or_not_at_all() {
     assert_eq!(half.error_fields(), ["domain_id"]);
     let inactive = app.post("/v1/accounts", &create("Pending", "hello", &pending)).await;
     assert_eq!(inactive.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", inactive.text);
+    assert_eq!(inactive.body["type"], "urn:accountd:problem:failed-precondition", "{}", inactive.text);
+    let unchanged = app.get("/v1/accounts").await.body["accounts"].as_array().map(Vec::len);
+    assert_eq!(unchanged, accounts_before, "a refused primary alias leaves no account behind");
     let created = app.post("/v1/accounts", &create("Acme", "Hello", &active)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let primary = &created.body["primary_alias"];
@@ -295,6 +299,9 @@ async fn deleting_an_account_deletes_its_aliases_and_credentials_and_keeps_the_t
     let refuse_primary =
         app.send(Method::DELETE, &format!("/v1/accounts/{account}/aliases/{primary}"), None, &[]).await;
     assert_eq!(refuse_primary.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refuse_primary.text);
+    assert_eq!(refuse_primary.body["type"], "urn:accountd:problem:failed-precondition", "{}", refuse_primary.text);
+    let kept = app.get(&format!("/v1/accounts/{account}/aliases/{primary}")).await;
+    assert_eq!(kept.status, StatusCode::OK, "the primary alias stays: {}", kept.text);
     assert_eq!(
         app.send(Method::DELETE, &format!("/v1/accounts/{account}"), None, &[]).await.status,
         StatusCode::NO_CONTENT

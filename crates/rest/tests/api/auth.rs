@@ -254,10 +254,18 @@ async fn the_owner_cannot_be_removed_or_demoted_and_owner_is_not_granted_here() 
     let member_uri = format!("/v1/accounts/{a}/members/{owner}");
     let demote = w.app.send(Method::PUT, &member_uri, Some(r#"{"roles":["viewer"]}"#), &[]).await;
     assert_eq!(demote.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", demote.text);
-    assert_eq!(w.app.send(Method::DELETE, &member_uri, None, &[]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(demote.body["type"], "urn:accountd:problem:failed-precondition", "{}", demote.text);
+    let remove = w.app.send(Method::DELETE, &member_uri, None, &[]).await;
+    assert_eq!(remove.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(remove.body["type"], "urn:accountd:problem:failed-precondition", "{}", remove.text);
+    let kept = w.app.get(&member_uri).await;
+    assert_eq!(kept.body["roles"], json!(["owner"]), "the owner stays the owner: {}", kept.text);
     let grant = format!("/v1/accounts/{a}/members/{}", w.user("viewer"));
     let promote = w.app.send(Method::PUT, &grant, Some(r#"{"role":"owner"}"#), &[]).await;
     assert_eq!(promote.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(promote.body["type"], "urn:accountd:problem:failed-precondition", "{}", promote.text);
+    let viewer = w.app.get(&grant).await;
+    assert_eq!(viewer.body["roles"], json!(["viewer"]), "nobody became an owner: {}", viewer.text);
     let bad = w.app.send(Method::PUT, &grant, Some(r#"{"roles":["emperor"]}"#), &[]).await;
     assert_eq!((bad.status, bad.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["roles"]));
 }

@@ -232,11 +232,31 @@ async fn the_last_root_can_be_neither_demoted_nor_disabled() {
     assert_eq!(stepped.body["root_permissions"], json!([]));
     let uri = format!("/v1/users/{second}");
     let bearer = format!("Bearer {second_token}");
-    for body in [json!({"root_permissions": []}), json!({"status": "disabled"})] {
+    // Demoting itself breaks the last-root rule, on its field; disabling itself is refused
+    // before that rule is asked, because no user may disable itself.
+    for (body, field) in
+        [(json!({"root_permissions": []}), Some("root_permissions")), (json!({"status": "disabled"}), None)]
+    {
         let reply =
             app.send_raw(Method::PATCH, &uri, Some(&body.to_string()), &[("authorization", bearer.as_str())]).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.text);
+        match field {
+            Some(field) => assert_eq!(
+                (reply.error_fields(), &reply.body["errors"][0]["code"]),
+                (vec![field], &json!("last_root")),
+                "{}",
+                reply.text
+            ),
+            None => assert_eq!(reply.body["type"], "urn:accountd:problem:failed-precondition", "{}", reply.text),
+        }
     }
+    let kept = app.send_raw(Method::GET, &uri, None, &[("authorization", bearer.as_str())]).await;
+    assert_eq!(
+        (kept.body["status"].as_str(), kept.body["root_permissions"].clone()),
+        (Some("active"), json!(["users:read", "users:write"])),
+        "the last root is unchanged: {}",
+        kept.text
+    );
     let still = app.send_raw(Method::GET, "/v1/users", None, &[("authorization", bearer.as_str())]).await;
     assert_eq!(still.status, StatusCode::OK);
 }

@@ -61,6 +61,7 @@ async fn a_retried_enrolment_with_a_code_replays_without_spending_the_code_again
     assert_eq!((missing.status, missing.error_fields()), (StatusCode::UNPROCESSABLE_ENTITY, vec!["code"]));
     let wrong = keyed(&app, &token, "/v1/me/mfa/totp", &json!({"code": "000000"}), "enrol-1").await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.text);
+    assert_eq!((wrong.error_fields(), &wrong.body["errors"][0]["code"]), (vec!["code"], &json!("invalid_code")));
     assert_eq!(factor_ids(&app, &token).await.len(), 1, "a refused enrolment stores nothing");
 
     let body = json!({"code": code(&active, 0)});
@@ -132,5 +133,6 @@ async fn a_replayed_account_creation_shows_nothing_the_caller_can_no_longer_read
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
     let gone = keyed(&app, &owners, "/v1/accounts", &body, "child-1").await;
     assert_eq!(gone.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", gone.text);
+    assert_eq!(gone.body["type"], "urn:accountd:problem:failed-precondition", "{}", gone.text);
     assert!(!gone.text.contains(&id(&first.body)), "the moved account is not shown: {}", gone.text);
 }

@@ -69,6 +69,7 @@ async fn a_factor_activates_with_a_computed_code_and_a_replayed_code_is_refused(
     // So is activating again.
     let again = call(&t.app, token, Method::POST, "/v1/me/mfa/totp/activate", Some(&body)).await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.body["type"], "urn:accountd:problem:failed-precondition", "{}", again.text);
 
     // The next step's code is accepted once, then refused too.
     let next = code(&secret, 1);
@@ -114,6 +115,9 @@ async fn wrong_or_malformed_codes_are_refused_and_the_factor_stays_pending() {
     )
     .await;
     assert_eq!(verify.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(verify.body["type"], "urn:accountd:problem:failed-precondition", "{}", verify.text);
+    let me = call(&t.app, token, Method::GET, "/v1/me", None).await;
+    assert_eq!(me.body["mfa_factors"][0]["status"], "pending", "a refused verification activates nothing");
     // Another user's factor is not found, not merely refused.
     let body = json!({"factor_id": enrolled.body["id"], "code": code(&secret, 0)}).to_string();
     let foreign = call(&t.app, &t.admin.1, Method::POST, "/v1/me/mfa/totp/activate", Some(&body)).await;
@@ -156,6 +160,12 @@ async fn enrolment_stops_at_ten_factors() {
     }
     let refused = call(&t.app, &t.viewer.1, Method::POST, "/v1/me/mfa/totp", None).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    assert_eq!(refused.body["type"], "urn:accountd:problem:failed-precondition", "{}", refused.text);
+    assert!(refused.body["detail"].as_str().is_some_and(|d| d.contains("at most 10")), "{}", refused.text);
+    assert!(refused.body.get("secret").is_none(), "no secret is handed out");
+    let me = call(&t.app, &t.viewer.1, Method::GET, "/v1/me", None).await;
+    let factors = me.body["mfa_factors"].as_array().map(Vec::len);
+    assert_eq!(factors, Some(accountd_domain::MAX_FACTORS), "the refused eleventh is not stored");
 }
 
 #[tokio::test]
@@ -220,8 +230,11 @@ async fn a_member_without_a_factor_cannot_turn_enforcement_on() {
     assert_eq!(t.app.get(&account).await.body["settings"]["enforce_twofactor"], false, "nothing changed");
     // Nor create a child account that enforces it.
     let child = json!({"name": "Child", "parent_id": t.account, "settings": {"enforce_twofactor": true}}).to_string();
+    let before = app_accounts(&t.app).await;
     let refused = call(&t.app, &t.admin.1, Method::POST, "/v1/accounts", Some(&child)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+    assert_eq!(refused.error_fields(), ["settings.enforce_twofactor"]);
+    assert_eq!(app_accounts(&t.app).await, before, "no child was created");
 
     enrol(&t.app, &t.admin.1).await;
     let on = call(&t.app, &t.admin.1, Method::PATCH, &account, Some(body)).await;
@@ -239,4 +252,12 @@ async fn a_member_without_a_factor_cannot_turn_enforcement_on() {
     assert_eq!(call(&t.app, &second_token, Method::GET, &account, None).await.status, StatusCode::FORBIDDEN);
     enrol(&t.app, &late_token).await;
     assert_eq!(call(&t.app, &second_token, Method::GET, &account, None).await.status, StatusCode::OK);
+}
+
+/// The ids of every account, as the root user lists them.
+async fn app_accounts(app: &crate::TestApp) -> Vec<String> {
+    let listed = app.get("/v1/accounts?page_size=100").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let accounts = listed.body["accounts"].as_array().expect("accounts");
+    accounts.iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect()
 }

@@ -9,6 +9,13 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// account that enforces two-factor authentication.
 pub const TWO_FACTOR_REQUIRED: &str = "TWO_FACTOR_REQUIRED";
 
+/// The RPC that enrols a TOTP factor: named in the message and the `ErrorInfo` metadata
+/// (under [`ENROL_RPC_KEY`]) of a two-factor refusal, which the domain words without it.
+pub const ENROL_TOTP_RPC: &str = "accountd.v1.UserService/EnrollTotp";
+
+/// The `ErrorInfo` metadata key naming [`ENROL_TOTP_RPC`].
+pub const ENROL_RPC_KEY: &str = "enrol_rpc";
+
 /// The status for any operation error; validation errors carry their field violations as
 /// `google.rpc.BadRequest` details. The cause of an internal error is logged, never sent.
 pub fn to_status<E: HasErrorKind>(error: E) -> Status {
@@ -29,11 +36,13 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         // PERMISSION_DENIED like any refusal, with a machine-readable reason beside it.
         ErrorKind::TwoFactorRequired => Status::with_error_details(
             Code::PermissionDenied,
-            message,
+            format!("{message} with {ENROL_TOTP_RPC}"),
             ErrorDetails::with_error_info(
                 TWO_FACTOR_REQUIRED,
                 "accountd",
-                std::collections::HashMap::<String, String>::new(),
+                [(ENROL_RPC_KEY.to_owned(), ENROL_TOTP_RPC.to_owned())]
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
             ),
         ),
         ErrorKind::Unauthenticated => Status::unauthenticated(message),

@@ -9,6 +9,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Where a caller enrols a TOTP factor: named in the detail of a two-factor refusal, which
+/// the domain words without any path.
+pub const TOTP_ENROLMENT_PATH: &str = "/v1/me/mfa/totp";
+
 /// A problem document (RFC 9457).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -99,9 +103,12 @@ impl ApiError {
             }
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", "Concurrent modification", detail),
             ErrorKind::PermissionDenied => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail),
-            ErrorKind::TwoFactorRequired => {
-                Self::new(StatusCode::FORBIDDEN, "two-factor-required", "Two-factor authentication required", detail)
-            }
+            ErrorKind::TwoFactorRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "two-factor-required",
+                "Two-factor authentication required",
+                format!("{detail} at {TOTP_ENROLMENT_PATH}"),
+            ),
             ErrorKind::Unauthenticated => {
                 Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", detail)
             }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    AccessError, Account, AccountId, AccountPatch, AccountProfile, AccountStatus, Alias, AuditEntry, Begun, Changes,
-    Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator, IdempotencyError, IdempotencyKey,
-    IdentityError, IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest, Permission,
-    Principal, Role, Store, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
+    AccessError, Account, AccountId, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError, AuditEntry, Begun,
+    Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator, IdempotencyError, IdempotencyKey,
+    IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest, Permission, Principal, Role,
+    Store, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
 };
 
 /// Why an account could not be created.
@@ -20,7 +20,7 @@ pub enum CreateAccountError {
     Invalid(ValidationErrors),
     #[error("permission denied")]
     Forbidden,
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error("an account of type {0} cannot have child accounts")]
     ParentNotContainer(crate::AccountType),
@@ -32,7 +32,7 @@ pub enum CreateAccountError {
     ReplayedAccountGone,
     /// The primary alias was refused; no account was created.
     #[error("primary alias: {0}")]
-    PrimaryAlias(IdentityError),
+    PrimaryAlias(AliasError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -46,10 +46,10 @@ impl From<IdempotencyError> for CreateAccountError {
     }
 }
 
-impl From<IdentityError> for CreateAccountError {
-    fn from(e: IdentityError) -> Self {
+impl From<AliasError> for CreateAccountError {
+    fn from(e: AliasError) -> Self {
         match e {
-            IdentityError::Unknown(e) => Self::Unknown(e),
+            AliasError::Unknown(e) => Self::Unknown(e),
             other => Self::PrimaryAlias(other),
         }
     }
@@ -69,7 +69,7 @@ pub enum GetAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
@@ -91,7 +91,7 @@ pub enum UpdateAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error("the account has changed since the version named by If-Match / etag")]
     VersionMismatch,
@@ -110,7 +110,7 @@ pub enum MoveAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error("an account of type {0} cannot have child accounts")]
     ParentNotContainer(crate::AccountType),
@@ -148,7 +148,7 @@ pub enum DeleteAccountError {
     NotFound,
     #[error("permission denied")]
     Forbidden,
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error("the account has changed since the version named by If-Match / etag")]
     VersionMismatch,
@@ -639,10 +639,10 @@ fn no_such_parent(parent_id: AccountId) -> CreateAccountError {
 }
 
 /// Turning two-factor enforcement on without an active factor would shut the caller out.
-fn twofactor_lockout() -> ValidationErrors {
+pub(crate) fn twofactor_lockout() -> ValidationErrors {
     ValidationErrors::single(FieldError::new(
         "settings.enforce_twofactor",
         "twofactor_required",
-        "enrol an active two-factor method (/v1/me/mfa/totp) before requiring one",
+        "enrol an active two-factor method before requiring one",
     ))
 }

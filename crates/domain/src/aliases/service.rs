@@ -9,11 +9,11 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 
 use crate::{
-    Account, AccountId, Address, Alias, AliasFilter, AliasId, AliasPatch, AliasStatus, AuditEntry, Begun, Changes,
-    Clock, Created, Deps, DisplayName, Domain, DomainId, DomainRef, DomainStatus, Fingerprint, IdGenerator,
-    IdempotencyKey, IdentityError, IfMatch, InsertAliasError, InsertDomainError, LocalPart, MailboxPassword, NewAlias,
+    Account, AccountId, Address, Alias, AliasError, AliasFilter, AliasId, AliasPatch, AliasStatus, AuditEntry, Begun,
+    Changes, Clock, Created, Deps, DisplayName, Domain, DomainError, DomainId, DomainRef, DomainStatus, Fingerprint,
+    IdGenerator, IdempotencyKey, IfMatch, InsertAliasError, InsertDomainError, LocalPart, MailboxPassword, NewAlias,
     NewDomain, Page, PageRequest, PasswordHasher, Permission, Principal, Store, Transaction, UserId, ValidationErrors,
-    Version, WithSecret, stored_id,
+    Version, WithSecret, invalid, stored_id,
 };
 
 impl AuditEntry {
@@ -66,11 +66,11 @@ impl DomainService {
         Self { deps: Deps { store, clock, ids } }
     }
 
-    fn require_root(principal: &Principal) -> Result<(), IdentityError> {
+    fn require_root(principal: &Principal) -> Result<(), DomainError> {
         if principal.root_permissions().contains(Permission::DomainsWrite) {
             Ok(())
         } else {
-            Err(IdentityError::Forbidden("domains are managed by root users holding domains:write".into()))
+            Err(DomainError::DomainsManagedByRoot)
         }
     }
 
@@ -81,23 +81,23 @@ impl DomainService {
         principal: &Principal,
         domain: &DomainRef,
         if_match: &IfMatch,
-    ) -> Result<(Box<dyn Transaction>, Domain), IdentityError> {
+    ) -> Result<(Box<dyn Transaction>, Domain), DomainError> {
         Self::require_root(principal)?;
-        let id = resolve_domain(self.deps.store.as_ref(), domain).await?.id;
+        let id = resolve_domain(self.deps.store.as_ref(), domain).await?.ok_or(DomainError::NotFound)?.id;
         let mut tx = self.deps.store.begin().await?;
-        let current = tx.find_domain(id).await?.ok_or(IdentityError::NotFound)?;
+        let current = tx.find_domain(id).await?.ok_or(DomainError::NotFound)?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(DomainError::VersionMismatch);
         }
         Ok((tx, current))
     }
 
-    pub async fn list(&self, _principal: &Principal, page: PageRequest) -> Result<Page<Domain>, IdentityError> {
+    pub async fn list(&self, _principal: &Principal, page: PageRequest) -> Result<Page<Domain>, DomainError> {
         Ok(self.deps.store.list_domains(page).await?)
     }
 
-    pub async fn get(&self, _principal: &Principal, domain: &DomainRef) -> Result<Domain, IdentityError> {
-        resolve_domain(self.deps.store.as_ref(), domain).await
+    pub async fn get(&self, _principal: &Principal, domain: &DomainRef) -> Result<Domain, DomainError> {
+        resolve_domain(self.deps.store.as_ref(), domain).await?.ok_or(DomainError::NotFound)
     }
 
     /// Adds a domain, `pending` unless another status is given.
@@ -108,7 +108,7 @@ impl DomainService {
         principal: &Principal,
         command: NewDomain,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<Domain>, IdentityError> {
+    ) -> Result<Created<Domain>, DomainError> {
         Self::require_root(principal)?;
         let operation = "domain.create";
         let fingerprint = || {
@@ -120,7 +120,7 @@ impl DomainService {
         let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
             Begun::Replay(id) => {
                 let domain = self.deps.store.get_domain(stored_id(&id, DomainId::parse)?).await?;
-                return Ok(Created { value: domain.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+                return Ok(Created { value: domain.ok_or(DomainError::ReplayedResourceGone)?, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };
@@ -134,8 +134,8 @@ impl DomainService {
             updated_at: now,
         };
         tx.insert_domain(&domain).await.map_err(|e| match e {
-            InsertDomainError::NameTaken => IdentityError::AlreadyExists(format!("the domain {} exists", domain.name)),
-            InsertDomainError::Unknown(e) => IdentityError::Unknown(e),
+            InsertDomainError::NameTaken => DomainError::DomainExists(domain.name.clone()),
+            InsertDomainError::Unknown(e) => DomainError::Unknown(e),
         })?;
         let entry = AuditEntry::domain(&domain, "domain.create", Changes::created(domain.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
@@ -151,7 +151,7 @@ impl DomainService {
         domain: &DomainRef,
         status: DomainStatus,
         if_match: IfMatch,
-    ) -> Result<Domain, IdentityError> {
+    ) -> Result<Domain, DomainError> {
         let (mut tx, current) = self.begin_change(principal, domain, &if_match).await?;
         if current.status == status {
             return Ok(current);
@@ -159,7 +159,7 @@ impl DomainService {
         let now = self.deps.clock.now();
         let next = Domain { status, version: current.version.next(), updated_at: now, ..current.clone() };
         if !tx.update_domain(&next, current.version).await? {
-            return Err(IdentityError::Conflict);
+            return Err(DomainError::Conflict);
         }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::domain(&next, "domain.update", changes), now).await?;
@@ -173,16 +173,11 @@ impl DomainService {
         principal: &Principal,
         domain: &DomainRef,
         if_match: IfMatch,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), DomainError> {
         let (mut tx, current) = self.begin_change(principal, domain, &if_match).await?;
         match tx.delete_domain(current.id).await? {
-            None => {
-                return Err(IdentityError::FailedPrecondition(format!(
-                    "aliases use the domain {}; delete them first",
-                    current.name
-                )));
-            }
-            Some(false) => return Err(IdentityError::NotFound),
+            None => return Err(DomainError::DomainInUse(current.name)),
+            Some(false) => return Err(DomainError::NotFound),
             Some(true) => {}
         }
         let now = self.deps.clock.now();
@@ -193,13 +188,12 @@ impl DomainService {
     }
 }
 
-/// The domain `reference` names, wherever it is read from.
-async fn resolve_domain(store: &dyn Store, reference: &DomainRef) -> Result<Domain, IdentityError> {
-    let found = match reference {
-        DomainRef::Id(id) => store.get_domain(*id).await?,
-        DomainRef::Name(name) => store.find_domain_by_name(name).await?,
-    };
-    found.ok_or(IdentityError::NotFound)
+/// The domain `reference` names, wherever it is read from; `None` when there is none.
+async fn resolve_domain(store: &dyn Store, reference: &DomainRef) -> anyhow::Result<Option<Domain>> {
+    match reference {
+        DomainRef::Id(id) => store.get_domain(*id).await,
+        DomainRef::Name(name) => store.find_domain_by_name(name).await,
+    }
 }
 
 /// Email aliases of accounts (`aliases:read` / `aliases:write` on the account) and mailbox
@@ -243,10 +237,10 @@ impl AliasService {
         domain: Option<&DomainRef>,
         user: Option<UserId>,
         page: PageRequest,
-    ) -> Result<Page<Alias>, IdentityError> {
+    ) -> Result<Page<Alias>, AliasError> {
         self.deps.authorized_account(principal, account, Permission::AliasesRead).await?;
         let domain = match domain {
-            Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?.id),
+            Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?.ok_or(AliasError::NotFound)?.id),
             None => None,
         };
         let filter = AliasFilter { account: Some(account), domain, user, visible_to: None };
@@ -262,9 +256,9 @@ impl AliasService {
         domain: Option<&DomainRef>,
         user: Option<UserId>,
         page: PageRequest,
-    ) -> Result<(Option<Domain>, Page<Alias>), IdentityError> {
+    ) -> Result<(Option<Domain>, Page<Alias>), AliasError> {
         let domain = match domain {
-            Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?),
+            Some(d) => Some(resolve_domain(self.deps.store.as_ref(), d).await?.ok_or(AliasError::NotFound)?),
             None => None,
         };
         let root = principal.root_permissions().contains(Permission::AliasesRead);
@@ -296,9 +290,9 @@ impl AliasService {
         Ok((domain, Page { items, next: found.next }))
     }
 
-    pub async fn get(&self, principal: &Principal, account: AccountId, id: AliasId) -> Result<Alias, IdentityError> {
+    pub async fn get(&self, principal: &Principal, account: AccountId, id: AliasId) -> Result<Alias, AliasError> {
         self.deps.authorized_account(principal, account, Permission::AliasesRead).await?;
-        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)
+        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)
     }
 
     /// Creates an alias on an active domain with a mailbox password — the one given, or a
@@ -311,12 +305,11 @@ impl AliasService {
         account: AccountId,
         command: NewAlias,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<WithSecret<Alias, MailboxPassword>>, IdentityError> {
+    ) -> Result<Created<WithSecret<Alias, MailboxPassword>>, AliasError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
-        let domain = match resolve_domain(self.deps.store.as_ref(), &command.domain).await {
-            Err(IdentityError::NotFound) => return Err(no_such_domain(&command.domain)),
-            other => other?,
-        };
+        let domain = resolve_domain(self.deps.store.as_ref(), &command.domain)
+            .await?
+            .ok_or_else(|| no_such_domain(&command.domain))?;
         if let Some(user) = command.user_id {
             self.require_member(account, user).await?;
         }
@@ -342,13 +335,13 @@ impl AliasService {
         let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
             Begun::Replay(id) => {
                 let alias = self.deps.store.get_alias(stored_id(&id, AliasId::parse)?).await?;
-                let alias = alias.filter(|a| a.account_id == account).ok_or(IdentityError::ReplayedResourceGone)?;
+                let alias = alias.filter(|a| a.account_id == account).ok_or(AliasError::ReplayedResourceGone)?;
                 return Ok(Created { value: WithSecret { resource: alias, secret: None }, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };
         // Locks the account: its aliases' default flags are decided one creation at a time.
-        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
+        tx.find_account(account).await?.ok_or(AliasError::NotFound)?;
         // Read again inside the transaction: the domain may have changed during the hash.
         let domain = tx.find_domain(domain.id).await?.ok_or_else(|| no_such_domain(&command.domain))?;
         let draft = AliasDraft {
@@ -366,12 +359,12 @@ impl AliasService {
     }
 
     /// `user` must be an accepted member of the account or of an ancestor.
-    async fn require_member(&self, account: AccountId, user: UserId) -> Result<(), IdentityError> {
-        let account = self.deps.store.get_account(account).await?.ok_or(IdentityError::NotFound)?;
+    async fn require_member(&self, account: AccountId, user: UserId) -> Result<(), AliasError> {
+        let account = self.deps.store.get_account(account).await?.ok_or(AliasError::NotFound)?;
         let mut path = account.hierarchy.clone();
         path.push(account.id);
         if self.deps.store.member_roles(user, &path).await?.is_empty() {
-            return Err(IdentityError::field("user_id", "not_member", "the user is not a member of this account"));
+            return Err(invalid("user_id", "not_member", "the user is not a member of this account").into());
         }
         Ok(())
     }
@@ -384,12 +377,12 @@ impl AliasService {
         id: AliasId,
         patch: AliasPatch,
         if_match: IfMatch,
-    ) -> Result<Alias, IdentityError> {
+    ) -> Result<Alias, AliasError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let mut tx = self.deps.store.begin().await?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(AliasError::VersionMismatch);
         }
         let mut next = current.clone();
         if let Some(display_name) = patch.display_name {
@@ -406,7 +399,7 @@ impl AliasService {
         next.version = current.version.next();
         next.updated_at = now;
         if !tx.update_alias(&next, None, current.version).await? {
-            return Err(IdentityError::Conflict);
+            return Err(AliasError::Conflict);
         }
         self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.update", changes), now).await?;
         tx.commit().await?;
@@ -421,7 +414,7 @@ impl AliasService {
         id: AliasId,
         password: Option<SecretString>,
         if_match: IfMatch,
-    ) -> Result<AliasWithPassword, IdentityError> {
+    ) -> Result<AliasWithPassword, AliasError> {
         // An empty password, like none, asks for a generated one.
         let password = password
             .filter(|p| !p.expose_secret().is_empty())
@@ -430,13 +423,13 @@ impl AliasService {
             .map_err(ValidationErrors::from)?;
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         // Checked before the slow hash, which is wasted on an alias that is not there.
-        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)?;
+        self.deps.store.get_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)?;
         let password = password.unwrap_or_else(MailboxPassword::generate);
         let hash = self.hasher.hash(&password).await?;
         let mut tx = self.deps.store.begin().await?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(AliasError::VersionMismatch);
         }
         let now = self.deps.clock.now();
         let next = Alias {
@@ -446,7 +439,7 @@ impl AliasService {
             ..current.clone()
         };
         if !tx.update_alias(&next, Some(&hash), current.version).await? {
-            return Err(IdentityError::Conflict);
+            return Err(AliasError::Conflict);
         }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.password_reset", changes), now).await?;
@@ -462,21 +455,19 @@ impl AliasService {
         account: AccountId,
         id: AliasId,
         if_match: IfMatch,
-    ) -> Result<Alias, IdentityError> {
+    ) -> Result<Alias, AliasError> {
         self.deps.authorized_account(principal, account, Permission::AliasesWrite).await?;
         let mut tx = self.deps.store.begin().await?;
-        tx.find_account(account).await?.ok_or(IdentityError::NotFound)?;
+        tx.find_account(account).await?.ok_or(AliasError::NotFound)?;
         let current = find_in(&mut *tx, account, id).await?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(AliasError::VersionMismatch);
         }
         if current.is_primary {
-            return Err(IdentityError::FailedPrecondition(
-                "the primary alias of an account is deleted only with the account".into(),
-            ));
+            return Err(AliasError::PrimaryAliasGoesWithAccount);
         }
         if !tx.delete_alias(id).await? {
-            return Err(IdentityError::Conflict);
+            return Err(AliasError::Conflict);
         }
         let now = self.deps.clock.now();
         let entry = AuditEntry::alias(&current, "alias.delete", Changes::deleted(current.snapshot()));
@@ -488,7 +479,7 @@ impl AliasService {
         if let Some(heir) = heir {
             let next = Alias { is_default: true, version: heir.version.next(), updated_at: now, ..heir.clone() };
             if !tx.update_alias(&next, None, heir.version).await? {
-                return Err(IdentityError::Conflict);
+                return Err(AliasError::Conflict);
             }
             let changes = Changes::updated(heir.snapshot(), next.snapshot());
             self.deps.record(&mut *tx, principal, AuditEntry::alias(&next, "alias.update", changes), now).await?;
@@ -508,15 +499,13 @@ impl AliasService {
         principal: &Principal,
         address: &str,
         password: SecretString,
-    ) -> Result<MailboxLogin, IdentityError> {
+    ) -> Result<MailboxLogin, AliasError> {
         if !principal.root_permissions().contains(Permission::AliasesRead) {
-            return Err(IdentityError::Forbidden(
-                "mailbox authentication needs the root permission aliases:read".into(),
-            ));
+            return Err(AliasError::MailboxAuthenticationNeedsRoot);
         }
         let address = Address::parse(address, "address").map_err(ValidationErrors::from)?;
         if password.expose_secret().is_empty() {
-            return Err(IdentityError::field("password", "required", "must be given"));
+            return Err(invalid("password", "required", "must be given").into());
         }
         let key = address.to_string();
         self.deps.begin_attempt(&key).await?;
@@ -534,20 +523,20 @@ impl AliasService {
                 Ok(MailboxLogin { alias_id: mailbox.alias.id, account_id: mailbox.alias.account_id, address: key })
             }
             // The attempt was counted before the check.
-            _ => Err(IdentityError::BadCredentials),
+            _ => Err(AliasError::BadCredentials),
         }
     }
 }
 
 /// The field error for a domain that does not exist, naming the field the client used.
-fn no_such_domain(domain: &DomainRef) -> IdentityError {
+fn no_such_domain(domain: &DomainRef) -> AliasError {
     let field = if matches!(domain, DomainRef::Id(_)) { "domain_id" } else { "domain" };
-    IdentityError::field(field, "not_found", "no such domain")
+    invalid(field, "not_found", "no such domain").into()
 }
 
 /// The alias `id` of `account`, locked.
-async fn find_in(tx: &mut dyn Transaction, account: AccountId, id: AliasId) -> Result<Alias, IdentityError> {
-    tx.find_alias(id).await?.filter(|a| a.account_id == account).ok_or(IdentityError::NotFound)
+async fn find_in(tx: &mut dyn Transaction, account: AccountId, id: AliasId) -> Result<Alias, AliasError> {
+    tx.find_alias(id).await?.filter(|a| a.account_id == account).ok_or(AliasError::NotFound)
 }
 
 /// Inserts an alias of `account` inside `tx`, audited: refused unless the domain is active;
@@ -561,12 +550,9 @@ pub(crate) async fn insert_alias(
     draft: AliasDraft,
     password_hash: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Alias, IdentityError> {
+) -> Result<Alias, AliasError> {
     if draft.domain.status != DomainStatus::Active {
-        return Err(IdentityError::FailedPrecondition(format!(
-            "aliases can be created only on active domains; {} is {}",
-            draft.domain.name, draft.domain.status
-        )));
+        return Err(AliasError::DomainNotActive { domain: draft.domain.name, status: draft.domain.status });
     }
     let is_default = match draft.user_id {
         Some(user) => !tx.has_default_alias(account, user).await?,
@@ -589,12 +575,10 @@ pub(crate) async fn insert_alias(
         updated_at: now,
     };
     tx.insert_alias(&alias, password_hash).await.map_err(|e| match e {
-        InsertAliasError::AddressTaken => {
-            IdentityError::AlreadyExists(format!("the address {} exists", alias.address()))
-        }
-        InsertAliasError::DuplicateFlag => IdentityError::Conflict,
-        InsertAliasError::DomainMissing => IdentityError::field("domain_id", "not_found", "no such domain"),
-        InsertAliasError::Unknown(e) => IdentityError::Unknown(e),
+        InsertAliasError::AddressTaken => AliasError::AddressTaken(alias.address()),
+        InsertAliasError::DuplicateFlag => AliasError::Conflict,
+        InsertAliasError::DomainMissing => invalid("domain_id", "not_found", "no such domain").into(),
+        InsertAliasError::Unknown(e) => AliasError::Unknown(e),
     })?;
     deps.record(tx, principal, AuditEntry::alias(&alias, "alias.create", Changes::created(alias.snapshot())), now)
         .await?;
@@ -611,11 +595,8 @@ pub(crate) async fn insert_primary_alias(
     local_part: &LocalPart,
     domain: DomainId,
     now: DateTime<Utc>,
-) -> Result<Alias, IdentityError> {
-    let domain = tx
-        .find_domain(domain)
-        .await?
-        .ok_or_else(|| IdentityError::field("domain_id", "not_found", "no such domain"))?;
+) -> Result<Alias, AliasError> {
+    let domain = tx.find_domain(domain).await?.ok_or_else(|| invalid("domain_id", "not_found", "no such domain"))?;
     let draft = AliasDraft {
         local_part: local_part.clone(),
         domain,

@@ -4,9 +4,33 @@
 use std::sync::Arc;
 
 use crate::{
-    ActorKind, AuditEvent, AuditQuery, Clock, Deps, IdGenerator, IdentityError, Page, Permission, Principal,
-    RequestInfo, Store, UserId,
+    ActorKind, AuditEvent, AuditQuery, Clock, Denied, Deps, ErrorKind, HasErrorKind, IdGenerator, Page, Permission,
+    Principal, RequestInfo, Store, UserId,
 };
+
+/// Why the audit trail could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// No such account for the caller, or (without the root permission) no account named.
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Denied(Denied),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+operation_error_from!(AuditError: access);
+
+impl HasErrorKind for AuditError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Denied(denied) => denied.kind(),
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
+        }
+    }
+}
 
 /// The audit-log listing.
 #[derive(Clone)]
@@ -26,16 +50,16 @@ impl AuditService {
     }
 
     /// Events of `query.account_id` matching the query's filters, one page at a time.
-    pub async fn list(&self, principal: &Principal, query: AuditQuery) -> Result<Page<AuditEvent>, IdentityError> {
+    pub async fn list(&self, principal: &Principal, query: AuditQuery) -> Result<Page<AuditEvent>, AuditError> {
         let root = principal.root_permissions().contains(Permission::AuditRead);
         match query.account_id {
-            None if !root => return Err(IdentityError::NotFound),
+            None if !root => return Err(AuditError::NotFound),
             None => {}
             Some(id) => match self.deps.store.get_account(id).await? {
                 Some(account) => self.deps.authorize(principal, &account, Permission::AuditRead).await?,
                 // The account is gone but its trail remains, for the platform's eyes only.
                 None if root => {}
-                None => return Err(IdentityError::NotFound),
+                None => return Err(AuditError::NotFound),
             },
         }
         let mut page = self.deps.store.list_audit_events(&query).await?;

@@ -16,7 +16,7 @@ pub enum AccessError {
     Forbidden(Permission),
     /// The account (or an ancestor) enforces two-factor authentication and the calling
     /// member has no active factor.
-    #[error("two-factor authentication is required on this account: enrol a factor at /v1/me/mfa/totp")]
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
     TwoFactorRequired,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),

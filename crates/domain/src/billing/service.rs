@@ -4,10 +4,59 @@
 use std::sync::Arc;
 
 use crate::{
-    Account, AccountId, AuditEntry, Begun, Changes, Clock, Created, Deps, Fingerprint, Frequency, IdGenerator,
-    IdempotencyKey, IdentityError, IfMatch, Page, PageRequest, Permission, Principal, RatePlan, Store, Subscription,
-    SubscriptionFields, SubscriptionId, SubscriptionState, Version, stored_id,
+    Account, AccountId, AuditEntry, Begun, Changes, Clock, Created, Denied, Deps, ErrorKind, Fingerprint, Frequency,
+    HasErrorKind, IdGenerator, IdempotencyKey, IfMatch, Page, PageRequest, Permission, Principal, RatePlan, Store,
+    Subscription, SubscriptionFields, SubscriptionId, SubscriptionState, ValidationErrors, Version, invalid, stored_id,
 };
+
+/// Why a subscription operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Denied(Denied),
+    /// A new subscription starts in one of the initial states.
+    #[error("a subscription starts in trial, provisioned or awaiting_payment")]
+    StateNotInitial,
+    /// Cancelled and expired are final: plan and frequency no longer change.
+    #[error("a cancelled or expired subscription cannot change")]
+    SubscriptionIsFinal,
+    /// The state machine ([`SubscriptionState::can_become`]) has no such step.
+    #[error("the subscription cannot move to that state from its current one")]
+    TransitionNotAllowed,
+    #[error("the resource has changed since the version named by If-Match / etag")]
+    VersionMismatch,
+    #[error("the resource was changed concurrently; retry")]
+    Conflict,
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the resource created with this idempotency key has since been deleted")]
+    ReplayedResourceGone,
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+operation_error_from!(SubscriptionError: access, idempotency, validation);
+
+impl HasErrorKind for SubscriptionError {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Invalid(errors) => ErrorKind::Invalid(errors),
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Denied(denied) => denied.kind(),
+            Self::StateNotInitial | Self::SubscriptionIsFinal | Self::TransitionNotAllowed => {
+                ErrorKind::FailedPrecondition
+            }
+            Self::VersionMismatch => ErrorKind::VersionMismatch,
+            Self::Conflict => ErrorKind::Conflict,
+            Self::IdempotencyKeyReused | Self::ReplayedResourceGone => ErrorKind::FailedPrecondition,
+            Self::Unknown(e) => ErrorKind::of_unknown(e),
+        }
+    }
+}
 
 /// Subscriptions and rate plans.
 #[derive(Clone)]
@@ -44,18 +93,17 @@ impl SubscriptionService {
         principal: &Principal,
         id: AccountId,
         permission: Permission,
-    ) -> Result<Account, IdentityError> {
+    ) -> Result<Account, SubscriptionError> {
         Ok(self.deps.authorized_account(principal, id, permission).await?)
     }
 
-    async fn plan(&self, id: &str) -> Result<RatePlan, IdentityError> {
-        self.deps.store.get_rate_plan(id).await?.ok_or_else(|| {
-            IdentityError::field("rate_plan", "not_found", format!("no rate plan {id:?} in the catalogue"))
-        })
+    async fn plan(&self, id: &str) -> Result<RatePlan, SubscriptionError> {
+        let plan = self.deps.store.get_rate_plan(id).await?;
+        Ok(plan.ok_or_else(|| invalid("rate_plan", "not_found", format!("no rate plan {id:?} in the catalogue")))?)
     }
 
     /// The rate-plan catalogue; any authenticated caller may read it.
-    pub async fn rate_plans(&self, _principal: &Principal) -> Result<Vec<RatePlan>, IdentityError> {
+    pub async fn rate_plans(&self, _principal: &Principal) -> Result<Vec<RatePlan>, SubscriptionError> {
         Ok(self.deps.store.list_rate_plans().await?)
     }
 
@@ -64,7 +112,7 @@ impl SubscriptionService {
         principal: &Principal,
         account: AccountId,
         page: PageRequest,
-    ) -> Result<Page<Subscription>, IdentityError> {
+    ) -> Result<Page<Subscription>, SubscriptionError> {
         self.account(principal, account, Permission::SubscriptionsRead).await?;
         Ok(self.deps.store.list_subscriptions(account, page).await?)
     }
@@ -74,11 +122,11 @@ impl SubscriptionService {
         principal: &Principal,
         account: AccountId,
         id: SubscriptionId,
-    ) -> Result<Subscription, IdentityError> {
+    ) -> Result<Subscription, SubscriptionError> {
         self.account(principal, account, Permission::SubscriptionsRead).await?;
-        let subscription = self.deps.store.get_subscription(id).await?.ok_or(IdentityError::NotFound)?;
+        let subscription = self.deps.store.get_subscription(id).await?.ok_or(SubscriptionError::NotFound)?;
         if subscription.account_id != account {
-            return Err(IdentityError::NotFound);
+            return Err(SubscriptionError::NotFound);
         }
         Ok(subscription)
     }
@@ -92,7 +140,7 @@ impl SubscriptionService {
         account: AccountId,
         fields: SubscriptionFields,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<Subscription>, IdentityError> {
+    ) -> Result<Created<Subscription>, SubscriptionError> {
         self.account(principal, account, Permission::SubscriptionsWrite).await?;
         let operation = "subscription.create";
         let fingerprint = || {
@@ -107,19 +155,16 @@ impl SubscriptionService {
         let (mut tx, pending) = match begun {
             Begun::Replay(id) => {
                 let found = self.deps.store.get_subscription(stored_id(&id, SubscriptionId::parse)?).await?;
-                let found = found.filter(|s| s.account_id == account).ok_or(IdentityError::ReplayedResourceGone)?;
+                let found = found.filter(|s| s.account_id == account).ok_or(SubscriptionError::ReplayedResourceGone)?;
                 return Ok(Created { value: found, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };
-        let plan_id =
-            fields.rate_plan.ok_or_else(|| IdentityError::field("rate_plan", "required", "name a rate plan"))?;
+        let plan_id = fields.rate_plan.ok_or_else(|| invalid("rate_plan", "required", "name a rate plan"))?;
         let plan = self.plan(&plan_id).await?;
         let state = fields.state.unwrap_or(SubscriptionState::Trial);
         if !state.is_initial() {
-            return Err(IdentityError::FailedPrecondition(
-                "a subscription starts in trial, provisioned or awaiting_payment".into(),
-            ));
+            return Err(SubscriptionError::StateNotInitial);
         }
         let frequency = fields.frequency.unwrap_or(Frequency::Monthly);
         let now = self.deps.clock.now();
@@ -154,7 +199,7 @@ impl SubscriptionService {
         id: SubscriptionId,
         fields: SubscriptionFields,
         if_match: IfMatch,
-    ) -> Result<Subscription, IdentityError> {
+    ) -> Result<Subscription, SubscriptionError> {
         self.account(principal, account, Permission::SubscriptionsWrite).await?;
         let plan = match &fields.rate_plan {
             Some(plan) => Some(self.plan(plan).await?),
@@ -162,20 +207,18 @@ impl SubscriptionService {
         };
         let mut tx = self.deps.store.begin().await?;
         let current =
-            tx.find_subscription(id).await?.filter(|s| s.account_id == account).ok_or(IdentityError::NotFound)?;
+            tx.find_subscription(id).await?.filter(|s| s.account_id == account).ok_or(SubscriptionError::NotFound)?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(SubscriptionError::VersionMismatch);
         }
         let final_state = matches!(current.state, SubscriptionState::Cancelled | SubscriptionState::Expired);
         if final_state && (plan.is_some() || fields.frequency.is_some()) {
-            return Err(IdentityError::FailedPrecondition("a cancelled or expired subscription cannot change".into()));
+            return Err(SubscriptionError::SubscriptionIsFinal);
         }
         let mut next = current.clone();
         if let Some(state) = fields.state {
             if !current.state.can_become(state) {
-                return Err(IdentityError::FailedPrecondition(
-                    "the subscription cannot move to that state from its current one".into(),
-                ));
+                return Err(SubscriptionError::TransitionNotAllowed);
             }
             next.state = state;
         }
@@ -201,7 +244,7 @@ impl SubscriptionService {
         next.version = current.version.next();
         next.updated_at = now;
         if !tx.update_subscription(&next, current.version).await? {
-            return Err(IdentityError::Conflict);
+            return Err(SubscriptionError::Conflict);
         }
         self.deps
             .record(&mut *tx, principal, AuditEntry::subscription(&next, "subscription.update", changes), now)
@@ -215,11 +258,11 @@ impl SubscriptionService {
         principal: &Principal,
         account: AccountId,
         id: SubscriptionId,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), SubscriptionError> {
         self.account(principal, account, Permission::SubscriptionsWrite).await?;
         let mut tx = self.deps.store.begin().await?;
         let current =
-            tx.find_subscription(id).await?.filter(|s| s.account_id == account).ok_or(IdentityError::NotFound)?;
+            tx.find_subscription(id).await?.filter(|s| s.account_id == account).ok_or(SubscriptionError::NotFound)?;
         tx.delete_subscription(id).await?;
         let now = self.deps.clock.now();
         let entry = AuditEntry::subscription(&current, "subscription.delete", Changes::deleted(current.snapshot()));

@@ -7,9 +7,9 @@ use secrecy::SecretString;
 
 use super::{caller, create, service};
 use crate::{
-    AccountId, AliasFilter, AliasPatchInput, AliasService, AliasWithPassword, Argon2idHasher, CreateAccountError,
-    Domain, DomainName, DomainRef, DomainService, DomainStatus, IdentityError, IfMatch, LocalPart, NewAccountInput,
-    NewAlias, NewAliasInput, NewDomain, PageRequest, Principal, Store, SystemClock, UuidV7Generator,
+    AccountId, AliasError, AliasFilter, AliasPatchInput, AliasService, AliasWithPassword, Argon2idHasher,
+    CreateAccountError, Domain, DomainError, DomainName, DomainRef, DomainService, DomainStatus, IfMatch, LocalPart,
+    NewAccountInput, NewAlias, NewAliasInput, NewDomain, PageRequest, Principal, Store, SystemClock, UuidV7Generator,
 };
 
 fn domains(store: &Arc<dyn Store>) -> Domains {
@@ -37,7 +37,7 @@ impl std::ops::Deref for Domains {
 }
 
 impl Domains {
-    async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, IdentityError> {
+    async fn create(&self, principal: &Principal, command: NewDomain) -> Result<Domain, DomainError> {
         Ok(self.0.create(principal, command, None).await?.value)
     }
 }
@@ -59,7 +59,7 @@ impl Aliases {
         principal: &Principal,
         account: AccountId,
         command: NewAlias,
-    ) -> Result<AliasWithPassword, IdentityError> {
+    ) -> Result<AliasWithPassword, AliasError> {
         let created = self.0.create(principal, account, command, None).await?.value;
         let password = created.secret.expect("a first creation shows its password");
         Ok(AliasWithPassword { alias: created.resource, password })
@@ -126,7 +126,7 @@ pub async fn an_address_is_unique_ignoring_case_even_under_concurrency(store: Ar
     let account = create(&store, "Acme", "standard", None).await;
     aliases(&store).create(&caller(), account.id, new_alias("sales", "example.org", None)).await.expect("first");
     let again = aliases(&store).create(&caller(), account.id, new_alias("SALES", "EXAMPLE.org", None)).await;
-    assert!(matches!(again, Err(IdentityError::AlreadyExists(_))), "{again:?}");
+    assert!(matches!(&again, Err(AliasError::AddressTaken(a)) if a == "sales@example.org"), "{again:?}");
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let service = aliases(&store);
@@ -139,7 +139,7 @@ pub async fn an_address_is_unique_ignoring_case_even_under_concurrency(store: Ar
     for task in tasks {
         match task.await.expect("task") {
             Ok(_) => won += 1,
-            Err(IdentityError::AlreadyExists(_)) => {}
+            Err(AliasError::AddressTaken(_)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -151,11 +151,12 @@ pub async fn aliases_need_an_active_domain_and_a_member_user(store: Arc<dyn Stor
     domain(&store, "pending.example", DomainStatus::Pending).await;
     let refused = aliases(&store).create(&caller(), account.id, new_alias("a", "pending.example", None)).await;
     assert!(
-        matches!(&refused, Err(IdentityError::FailedPrecondition(m)) if m.contains("active") && m.contains("pending")),
+        matches!(&refused, Err(AliasError::DomainNotActive { domain, status: DomainStatus::Pending })
+            if domain.as_str() == "pending.example"),
         "{refused:?}"
     );
     let unknown = aliases(&store).create(&caller(), account.id, new_alias("a", "nowhere.example", None)).await;
-    assert!(matches!(&unknown, Err(IdentityError::Invalid(e)) if e.mentions("domain")), "{unknown:?}");
+    assert!(matches!(&unknown, Err(AliasError::Invalid(e)) if e.mentions("domain")), "{unknown:?}");
     domain(&store, "active.example", DomainStatus::Active).await;
     let stranger = super::identity::user(&store, "stranger@example.com").await;
     let command = NewAliasInput {
@@ -167,7 +168,7 @@ pub async fn aliases_need_an_active_domain_and_a_member_user(store: Arc<dyn Stor
     .validate()
     .expect("valid");
     let err = aliases(&store).create(&caller(), account.id, command).await;
-    assert!(matches!(&err, Err(IdentityError::Invalid(e)) if e.mentions("user_id")), "{err:?}");
+    assert!(matches!(&err, Err(AliasError::Invalid(e)) if e.mentions("user_id")), "{err:?}");
     let listed = store.list_aliases(&AliasFilter::default(), first_page()).await.expect("list");
     assert!(listed.items.is_empty(), "nothing was written by the refusals");
 }
@@ -218,15 +219,15 @@ pub async fn updates_and_password_resets_are_versioned_and_the_old_password_stop
     assert_eq!(updated.version, created.alias.version.next());
     let stale = IfMatch::Versions(vec![created.alias.version]);
     let reset = service.reset_password(&caller(), account.id, created.alias.id, None, stale).await;
-    assert!(matches!(reset, Err(IdentityError::VersionMismatch)), "{reset:?}");
+    assert!(matches!(reset, Err(AliasError::VersionMismatch)), "{reset:?}");
     let reset =
         service.reset_password(&caller(), account.id, created.alias.id, None, IfMatch::Any).await.expect("reset");
     assert_ne!(reset.password.expose(), "Correct-Horse-9");
-    assert!(matches!(login("Correct-Horse-9").await, Err(IdentityError::BadCredentials)));
+    assert!(matches!(login("Correct-Horse-9").await, Err(AliasError::BadCredentials)));
     login(reset.password.expose()).await.expect("the new password works");
     let patch = AliasPatchInput { display_name: None, status: Some("disabled".into()) }.validate().expect("v");
     service.update(&caller(), account.id, created.alias.id, patch, IfMatch::Any).await.expect("disable");
-    assert!(matches!(login(reset.password.expose()).await, Err(IdentityError::BadCredentials)), "disabled refuses");
+    assert!(matches!(login(reset.password.expose()).await, Err(AliasError::BadCredentials)), "disabled refuses");
 }
 
 pub async fn mailbox_failures_are_counted_atomically_and_lock_the_address(store: Arc<dyn Store>) {
@@ -258,12 +259,12 @@ pub async fn mailbox_failures_are_counted_atomically_and_lock_the_address(store:
         let err = service
             .authenticate_mailbox(&caller(), "ghost@nowhere.example", SecretString::from("Wrong-Pass-123".to_owned()))
             .await;
-        assert!(matches!(err, Err(IdentityError::BadCredentials)), "{err:?}");
+        assert!(matches!(err, Err(AliasError::BadCredentials)), "{err:?}");
     }
     let err = service
         .authenticate_mailbox(&caller(), "ghost@nowhere.example", SecretString::from("Wrong-Pass-123".to_owned()))
         .await;
-    assert!(matches!(err, Err(IdentityError::Throttled { retry_after_secs: 1.. })), "{err:?}");
+    assert!(matches!(err, Err(AliasError::Throttled { retry_after_secs: 1.. })), "{err:?}");
 }
 
 pub async fn an_account_with_a_refused_primary_alias_is_not_created(store: Arc<dyn Store>) {
@@ -285,10 +286,13 @@ pub async fn an_account_with_a_refused_primary_alias_is_not_created(store: Arc<d
     assert!(primary.is_primary && primary.account_id == created.account.id);
     assert_eq!(store.find_primary_alias(created.account.id).await.expect("find"), Some(primary.clone()));
     let taken = accounts.create(&caller(), with_alias("Second", "HELLO", &active), None).await;
-    assert!(matches!(&taken, Err(CreateAccountError::PrimaryAlias(IdentityError::AlreadyExists(_)))), "{taken:?}");
+    assert!(matches!(&taken, Err(CreateAccountError::PrimaryAlias(AliasError::AddressTaken(_)))), "{taken:?}");
     let inactive = accounts.create(&caller(), with_alias("Third", "other", &pending), None).await;
     assert!(
-        matches!(&inactive, Err(CreateAccountError::PrimaryAlias(IdentityError::FailedPrecondition(_)))),
+        matches!(
+            &inactive,
+            Err(CreateAccountError::PrimaryAlias(AliasError::DomainNotActive { status: DomainStatus::Pending, .. }))
+        ),
         "{inactive:?}"
     );
     let listed = store.list_accounts(first_page()).await.expect("list");
@@ -309,7 +313,7 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
     let account = create(&store, "Acme", "standard", None).await;
     aliases(&store).create(&caller(), account.id, new_alias("a", "example.com", None)).await.expect("alias");
     let err = domains(&store).delete(&caller(), &DomainRef::Id(d.id), IfMatch::Any).await;
-    assert!(matches!(&err, Err(IdentityError::FailedPrecondition(m)) if m.contains("aliases")), "{err:?}");
+    assert!(matches!(&err, Err(DomainError::DomainInUse(name)) if *name == d.name), "{err:?}");
     assert!(store.get_domain(d.id).await.expect("get").is_some());
     let name = DomainRef::Name(d.name.clone());
     let disabled = domains(&store)
@@ -319,7 +323,7 @@ pub async fn a_domain_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
     assert_eq!((disabled.status, disabled.version), (DomainStatus::Disabled, d.version.next()));
     let command = crate::NewDomainInput { name: Some("EXAMPLE.com".into()), status: None }.validate().expect("v");
     let dup = domains(&store).create(&caller(), command).await;
-    assert!(matches!(dup, Err(IdentityError::AlreadyExists(_))), "{dup:?}");
+    assert!(matches!(&dup, Err(DomainError::DomainExists(name)) if *name == d.name), "{dup:?}");
 }
 
 pub async fn parallel_guesses_get_no_more_than_the_free_attempts(store: Arc<dyn Store>) {
@@ -341,8 +345,8 @@ pub async fn parallel_guesses_get_no_more_than_the_free_attempts(store: Arc<dyn 
     let (mut checked, mut throttled) = (0, 0);
     for task in tasks {
         match task.await.expect("task") {
-            Err(IdentityError::BadCredentials) => checked += 1,
-            Err(IdentityError::Throttled { .. }) => throttled += 1,
+            Err(AliasError::BadCredentials) => checked += 1,
+            Err(AliasError::Throttled { .. }) => throttled += 1,
             other => panic!("unexpected {other:?}"),
         }
     }

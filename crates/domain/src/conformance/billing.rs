@@ -4,7 +4,7 @@ use super::*;
 
 pub async fn subscriptions_follow_their_state_machine_and_round_trip(store: Arc<dyn Store>) {
     use crate::{Frequency, SubscriptionInput, SubscriptionState};
-    use crate::{IdentityError, SubscriptionService};
+    use crate::{SubscriptionError, SubscriptionService};
     let subscriptions = SubscriptionService::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Generator));
     let account = create(&store, "Subscriber", "standard", None).await;
     let plans = subscriptions.rate_plans(&caller()).await.expect("plans");
@@ -33,7 +33,7 @@ pub async fn subscriptions_follow_their_state_machine_and_round_trip(store: Arc<
         .create(&caller(), account.id, fields(Some("gold"), None, None), None)
         .await
         .expect_err("unknown plan");
-    assert!(matches!(&err, IdentityError::Invalid(e) if e.mentions("rate_plan")), "{err:?}");
+    assert!(matches!(&err, SubscriptionError::Invalid(e) if e.mentions("rate_plan")), "{err:?}");
     let paid = subscriptions
         .update(&caller(), account.id, created.id, fields(None, None, Some("paid")), IfMatch::Any)
         .await
@@ -52,7 +52,7 @@ pub async fn subscriptions_follow_their_state_machine_and_round_trip(store: Arc<
         .update(&caller(), account.id, created.id, fields(None, None, Some("paid")), IfMatch::Any)
         .await
         .expect_err("paid again");
-    assert!(matches!(err, IdentityError::FailedPrecondition(_)), "{err:?}");
+    assert!(matches!(err, SubscriptionError::TransitionNotAllowed), "{err:?}");
     assert_eq!(
         subscriptions.get(&caller(), account.id, created.id).await.expect("get"),
         cancelled,

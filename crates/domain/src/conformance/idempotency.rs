@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::{caller, create};
 use crate::{
-    IdempotencyKey, IdentityError, KeySealer, MemberRef, NewAliasInput, NewDomainInput, NewUser, NewUserInput,
+    DomainError, IdempotencyKey, KeySealer, MemberRef, NewAliasInput, NewDomainInput, NewUser, NewUserInput,
     PageRequest, PermissionSet, Principal, RequestInfo, Role, SealingKey, Services, Store, SubscriptionInput,
-    TokenFields, TokenInput,
+    TokenFields, TokenInput, UserError,
 };
 
 fn services(store: &Arc<dyn Store>) -> Services {
@@ -118,15 +118,15 @@ pub async fn an_idempotency_key_reused_for_another_operation_or_body_is_refused(
     let s = services(&store);
     s.users.create(&caller(), new_user("ada@example.com"), key("k")).await.expect("user");
     let other_body = s.users.create(&caller(), new_user("bo@example.com"), key("k")).await;
-    assert!(matches!(other_body, Err(IdentityError::IdempotencyKeyReused)), "{other_body:?}");
+    assert!(matches!(other_body, Err(UserError::IdempotencyKeyReused)), "{other_body:?}");
     let domain =
         NewDomainInput { name: Some("example.com".into()), status: None }.validate().expect("valid domain input");
     let other_operation = s.domains.create(&caller(), domain, key("k")).await;
-    assert!(matches!(other_operation, Err(IdentityError::IdempotencyKeyReused)), "{other_operation:?}");
+    assert!(matches!(other_operation, Err(DomainError::IdempotencyKeyReused)), "{other_operation:?}");
     assert!(store.list_domains(PageRequest::first(10)).await.expect("domains").items.is_empty());
     // A creation that fails leaves its key unclaimed: the key is free for another body.
     let taken = s.users.create(&caller(), new_user("ADA@example.com"), key("k2")).await;
-    assert!(matches!(taken, Err(IdentityError::AlreadyExists(_))), "{taken:?}");
+    assert!(matches!(taken, Err(UserError::EmailTaken)), "{taken:?}");
     let fresh = s.users.create(&caller(), new_user("cy@example.com"), key("k2")).await.expect("key is free");
     assert!(!fresh.replayed);
 }

@@ -77,7 +77,7 @@ pub async fn users_round_trip_and_emails_are_unique_ignoring_case(store: Arc<dyn
         .validate("email", false)
         .expect("valid");
     let err = users(&store).create(&caller(), again, None).await.expect_err("taken");
-    assert!(matches!(err, crate::IdentityError::AlreadyExists(_)), "{err:?}");
+    assert!(matches!(err, crate::UserError::EmailTaken), "{err:?}");
     for i in 0..4 {
         user(&store, &format!("u{i}@example.com")).await;
     }
@@ -182,7 +182,7 @@ pub async fn bootstrap_makes_one_root_user_and_refuses_a_second(store: Arc<dyn S
     let (token, user) = store.find_token_by_digest(&first.secret.digest()).await.expect("lookup").expect("found");
     assert_eq!((token.id, user.id), (first.token.id, first.user.id));
     let err = users.bootstrap(&caller(), email("second@example.com")).await.expect_err("a root exists");
-    assert!(matches!(err, crate::IdentityError::FailedPrecondition(_)), "{err:?}");
+    assert!(matches!(err, crate::UserError::RootUserExists), "{err:?}");
     // The root users, and only they, are read (and locked) inside a transaction.
     self::user(&store, "plain@example.com").await;
     let mut tx = store.begin().await.expect("begin");

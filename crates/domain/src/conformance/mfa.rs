@@ -174,7 +174,7 @@ pub async fn account_users_join_membership_user_and_mfa_state(store: Arc<dyn Sto
 
 pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc<dyn Store>) {
     use crate::RequestInfo;
-    use crate::{Authenticator, IdentityError, MfaService};
+    use crate::{Authenticator, MfaError, MfaService};
     use crate::{KeySealer, SealingKey, TotpCode, TotpSecret};
 
     let account = create(&store, "Acme", "standard", None).await;
@@ -209,7 +209,7 @@ pub async fn of_concurrent_checks_of_one_code_exactly_one_is_accepted(store: Arc
                 assert_eq!(id, enrolment.resource.id);
                 accepted += 1;
             }
-            Err(IdentityError::Invalid(e)) => assert_eq!(e.fields()[0].code, "replayed", "{e}"),
+            Err(MfaError::CodeReplayed(e)) => assert_eq!(e.fields()[0].code, "replayed", "{e}"),
             Err(e) => panic!("unexpected {e:?}"),
         }
     }

@@ -7,8 +7,8 @@ use tracing::instrument;
 
 use crate::{
     Account, AccountId, AuditEntry, Begun, Changes, Clock, Created, Deps, EmailAddress, FieldError, Fingerprint,
-    IdGenerator, IdempotencyKey, IdentityError, Member, MemberStatus, NewUser, Page, PageRequest, Permission,
-    Principal, Role, Store, UserId, ValidationErrors, insert_user, stored_id,
+    IdGenerator, IdempotencyKey, Member, MemberError, MemberStatus, NewUser, Page, PageRequest, Permission, Principal,
+    Role, Store, UserId, ValidationErrors, insert_user, stored_id,
 };
 
 /// Whom to add: an existing user, or an email address (a new user is created for an
@@ -64,18 +64,16 @@ impl MemberService {
         principal: &Principal,
         id: AccountId,
         permission: Permission,
-    ) -> Result<Account, IdentityError> {
+    ) -> Result<Account, MemberError> {
         Ok(self.deps.authorized_account(principal, id, permission).await?)
     }
 
     /// Roles may be granted freely except `owner`, which only an ownership transfer moves.
-    fn check_roles(account: &Account, user: UserId, roles: &[Role]) -> Result<(), IdentityError> {
+    fn check_roles(account: &Account, user: UserId, roles: &[Role]) -> Result<(), MemberError> {
         let is_owner = account.owner_id == Some(user);
         match (is_owner, roles.contains(&Role::Owner)) {
-            (true, false) => Err(IdentityError::FailedPrecondition("the owner cannot be demoted".into())),
-            (false, true) => {
-                Err(IdentityError::FailedPrecondition("the owner role moves only by an ownership transfer".into()))
-            }
+            (true, false) => Err(MemberError::OwnerCannotBeDemoted),
+            (false, true) => Err(MemberError::OwnerRoleByTransferOnly),
             _ => Ok(()),
         }
     }
@@ -85,16 +83,16 @@ impl MemberService {
         principal: &Principal,
         account: AccountId,
         page: PageRequest,
-    ) -> Result<Page<Member>, IdentityError> {
+    ) -> Result<Page<Member>, MemberError> {
         self.account(principal, account, Permission::MembersRead).await?;
         let page = self.deps.store.list_members(account, page).await?;
         Ok(Page { items: self.deps.shown_members(principal, page.items).await?, next: page.next })
     }
 
-    pub async fn get(&self, principal: &Principal, account: AccountId, user: UserId) -> Result<Member, IdentityError> {
+    pub async fn get(&self, principal: &Principal, account: AccountId, user: UserId) -> Result<Member, MemberError> {
         self.account(principal, account, Permission::MembersRead).await?;
-        let member = self.deps.store.get_member(account, user).await?.ok_or(IdentityError::NotFound)?;
-        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
+        let member = self.deps.store.get_member(account, user).await?.ok_or(MemberError::NotFound)?;
+        self.deps.shown_member(principal, member).await?.ok_or(MemberError::NotFound)
     }
 
     /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
@@ -107,14 +105,14 @@ impl MemberService {
         who: MemberRef,
         roles: Vec<Role>,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<Member>, IdentityError> {
+    ) -> Result<Created<Member>, MemberError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
         // A user named by id must be one the caller sees already; an unknown id and a user
         // it may not see answer alike (404), so ids are no oracle. Emails always invite.
         if let MemberRef::User(id) = &who
             && !self.deps.may_see_user(principal, *id).await?
         {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         let operation = "member.create";
         let fingerprint = || {
@@ -132,16 +130,16 @@ impl MemberService {
         let (mut tx, pending) = match self.deps.begin_create(principal, key.as_ref(), operation, fingerprint).await? {
             Begun::Replay(id) => {
                 let member = self.deps.store.get_member(account_id, stored_id(&id, UserId::parse)?).await?;
-                let member = member.ok_or(IdentityError::ReplayedResourceGone)?;
+                let member = member.ok_or(MemberError::ReplayedResourceGone)?;
                 // Shown as a read would show it now: a membership a read hides (the platform's)
                 // is gone for this key.
                 let shown = self.deps.shown_member(principal, member).await?;
-                return Ok(Created { value: shown.ok_or(IdentityError::ReplayedResourceGone)?, replayed: true });
+                return Ok(Created { value: shown.ok_or(MemberError::ReplayedResourceGone)?, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };
         let user = match who {
-            MemberRef::User(id) => tx.find_user(id).await?.ok_or(IdentityError::NotFound)?,
+            MemberRef::User(id) => tx.find_user(id).await?.ok_or(MemberError::NotFound)?,
             MemberRef::Email(email) => match tx.find_user_by_email(&email).await? {
                 Some(user) => user,
                 None => {
@@ -164,7 +162,7 @@ impl MemberService {
             updated_at: now,
         };
         if !tx.insert_member(&member).await? {
-            return Err(IdentityError::AlreadyExists("the user is a member of the account already".into()));
+            return Err(MemberError::AlreadyMember);
         }
         self.deps
             .record(
@@ -191,21 +189,21 @@ impl MemberService {
         account_id: AccountId,
         user_id: UserId,
         roles: Vec<Role>,
-    ) -> Result<Member, IdentityError> {
+    ) -> Result<Member, MemberError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
         // A root user's membership is the platform's: tenants do not see or change it.
         if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         let admin = Deps::is_platform_admin(principal);
         let existing = self.deps.store.get_member(account_id, user_id).await?.is_some();
         if !admin && !existing && !self.deps.may_see_user(principal, user_id).await? {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         Self::check_roles(&account, user_id, &roles)?;
         let mut tx = self.deps.store.begin().await?;
         if tx.find_user(user_id).await?.is_none() {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         let now = self.deps.clock.now();
         let (member, action, changes) = match tx.find_member(account_id, user_id).await? {
@@ -213,7 +211,7 @@ impl MemberService {
                 let next = Member { roles, updated_at: now, ..current.clone() };
                 let changes = Changes::updated(current.snapshot(), next.snapshot());
                 if changes.is_empty() {
-                    return self.deps.shown_member(principal, current).await?.ok_or(IdentityError::NotFound);
+                    return self.deps.shown_member(principal, current).await?.ok_or(MemberError::NotFound);
                 }
                 (next, "member.update", changes)
             }
@@ -234,7 +232,7 @@ impl MemberService {
         tx.save_member(&member).await?;
         self.deps.record(&mut *tx, principal, AuditEntry::member(&member, action, changes), now).await?;
         tx.commit().await?;
-        self.deps.shown_member(principal, member).await?.ok_or(IdentityError::NotFound)
+        self.deps.shown_member(principal, member).await?.ok_or(MemberError::NotFound)
     }
 
     /// Removes a user from an account; never the owner.
@@ -243,33 +241,34 @@ impl MemberService {
         principal: &Principal,
         account_id: AccountId,
         user_id: UserId,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), MemberError> {
         let account = self.account(principal, account_id, Permission::MembersWrite).await?;
         if !self.deps.platform_users(principal, vec![user_id]).await?.is_empty() {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         if account.owner_id == Some(user_id) {
-            return Err(IdentityError::FailedPrecondition("the owner cannot be removed".into()));
+            return Err(MemberError::OwnerCannotBeRemoved);
         }
-        self.remove(principal, account_id, user_id, "member.delete").await
+        if self.remove(principal, account_id, user_id).await? { Ok(()) } else { Err(MemberError::NotFound) }
     }
 
-    async fn remove(
+    /// Deletes the membership, audited as `member.delete`, once the caller's rights and the
+    /// owner rule allowed it; `false` when there is no such membership. Shared with
+    /// [`AccountUserService::delete`](crate::AccountUserService::delete).
+    pub(crate) async fn remove(
         &self,
         principal: &Principal,
         account_id: AccountId,
         user_id: UserId,
-        action: &'static str,
-    ) -> Result<(), IdentityError> {
+    ) -> anyhow::Result<bool> {
         let mut tx = self.deps.store.begin().await?;
-        let member = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
+        let Some(member) = tx.find_member(account_id, user_id).await? else { return Ok(false) };
         tx.delete_member(account_id, user_id).await?;
         let now = self.deps.clock.now();
-        self.deps
-            .record(&mut *tx, principal, AuditEntry::member(&member, action, Changes::deleted(member.snapshot())), now)
-            .await?;
+        let entry = AuditEntry::member(&member, "member.delete", Changes::deleted(member.snapshot()));
+        self.deps.record(&mut *tx, principal, entry, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The caller accepts (`true`) or rejects an invitation to `account_id`.
@@ -278,22 +277,22 @@ impl MemberService {
         principal: &Principal,
         account_id: AccountId,
         accept: bool,
-    ) -> Result<Option<Member>, IdentityError> {
-        let user_id = principal.user_id().ok_or(IdentityError::NotFound)?;
+    ) -> Result<Option<Member>, MemberError> {
+        let user_id = principal.user_id().ok_or(MemberError::NotFound)?;
         // The calling token must reach the account: an account-bound token answers only for
         // its own part of the tree.
-        let account = self.deps.store.get_account(account_id).await?.ok_or(IdentityError::NotFound)?;
+        let account = self.deps.store.get_account(account_id).await?.ok_or(MemberError::NotFound)?;
         if principal
             .token_caller()
             .is_some_and(|c| c.token.account_id.is_some() && c.token.grant_on(&account).is_empty())
         {
-            return Err(IdentityError::NotFound);
+            return Err(MemberError::NotFound);
         }
         let mut tx = self.deps.store.begin().await?;
         // Read and changed in one transaction, so a membership removed meanwhile is not revived.
-        let current = tx.find_member(account_id, user_id).await?.ok_or(IdentityError::NotFound)?;
+        let current = tx.find_member(account_id, user_id).await?.ok_or(MemberError::NotFound)?;
         if current.status != MemberStatus::Invited {
-            return Err(IdentityError::FailedPrecondition("there is no pending invitation to this account".into()));
+            return Err(MemberError::NoPendingInvitation);
         }
         let now = self.deps.clock.now();
         if !accept {
@@ -313,14 +312,14 @@ impl MemberService {
     }
 
     /// The built-in roles, for a caller that can see the account.
-    pub async fn roles(&self, principal: &Principal, account: AccountId) -> Result<&'static [Role], IdentityError> {
+    pub async fn roles(&self, principal: &Principal, account: AccountId) -> Result<&'static [Role], MemberError> {
         self.account(principal, account, Permission::AccountsRead).await?;
         Ok(Role::ALL)
     }
 
     /// One built-in role; an unknown id is a missing resource, not bad input.
-    pub async fn role(&self, principal: &Principal, account: AccountId, id: &str) -> Result<Role, IdentityError> {
+    pub async fn role(&self, principal: &Principal, account: AccountId, id: &str) -> Result<Role, MemberError> {
         self.account(principal, account, Permission::AccountsRead).await?;
-        Role::parse(id).map_err(|_| IdentityError::NotFound)
+        Role::parse(id).map_err(|_| MemberError::NotFound)
     }
 }

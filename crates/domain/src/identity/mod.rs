@@ -2,7 +2,7 @@
 //! token authenticates, whom a caller may see, and the services and ports of all of them.
 
 mod authentication;
-mod identity_error;
+mod errors;
 mod member;
 mod member_service;
 mod ports;
@@ -15,7 +15,7 @@ mod user_service;
 mod visibility;
 
 pub use authentication::*;
-pub use identity_error::*;
+pub use errors::*;
 pub use member::*;
 pub use member_service::*;
 pub use ports::*;

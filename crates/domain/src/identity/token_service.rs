@@ -6,9 +6,9 @@ use std::sync::Arc;
 use tracing::instrument;
 
 use crate::{
-    Account, AccountId, AuditEntry, Begun, Changes, Clock, Created, Deps, Effect, IdGenerator, IdempotencyKey,
-    IdentityError, Page, PageRequest, Permission, PermissionSet, Policy, Principal, Store, Token, TokenCondition,
-    TokenFields, TokenId, TokenSecret, TokenStatus, UserId, WithSecret, stored_id,
+    Account, AccountId, AuditEntry, Begun, Changes, Clock, Created, Denied, Deps, Effect, IdGenerator, IdempotencyKey,
+    Page, PageRequest, Permission, PermissionSet, Policy, Principal, Store, Token, TokenCondition, TokenError,
+    TokenFields, TokenId, TokenSecret, TokenStatus, UserId, WithSecret, invalid, stored_id,
 };
 
 /// How many accounts the policies of one token may name in all.
@@ -45,11 +45,11 @@ impl TokenService {
         principal: &Principal,
         id: AccountId,
         permission: Permission,
-    ) -> Result<(Account, bool), IdentityError> {
-        let account = self.deps.store.get_account(id).await?.ok_or(IdentityError::NotFound)?;
+    ) -> Result<(Account, bool), TokenError> {
+        let account = self.deps.store.get_account(id).await?.ok_or(TokenError::NotFound)?;
         let held = self.deps.rights_for(principal, &account).await?.check_any(&account)?;
         if !held.contains(permission) {
-            return Err(IdentityError::Forbidden(format!("permission {permission} is required")));
+            return Err(TokenError::Denied(Denied::Permission(permission)));
         }
         Ok((account, held.contains(Permission::MembersWrite)))
     }
@@ -61,15 +61,15 @@ impl TokenService {
         account: AccountId,
         id: TokenId,
         all: bool,
-    ) -> Result<Token, IdentityError> {
-        let token = self.deps.store.get_token(id).await?.ok_or(IdentityError::NotFound)?;
+    ) -> Result<Token, TokenError> {
+        let token = self.deps.store.get_token(id).await?.ok_or(TokenError::NotFound)?;
         Self::check_visible(principal, account, &token, all)?;
         Ok(token)
     }
 
-    fn check_visible(principal: &Principal, account: AccountId, token: &Token, all: bool) -> Result<(), IdentityError> {
+    fn check_visible(principal: &Principal, account: AccountId, token: &Token, all: bool) -> Result<(), TokenError> {
         if token.account_id != Some(account) || (!all && Some(token.user_id) != principal.user_id()) {
-            return Err(IdentityError::NotFound);
+            return Err(TokenError::NotFound);
         }
         Ok(())
     }
@@ -81,8 +81,8 @@ impl TokenService {
         account: AccountId,
         id: TokenId,
         all: bool,
-    ) -> Result<Token, IdentityError> {
-        let token = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+    ) -> Result<Token, TokenError> {
+        let token = tx.find_token(id).await?.ok_or(TokenError::NotFound)?;
         Self::check_visible(principal, account, &token, all)?;
         Ok(token)
     }
@@ -102,31 +102,25 @@ impl TokenService {
     ///
     /// Read before the write's transaction; the write checks that the token it locks still
     /// has the user and policies decided on ([`same_reach`]).
-    async fn govern(&self, principal: &Principal, token: &Token, all: bool, roll: bool) -> Result<(), IdentityError> {
+    async fn govern(&self, principal: &Principal, token: &Token, all: bool, roll: bool) -> Result<(), TokenError> {
         if Deps::is_platform_admin(principal) {
             return Ok(());
         }
         let own = Some(token.user_id) == principal.user_id();
         if !own && (roll || !all) {
-            return Err(IdentityError::Forbidden(if roll {
-                "only the token's own user (or a root user) may roll it: rolling hands out its secret".into()
-            } else {
-                "managing another user's token needs members:write".into()
-            }));
+            return Err(if roll { TokenError::RollOfAnotherUsersToken } else { TokenError::TokenOfAnotherUser });
         }
         if !own {
             let user = self.deps.store.get_user(token.user_id).await?;
             if user.is_some_and(|u| u.is_root()) {
-                return Err(IdentityError::Forbidden("only a root user manages a root user's tokens".into()));
+                return Err(TokenError::TokenOfRootUser);
             }
         }
         // Token-only grants (`mfa:write`: no role but owner and administrator holds it, so
         // `held ∩ grant` below would drop it for a member) are compared token to token: a
         // token that may change its user's factors is governed only by one that may too.
         if token.allows_mfa_write() && !Self::caller_allows_mfa_write(principal) {
-            return Err(IdentityError::Forbidden(
-                "the token allows mfa:write and the calling token does not: it may do what the caller may not".into(),
-            ));
+            return Err(TokenError::TokenAllowsMfaWrite);
         }
         let mut reached = Vec::new();
         for id in token.account_id.iter().chain(token.policies.iter().flat_map(|p| p.resources.iter())) {
@@ -135,26 +129,20 @@ impl TokenService {
             }
         }
         if !own && self.owns_within(token.user_id, &reached).await? {
-            return Err(IdentityError::Forbidden(
-                "only the owner itself (or a root user) manages the owner's tokens".into(),
-            ));
+            return Err(TokenError::TokenOfOwner);
         }
         for account in &reached {
             let mut path = account.hierarchy.clone();
             path.push(account.id);
             let roles = self.deps.store.member_roles(token.user_id, &path).await?;
             if !own && roles.iter().any(|(_, roles)| roles.contains(&crate::Role::Owner)) {
-                return Err(IdentityError::Forbidden(
-                    "only the owner itself (or a root user) manages the owner's tokens".into(),
-                ));
+                return Err(TokenError::TokenOfOwner);
             }
             let held = roles.iter().fold(PermissionSet::EMPTY, |s, (_, r)| s.union(crate::Role::union_of(r)));
             let effective = held.intersection(token.grant_on(account));
             let caller = self.deps.rights_for(principal, account).await?.on(account);
             if !effective.difference(caller).is_empty() {
-                return Err(IdentityError::Forbidden(
-                    "the token reaches further than the calling token: it may do what the caller may not".into(),
-                ));
+                return Err(TokenError::TokenReachesFurther);
             }
         }
         Ok(())
@@ -168,7 +156,7 @@ impl TokenService {
     /// Whether `user` owns an account among `reached` or below one of them: a token whose
     /// policy covers descendants reaches the accounts its user owns there. Pages through the
     /// accounts `user` is a member of (with their descendants), which carry their owner.
-    async fn owns_within(&self, user: UserId, reached: &[Account]) -> Result<bool, IdentityError> {
+    async fn owns_within(&self, user: UserId, reached: &[Account]) -> Result<bool, TokenError> {
         let mut page = PageRequest::first(u32::MAX);
         loop {
             let accounts = self.deps.store.list_accounts_of_member(user, page).await?;
@@ -192,7 +180,7 @@ impl TokenService {
         principal: &Principal,
         account: AccountId,
         page: PageRequest,
-    ) -> Result<Page<Token>, IdentityError> {
+    ) -> Result<Page<Token>, TokenError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
         let only = if all { None } else { principal.user_id() };
         let mut page = self.deps.store.list_tokens(account, only, page).await?.map(|t| self.shown(t));
@@ -202,7 +190,7 @@ impl TokenService {
 
     /// Marks the tokens of root users `user_hidden` for a tenant caller (rule 5 of "Who may
     /// act on whom"): one query for the root users, however many tokens.
-    async fn hide_platform_users(&self, principal: &Principal, tokens: &mut [Token]) -> Result<(), IdentityError> {
+    async fn hide_platform_users(&self, principal: &Principal, tokens: &mut [Token]) -> Result<(), TokenError> {
         let platform = self.deps.platform_users(principal, tokens.iter().map(|t| t.user_id).collect()).await?;
         for token in tokens.iter_mut().filter(|t| platform.contains(&t.user_id)) {
             token.user_hidden = true;
@@ -210,7 +198,7 @@ impl TokenService {
         Ok(())
     }
 
-    pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, IdentityError> {
+    pub async fn get(&self, principal: &Principal, account: AccountId, id: TokenId) -> Result<Token, TokenError> {
         let (_, all) = self.scope(principal, account, Permission::TokensRead).await?;
         let mut token = [self.shown(self.visible(principal, account, id, all).await?)];
         self.hide_platform_users(principal, &mut token).await?;
@@ -228,19 +216,17 @@ impl TokenService {
         account_id: AccountId,
         fields: TokenFields,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<WithSecret<Token, TokenSecret>>, IdentityError> {
+    ) -> Result<Created<WithSecret<Token, TokenSecret>>, TokenError> {
         let (account, _) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let caller = principal.user_id();
         let user_id = match fields.user_id {
             Some(user) if Some(user) != caller && !principal.root_permissions().contains(Permission::UsersWrite) => {
-                return Err(IdentityError::Forbidden("only a root caller creates tokens for other users".into()));
+                return Err(TokenError::TokenForAnotherUser);
             }
             Some(user) => user,
-            None => {
-                caller.ok_or_else(|| IdentityError::field("user_id", "required", "name the user the token acts for"))?
-            }
+            None => caller.ok_or_else(|| invalid("user_id", "required", "name the user the token acts for"))?,
         };
-        let name = fields.name.clone().ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let name = fields.name.clone().ok_or_else(|| invalid("name", "required", "must not be empty"))?;
         let policies = match fields.policies.clone() {
             Some(p) if !p.is_empty() => p,
             // By default a token may do what its maker's token may do on the account.
@@ -262,7 +248,11 @@ impl TokenService {
         let token = self.new_token(Some(account_id), user_id, name, policies, fields, &secret, now);
         let user = tx.find_user(user_id).await?;
         if !user.is_some_and(|u| u.is_active()) {
-            return Err(IdentityError::field("user_id", "not_found", format!("no active user {user_id} exists")));
+            return Err(TokenError::Invalid(invalid(
+                "user_id",
+                "not_found",
+                format!("no active user {user_id} exists"),
+            )));
         }
         tx.insert_token(&token, &secret.digest()).await?;
         self.deps
@@ -283,9 +273,9 @@ impl TokenService {
         &self,
         id: &str,
         belongs: impl FnOnce(&Token) -> bool,
-    ) -> Result<Created<WithSecret<Token, TokenSecret>>, IdentityError> {
+    ) -> Result<Created<WithSecret<Token, TokenSecret>>, TokenError> {
         let token = self.deps.store.get_token(stored_id(id, TokenId::parse)?).await?;
-        let token = token.filter(belongs).ok_or(IdentityError::ReplayedResourceGone)?;
+        let token = token.filter(belongs).ok_or(TokenError::ReplayedResourceGone)?;
         Ok(Created { value: WithSecret { resource: self.shown(token), secret: None }, replayed: true })
     }
 
@@ -336,24 +326,28 @@ impl TokenService {
         user: UserId,
         account: &Account,
         policies: &[Policy],
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), TokenError> {
         let total: usize = policies.iter().map(|p| p.resources.len()).sum();
         if total > MAX_POLICY_RESOURCES {
-            return Err(IdentityError::field("policies", "too_many", "policies may name at most 100 accounts in all"));
+            return Err(TokenError::Invalid(invalid(
+                "policies",
+                "too_many",
+                "policies may name at most 100 accounts in all",
+            )));
         }
         if crate::allows_mfa_write(policies) && !Self::caller_allows_mfa_write(principal) {
-            return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
+            return Err(TokenError::GrantBeyondCaller);
         }
         let mut reached = vec![account.clone()];
         for (i, policy) in policies.iter().enumerate() {
             for resource in &policy.resources {
                 // One answer for "no such account" and "not yours", so no account's existence leaks.
                 let refused = || {
-                    IdentityError::field(
+                    TokenError::Invalid(invalid(
                         &format!("policies[{i}].resources"),
                         "not_a_member",
                         format!("{resource} is not an account the user belongs to"),
-                    )
+                    ))
                 };
                 let target = self.deps.store.get_account(*resource).await?.ok_or_else(refused)?;
                 let mut path = target.hierarchy.clone();
@@ -369,7 +363,7 @@ impl TokenService {
         for target in &reached {
             let granted = crate::grant(policies, Some(account.id), target);
             if !granted.difference(self.caller_grant(principal, target)).is_empty() {
-                return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
+                return Err(TokenError::GrantBeyondCaller);
             }
         }
         Ok(())
@@ -382,16 +376,16 @@ impl TokenService {
         account_id: AccountId,
         id: TokenId,
         fields: TokenFields,
-    ) -> Result<Token, IdentityError> {
+    ) -> Result<Token, TokenError> {
         let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let seen = self.visible(principal, account_id, id, all).await?;
         self.govern(principal, &seen, all, false).await?;
         if fields.user_id.is_some_and(|u| u != seen.user_id) {
-            return Err(IdentityError::field("user_id", "immutable", "a token's user cannot change"));
+            return Err(TokenError::Invalid(invalid("user_id", "immutable", "a token's user cannot change")));
         }
         if let Some(policies) = &fields.policies {
             if policies.is_empty() {
-                return Err(IdentityError::field("policies", "required", "must hold at least one policy"));
+                return Err(TokenError::Invalid(invalid("policies", "required", "must hold at least one policy")));
             }
             // Checked before the transaction: the checks read through the pool.
             self.check_resources(principal, seen.user_id, &account, policies).await?;
@@ -400,7 +394,7 @@ impl TokenService {
         let current = Self::locked(&mut *tx, principal, account_id, id, all).await?;
         same_reach(&seen, &current)?;
         if !all && current.status == TokenStatus::Disabled && fields.status == Some(TokenStatus::Active) {
-            return Err(IdentityError::Forbidden("only an administrator re-enables a disabled token".into()));
+            return Err(TokenError::ReenableNeedsAdministrator);
         }
         let mut next = current.clone();
         if let Some(name) = fields.name {
@@ -427,7 +421,11 @@ impl TokenService {
         if let (Some(nb), Some(exp)) = (next.not_before, next.expires_on)
             && exp <= nb
         {
-            return Err(IdentityError::field("expires_on", "before_not_before", "must be later than not_before"));
+            return Err(TokenError::Invalid(invalid(
+                "expires_on",
+                "before_not_before",
+                "must be later than not_before",
+            )));
         }
         let changes = Changes::updated(current.snapshot(), next.snapshot());
         if changes.is_empty() {
@@ -436,14 +434,14 @@ impl TokenService {
         let now = self.deps.clock.now();
         next.updated_at = now;
         if !tx.update_token(&next, None).await? {
-            return Err(IdentityError::NotFound);
+            return Err(TokenError::NotFound);
         }
         self.deps.record(&mut *tx, principal, AuditEntry::token(&next, "token.update", changes), now).await?;
         tx.commit().await?;
         Ok(self.shown(next))
     }
 
-    pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), IdentityError> {
+    pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), TokenError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let seen = self.visible(principal, account_id, id, all).await?;
         self.govern(principal, &seen, all, false).await?;
@@ -459,13 +457,13 @@ impl TokenService {
         &self,
         principal: &Principal,
         id: TokenId,
-        allowed: impl Fn(&Token) -> Result<(), IdentityError>,
-    ) -> Result<(), IdentityError> {
+        allowed: impl Fn(&Token) -> Result<(), TokenError>,
+    ) -> Result<(), TokenError> {
         let mut tx = self.deps.store.begin().await?;
-        let token = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+        let token = tx.find_token(id).await?.ok_or(TokenError::NotFound)?;
         allowed(&token)?;
         if !tx.delete_token(id).await? {
-            return Err(IdentityError::NotFound);
+            return Err(TokenError::NotFound);
         }
         let now = self.deps.clock.now();
         let entry = AuditEntry::token(&token, "token.delete", Changes::deleted(token.snapshot()));
@@ -480,7 +478,7 @@ impl TokenService {
         principal: &Principal,
         account_id: AccountId,
         id: TokenId,
-    ) -> Result<IssuedToken, IdentityError> {
+    ) -> Result<IssuedToken, TokenError> {
         let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
         let seen = self.visible(principal, account_id, id, all).await?;
         self.govern(principal, &seen, all, true).await?;
@@ -496,16 +494,16 @@ impl TokenService {
         &self,
         principal: &Principal,
         id: TokenId,
-        allowed: impl Fn(&Token) -> Result<(), IdentityError>,
-    ) -> Result<IssuedToken, IdentityError> {
+        allowed: impl Fn(&Token) -> Result<(), TokenError>,
+    ) -> Result<IssuedToken, TokenError> {
         let mut tx = self.deps.store.begin().await?;
-        let current = tx.find_token(id).await?.ok_or(IdentityError::NotFound)?;
+        let current = tx.find_token(id).await?.ok_or(TokenError::NotFound)?;
         allowed(&current)?;
         let secret = TokenSecret::generate();
         let now = self.deps.clock.now();
         let next = Token { hint: secret.hint(), updated_at: now, ..current.clone() };
         if !tx.update_token(&next, Some(&secret.digest())).await? {
-            return Err(IdentityError::NotFound);
+            return Err(TokenError::NotFound);
         }
         let changes =
             Changes::updated(current.snapshot().with("secret", "old"), next.snapshot().with("secret", "rolled"));
@@ -517,16 +515,16 @@ impl TokenService {
     /// Platform tokens (not bound to an account) of a root user; managing them needs the
     /// root permission `users:write`. The bootstrap token is one: it can be rolled or
     /// revoked here, and other root users get theirs here.
-    fn require_platform_admin(principal: &Principal) -> Result<(), IdentityError> {
+    fn require_platform_admin(principal: &Principal) -> Result<(), TokenError> {
         if principal.root_permissions().contains(Permission::UsersWrite) {
             Ok(())
         } else {
-            Err(IdentityError::Forbidden("root permission users:write is required".into()))
+            Err(TokenError::RootPermissionRequired(Permission::UsersWrite))
         }
     }
 
-    fn check_platform(user: UserId, token: &Token) -> Result<(), IdentityError> {
-        if token.account_id.is_none() && token.user_id == user { Ok(()) } else { Err(IdentityError::NotFound) }
+    fn check_platform(user: UserId, token: &Token) -> Result<(), TokenError> {
+        if token.account_id.is_none() && token.user_id == user { Ok(()) } else { Err(TokenError::NotFound) }
     }
 
     pub async fn list_platform(
@@ -534,7 +532,7 @@ impl TokenService {
         principal: &Principal,
         user: UserId,
         page: PageRequest,
-    ) -> Result<Page<Token>, IdentityError> {
+    ) -> Result<Page<Token>, TokenError> {
         Self::require_platform_admin(principal)?;
         Ok(self.deps.store.list_platform_tokens(user, page).await?.map(|t| self.shown(t)))
     }
@@ -547,23 +545,27 @@ impl TokenService {
         user: UserId,
         fields: TokenFields,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<WithSecret<Token, TokenSecret>>, IdentityError> {
+    ) -> Result<Created<WithSecret<Token, TokenSecret>>, TokenError> {
         Self::require_platform_admin(principal)?;
-        let name = fields.name.clone().ok_or_else(|| IdentityError::field("name", "required", "must not be empty"))?;
+        let name = fields.name.clone().ok_or_else(|| invalid("name", "required", "must not be empty"))?;
         let caller_reach = principal.token_caller().map_or(PermissionSet::all(), |c| c.token.platform_grant());
         let policies = match fields.policies.clone() {
             Some(p) if !p.is_empty() => p,
             _ => vec![Policy { effect: Effect::Allow, permissions: caller_reach, resources: Vec::new() }],
         };
         if policies.iter().any(|p| !p.resources.is_empty()) {
-            return Err(IdentityError::field("policies", "platform_wide", "platform token policies name no resources"));
+            return Err(TokenError::Invalid(invalid(
+                "policies",
+                "platform_wide",
+                "platform token policies name no resources",
+            )));
         }
         let wanted = policies
             .iter()
             .filter(|p| p.effect == Effect::Allow)
             .fold(PermissionSet::EMPTY, |s, p| s.union(p.permissions));
         if !wanted.difference(caller_reach).is_empty() {
-            return Err(IdentityError::Forbidden("a token cannot grant more than the calling token holds".into()));
+            return Err(TokenError::GrantBeyondCaller);
         }
         let now = self.deps.clock.now();
         let secret = TokenSecret::generate();
@@ -576,7 +578,13 @@ impl TokenService {
         let token = self.new_token(None, user, name, policies, fields, &secret, now);
         match tx.find_user(user).await? {
             Some(u) if u.is_active() && u.is_root() => {}
-            _ => return Err(IdentityError::field("user_id", "not_root", "platform tokens are for active root users")),
+            _ => {
+                return Err(TokenError::Invalid(invalid(
+                    "user_id",
+                    "not_root",
+                    "platform tokens are for active root users",
+                )));
+            }
         }
         tx.insert_token(&token, &secret.digest()).await?;
         self.deps
@@ -592,7 +600,7 @@ impl TokenService {
         Ok(Created { value: WithSecret { resource: self.shown(token), secret: Some(secret) }, replayed: false })
     }
 
-    pub async fn delete_platform(&self, principal: &Principal, user: UserId, id: TokenId) -> Result<(), IdentityError> {
+    pub async fn delete_platform(&self, principal: &Principal, user: UserId, id: TokenId) -> Result<(), TokenError> {
         Self::require_platform_admin(principal)?;
         self.delete_where(principal, id, |t| Self::check_platform(user, t)).await
     }
@@ -602,7 +610,7 @@ impl TokenService {
         principal: &Principal,
         user: UserId,
         id: TokenId,
-    ) -> Result<IssuedToken, IdentityError> {
+    ) -> Result<IssuedToken, TokenError> {
         Self::require_platform_admin(principal)?;
         self.roll_where(principal, id, |t| Self::check_platform(user, t)).await
     }
@@ -615,9 +623,9 @@ impl TokenService {
     }
 
     /// The calling token (seed 004 "Verify Token").
-    pub async fn verify(&self, principal: &Principal, account_id: AccountId) -> Result<Token, IdentityError> {
-        let caller = principal.token_caller().ok_or(IdentityError::NotFound)?;
-        let account = self.deps.store.get_account(account_id).await?.ok_or(IdentityError::NotFound)?;
+    pub async fn verify(&self, principal: &Principal, account_id: AccountId) -> Result<Token, TokenError> {
+        let caller = principal.token_caller().ok_or(TokenError::NotFound)?;
+        let account = self.deps.store.get_account(account_id).await?.ok_or(TokenError::NotFound)?;
         self.deps.rights_for(principal, &account).await?.check_any(&account)?;
         Ok(self.shown(caller.token.clone()))
     }
@@ -627,7 +635,7 @@ impl TokenService {
         &self,
         principal: &Principal,
         account_id: AccountId,
-    ) -> Result<Vec<Permission>, IdentityError> {
+    ) -> Result<Vec<Permission>, TokenError> {
         self.scope(principal, account_id, Permission::AccountsRead).await?;
         Ok(Permission::ALL.iter().copied().filter(Permission::is_account_scoped).collect())
     }
@@ -635,10 +643,10 @@ impl TokenService {
 
 /// The token locked for a write still has the user and policies the decision was made on;
 /// a concurrent change is a conflict to retry.
-fn same_reach(seen: &Token, current: &Token) -> Result<(), IdentityError> {
+fn same_reach(seen: &Token, current: &Token) -> Result<(), TokenError> {
     if seen.user_id == current.user_id && seen.policies == current.policies {
         Ok(())
     } else {
-        Err(IdentityError::Conflict)
+        Err(TokenError::Conflict)
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tracing::instrument;
 
 use crate::{
-    Account, AuditEntry, Begun, Changes, Clock, Created, Deps, Effect, IdGenerator, IdempotencyKey, IdentityError,
-    IfMatch, InsertUserError, NewUser, Page, PageRequest, Permission, PermissionSet, Policy, Principal, Store, Token,
-    TokenCondition, TokenId, TokenName, TokenSecret, TokenStatus, Transaction, User, UserId, UserPatch, UserStatus,
-    Version, stored_id,
+    Account, AuditEntry, Begun, Changes, Clock, Created, Deps, Effect, IdGenerator, IdempotencyKey, IfMatch,
+    InsertUserError, NewUser, Page, PageRequest, Permission, PermissionSet, Policy, Principal, Store, Token,
+    TokenCondition, TokenId, TokenName, TokenSecret, TokenStatus, Transaction, User, UserError, UserId, UserPatch,
+    UserStatus, Version, invalid, stored_id,
 };
 
 /// What `ListMyPermissions` answers.
@@ -49,20 +49,20 @@ impl UserService {
         Self { deps: Deps { store, clock, ids } }
     }
 
-    fn require_root(principal: &Principal, permission: Permission) -> Result<(), IdentityError> {
+    fn require_root(principal: &Principal, permission: Permission) -> Result<(), UserError> {
         if principal.root_permissions().contains(permission) {
             Ok(())
         } else {
-            Err(IdentityError::Forbidden(format!("root permission {permission} is required")))
+            Err(UserError::RootPermissionRequired(permission))
         }
     }
 
     /// A root caller may grant only root permissions it holds itself.
-    fn check_grant(principal: &Principal, wanted: PermissionSet) -> Result<(), IdentityError> {
+    fn check_grant(principal: &Principal, wanted: PermissionSet) -> Result<(), UserError> {
         if wanted.difference(principal.root_permissions()).is_empty() {
             Ok(())
         } else {
-            Err(IdentityError::Forbidden("cannot grant root permissions the caller does not hold".into()))
+            Err(UserError::GrantBeyondCaller)
         }
     }
 
@@ -74,7 +74,7 @@ impl UserService {
         principal: &Principal,
         command: NewUser,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<User>, IdentityError> {
+    ) -> Result<Created<User>, UserError> {
         Self::require_root(principal, Permission::UsersWrite)?;
         Self::check_grant(principal, command.root_permissions)?;
         let fingerprint = || command.fingerprint("user.create").finish();
@@ -86,39 +86,29 @@ impl UserService {
                         .store
                         .get_user(stored_id(&id, UserId::parse)?)
                         .await?
-                        .ok_or(IdentityError::ReplayedResourceGone)?;
+                        .ok_or(UserError::ReplayedResourceGone)?;
                     return Ok(Created { value: user, replayed: true });
                 }
                 Begun::Fresh(tx, pending) => (tx, pending),
             };
-        let user = self.insert_user(&mut *tx, principal, command).await?;
+        let user = insert_user(&self.deps, &mut *tx, principal, command).await?;
         pending.finish(&mut *tx, "user", user.id).await?;
         tx.commit().await?;
         Ok(Created { value: user, replayed: false })
     }
 
-    /// Inserts a user and its audit event inside `tx`.
-    pub(crate) async fn insert_user(
-        &self,
-        tx: &mut dyn Transaction,
-        principal: &Principal,
-        command: NewUser,
-    ) -> Result<User, IdentityError> {
-        insert_user(&self.deps, tx, principal, command).await
-    }
-
     /// Lists users (root `users:read`).
-    pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<User>, IdentityError> {
+    pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<User>, UserError> {
         Self::require_root(principal, Permission::UsersRead)?;
         Ok(self.deps.store.list_users(page).await?)
     }
 
     /// Reads a user: root `users:read`, or the caller itself.
-    pub async fn get(&self, principal: &Principal, id: UserId) -> Result<User, IdentityError> {
+    pub async fn get(&self, principal: &Principal, id: UserId) -> Result<User, UserError> {
         if principal.user_id() != Some(id) && !principal.root_permissions().contains(Permission::UsersRead) {
-            return Err(IdentityError::NotFound);
+            return Err(UserError::NotFound);
         }
-        self.deps.store.get_user(id).await?.ok_or(IdentityError::NotFound)
+        self.deps.store.get_user(id).await?.ok_or(UserError::NotFound)
     }
 
     /// Changes a user (root `users:write`); disabling one stops its tokens at once.
@@ -129,13 +119,13 @@ impl UserService {
         id: UserId,
         patch: UserPatch,
         if_match: IfMatch,
-    ) -> Result<User, IdentityError> {
+    ) -> Result<User, UserError> {
         Self::require_root(principal, Permission::UsersWrite)?;
         if let Some(root) = patch.root_permissions {
             Self::check_grant(principal, root)?;
         }
         if principal.user_id() == Some(id) && patch.status == Some(UserStatus::Disabled) {
-            return Err(IdentityError::FailedPrecondition("a user cannot disable itself".into()));
+            return Err(UserError::CannotDisableSelf);
         }
         let mut tx = self.deps.store.begin().await?;
         // A change that may demote or disable a root user locks the root rows first (in id
@@ -146,9 +136,9 @@ impl UserService {
         } else {
             None
         };
-        let current = tx.find_user(id).await?.ok_or(IdentityError::NotFound)?;
+        let current = tx.find_user(id).await?.ok_or(UserError::NotFound)?;
         if !if_match.matches(current.version) {
-            return Err(IdentityError::VersionMismatch);
+            return Err(UserError::VersionMismatch);
         }
         let mut next = current.patched(&patch);
         let changes = Changes::updated(current.snapshot(), next.snapshot());
@@ -165,18 +155,18 @@ impl UserService {
             let others = roots.into_iter().filter(|u| u.id != id && administers_platform(u)).count();
             if others == 0 {
                 let field = if next.is_active() { "root_permissions" } else { "status" };
-                return Err(IdentityError::field(
+                return Err(UserError::LastRootUser(invalid(
                     field,
                     "last_root",
                     "the last active root user with users:write cannot be demoted or disabled; make another one first",
-                ));
+                )));
             }
         }
         let now = self.deps.clock.now();
         next.version = current.version.next();
         next.updated_at = now;
         if !tx.update_user(&next, current.version).await? {
-            return Err(IdentityError::Conflict);
+            return Err(UserError::Conflict);
         }
         self.deps.record(&mut *tx, principal, AuditEntry::user(&next, "user.update", changes), now).await?;
         tx.commit().await?;
@@ -184,14 +174,14 @@ impl UserService {
     }
 
     /// The caller itself.
-    pub async fn me(&self, principal: &Principal) -> Result<User, IdentityError> {
-        let id = principal.user_id().ok_or(IdentityError::NotFound)?;
-        self.deps.store.get_user(id).await?.ok_or(IdentityError::NotFound)
+    pub async fn me(&self, principal: &Principal) -> Result<User, UserError> {
+        let id = principal.user_id().ok_or(UserError::NotFound)?;
+        self.deps.store.get_user(id).await?.ok_or(UserError::NotFound)
     }
 
     /// The accounts the caller can see with what it holds on each, and its root permissions.
-    pub async fn my_permissions(&self, principal: &Principal) -> Result<MyPermissions, IdentityError> {
-        let user_id = principal.user_id().ok_or(IdentityError::NotFound)?;
+    pub async fn my_permissions(&self, principal: &Principal) -> Result<MyPermissions, UserError> {
+        let user_id = principal.user_id().ok_or(UserError::NotFound)?;
         let rights = self.deps.all_rights(principal).await?;
         let mut accounts = Vec::new();
         let mut page = PageRequest::first(MY_PERMISSIONS_LIMIT);
@@ -216,10 +206,10 @@ impl UserService {
         &self,
         principal: &Principal,
         email: crate::EmailAddress,
-    ) -> Result<Bootstrapped, IdentityError> {
+    ) -> Result<Bootstrapped, UserError> {
         let mut tx = self.deps.store.begin().await?;
         if tx.any_root_user().await? {
-            return Err(IdentityError::FailedPrecondition("a root user exists already".into()));
+            return Err(UserError::RootUserExists);
         }
         let command = NewUser { email, first_name: None, last_name: None, root_permissions: PermissionSet::all() };
         let user = insert_user(&self.deps, &mut *tx, principal, command).await?;
@@ -266,7 +256,7 @@ pub(crate) async fn insert_user(
     tx: &mut dyn Transaction,
     principal: &Principal,
     command: NewUser,
-) -> Result<User, IdentityError> {
+) -> Result<User, InsertUserError> {
     let now = deps.clock.now();
     let user = User {
         id: UserId::from_uuid(deps.ids.next_id()),
@@ -279,10 +269,7 @@ pub(crate) async fn insert_user(
         created_at: now,
         updated_at: now,
     };
-    tx.insert_user(&user).await.map_err(|e| match e {
-        InsertUserError::EmailTaken => IdentityError::AlreadyExists("a user with this email exists".into()),
-        InsertUserError::Unknown(e) => IdentityError::Unknown(e),
-    })?;
+    tx.insert_user(&user).await?;
     deps.record(tx, principal, AuditEntry::user(&user, "user.create", Changes::created(user.snapshot())), now).await?;
     Ok(user)
 }

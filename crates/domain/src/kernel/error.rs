@@ -1,7 +1,10 @@
-//! Errors shared by every operation: field-level validation errors and the coarse
-//! [`ErrorKind`] that lets each wire adapter map any operation's error in one place.
+//! Errors shared by every operation: field-level validation errors, the access refusal
+//! ([`Denied`]) operations wrap, and the coarse [`ErrorKind`] that lets each wire adapter
+//! map any operation's error in one place.
 
 use std::fmt;
+
+use crate::Permission;
 
 /// One rejected input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +52,11 @@ impl ValidationErrors {
     pub fn mentions(&self, field: &str) -> bool {
         self.0.iter().any(|e| e.field == field)
     }
+}
+
+/// The one field error of a request refused for one field (`name` required, `code` wrong).
+pub(crate) fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> ValidationErrors {
+    ValidationErrors::single(FieldError::new(field, code, message))
 }
 
 impl From<FieldError> for ValidationErrors {
@@ -187,6 +195,29 @@ impl HasErrorKind for ValidationErrors {
     }
 }
 
+/// Why the access decision refused a caller who may know the account exists: the building
+/// block every account-scoped operation's error wraps (`#[error(transparent)] Denied`).
+/// A caller holding nothing there gets the operation's own `NotFound` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The caller sees the account but lacks the permission.
+    #[error("permission denied: permission {0} is required")]
+    Permission(Permission),
+    /// The account (or an ancestor) enforces two-factor authentication and the calling
+    /// member has no active factor. Where to enrol one is the wire adapters' to say.
+    #[error("two-factor authentication is required on this account: enrol a TOTP factor")]
+    TwoFactorRequired,
+}
+
+impl HasErrorKind for Denied {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
+            Self::Permission(_) => ErrorKind::PermissionDenied,
+            Self::TwoFactorRequired => ErrorKind::TwoFactorRequired,
+        }
+    }
+}
+
 /// `error` and each of its sources, `: `-separated, for the log line of an internal failure.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -213,5 +244,41 @@ mod tests {
         assert!(error_chain(marked.as_ref()).ends_with("the database cannot be reached: connection refused"));
         let deadlock = anyhow::Error::new(StoreContention::new(std::io::Error::other("deadlock detected")));
         assert_eq!(ErrorKind::of_unknown(&deadlock.context("updating a user")), ErrorKind::Conflict);
+    }
+
+    /// Where to go next (a URL path, an RPC) is the wire adapters' to say: representative
+    /// errors of every area, the two-factor refusals first, name none.
+    #[test]
+    fn no_domain_error_message_names_a_wire_path() {
+        use crate::{
+            AccessError, AccountUserError, AliasError, AuditError, CreateAccountError, DeleteAccountError, MemberError,
+            MfaError, MoveAccountError, SubscriptionError, TokenError, UpdateAccountError, UserError,
+            twofactor_lockout,
+        };
+        let twofactor = Denied::TwoFactorRequired;
+        let messages = [
+            AccessError::TwoFactorRequired.to_string(),
+            twofactor.to_string(),
+            CreateAccountError::TwoFactorRequired.to_string(),
+            crate::GetAccountError::TwoFactorRequired.to_string(),
+            UpdateAccountError::TwoFactorRequired.to_string(),
+            MoveAccountError::TwoFactorRequired.to_string(),
+            DeleteAccountError::TwoFactorRequired.to_string(),
+            UpdateAccountError::Invalid(twofactor_lockout()).to_string(),
+            MemberError::Denied(twofactor).to_string(),
+            TokenError::Denied(twofactor).to_string(),
+            AuditError::Denied(twofactor).to_string(),
+            SubscriptionError::Denied(twofactor).to_string(),
+            AliasError::Denied(twofactor).to_string(),
+            AccountUserError::Denied(twofactor).to_string(),
+            MfaError::NoPendingFactor.to_string(),
+            MfaError::TooManyFactors.to_string(),
+            UserError::LastRootUser(invalid("status", "last_root", "the last active root user")).to_string(),
+        ];
+        for message in &messages {
+            assert!(!message.contains("/v1/") && !message.contains("accountd.v1"), "{message}");
+        }
+        assert_eq!(messages[1], "two-factor authentication is required on this account: enrol a TOTP factor");
+        assert_eq!(MfaError::TooManyFactors.to_string(), "a user has at most 10 MFA factors; remove one first");
     }
 }

@@ -1,4 +1,4 @@
-//! Small macros the domain's value types share.
+//! Small macros the domain's value types and operation errors share.
 
 /// Defines a closed set of values with a canonical lower-case name each.
 macro_rules! named_enum {
@@ -30,6 +30,64 @@ macro_rules! named_enum {
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// The `From` conversions of an operation error from the shared pieces it is built of, one
+/// word per source: `access` (the authorization decision → `NotFound`, `Denied`, `Unknown`),
+/// `idempotency` (→ `IdempotencyKeyReused`, `Unknown`), `attempt` (the throttle →
+/// `Throttled`, `Unknown`), `insert_user` (→ `EmailTaken`, `Unknown`) and `validation`
+/// (→ `Invalid`). The error declares those variants itself, each with its message.
+macro_rules! operation_error_from {
+    ($error:ident: $($source:ident),+ $(,)?) => { $(operation_error_from!(@$source $error);)+ };
+    (@access $error:ident) => {
+        impl From<$crate::AccessError> for $error {
+            fn from(e: $crate::AccessError) -> Self {
+                match e {
+                    $crate::AccessError::NotFound => Self::NotFound,
+                    $crate::AccessError::Forbidden(p) => Self::Denied($crate::Denied::Permission(p)),
+                    $crate::AccessError::TwoFactorRequired => Self::Denied($crate::Denied::TwoFactorRequired),
+                    $crate::AccessError::Unknown(e) => Self::Unknown(e),
+                }
+            }
+        }
+    };
+    (@idempotency $error:ident) => {
+        impl From<$crate::IdempotencyError> for $error {
+            fn from(e: $crate::IdempotencyError) -> Self {
+                match e {
+                    $crate::IdempotencyError::KeyReused => Self::IdempotencyKeyReused,
+                    $crate::IdempotencyError::Unknown(e) => Self::Unknown(e),
+                }
+            }
+        }
+    };
+    (@attempt $error:ident) => {
+        impl From<$crate::AttemptError> for $error {
+            fn from(e: $crate::AttemptError) -> Self {
+                match e {
+                    $crate::AttemptError::Throttled { retry_after_secs } => Self::Throttled { retry_after_secs },
+                    $crate::AttemptError::Unknown(e) => Self::Unknown(e),
+                }
+            }
+        }
+    };
+    (@insert_user $error:ident) => {
+        impl From<$crate::InsertUserError> for $error {
+            fn from(e: $crate::InsertUserError) -> Self {
+                match e {
+                    $crate::InsertUserError::EmailTaken => Self::EmailTaken,
+                    $crate::InsertUserError::Unknown(e) => Self::Unknown(e),
+                }
+            }
+        }
+    };
+    (@validation $error:ident) => {
+        impl From<$crate::ValidationErrors> for $error {
+            fn from(e: $crate::ValidationErrors) -> Self {
+                Self::Invalid(e)
             }
         }
     };

@@ -4,7 +4,16 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::Deps;
-use crate::IdentityError;
+
+/// Why an attempt at a secret was not counted: refused while its key is locked.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// Too many failures for the key; the client may retry after the given seconds.
+    #[error("too many failed attempts for this address; retry in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
 
 /// Failed mailbox authentications of one address, counted by the store so that every
 /// instance of the service sees the same count.
@@ -41,21 +50,21 @@ impl AuthFailures {
 impl Deps {
     /// Counts an attempt at a secret (a mailbox password, a TOTP code) for `key` before the
     /// secret is checked, so that concurrent guesses are counted too. Refused with
-    /// [`IdentityError::Throttled`] while the key is locked after
+    /// [`AttemptError::Throttled`] while the key is locked after
     /// [`AuthFailures::FREE_ATTEMPTS`] failures, or when concurrent attempts took the turns
     /// left; after a success, [`Deps::forget_attempts`].
-    pub async fn begin_attempt(&self, key: &str) -> Result<(), IdentityError> {
+    pub async fn begin_attempt(&self, key: &str) -> Result<(), AttemptError> {
         let now = self.clock.now();
         let streak_start = now - AuthFailures::STREAK_RESET;
         let before = self.store.auth_failures(key).await?;
         if let Some(retry_after_secs) = before.and_then(|f| f.retry_after(now)) {
-            return Err(IdentityError::Throttled { retry_after_secs });
+            return Err(AttemptError::Throttled { retry_after_secs });
         }
         let after = self.store.record_auth_failure(key, now, streak_start).await?;
         // The count this attempt gets when no other attempt raced it.
         let expected = before.filter(|b| b.last_at >= streak_start).map_or(1, |b| b.count + 1);
         if after.count > AuthFailures::FREE_ATTEMPTS && after.count != expected {
-            return Err(IdentityError::Throttled { retry_after_secs: after.retry_after(now).unwrap_or(1) });
+            return Err(AttemptError::Throttled { retry_after_secs: after.retry_after(now).unwrap_or(1) });
         }
         Ok(())
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use tracing::instrument;
 
 use crate::{
-    AccountId, AccountUser, AuditEntry, Begun, Changes, Clock, Created, Deps, IdGenerator, IdempotencyKey,
-    IdentityError, Member, MemberService, MemberStatus, NewUser, Page, PageRequest, Permission, Principal, Role, Store,
-    UserId, insert_user, reset_factors, stored_id,
+    AccountId, AccountUser, AccountUserError, AuditEntry, Begun, Changes, Clock, Created, Deps, IdGenerator,
+    IdempotencyKey, Member, MemberService, MemberStatus, NewUser, Page, PageRequest, Permission, Principal, Role,
+    Store, UserId, ValidationErrors, insert_user, invalid, reset_factors, stored_id,
 };
 
 /// The answer of "List account users": the owner apart, then a page of the other users.
@@ -36,8 +36,8 @@ impl std::fmt::Debug for AccountUserService {
 }
 
 /// The owner is refused with a field error, so the 422 carries an `errors` list (seed 002).
-fn owner_refused(message: &str) -> IdentityError {
-    IdentityError::field("user_id", "account_owner", message)
+fn owner_refused(message: &str) -> ValidationErrors {
+    invalid("user_id", "account_owner", message)
 }
 
 /// What a tenant sees of an account user: until the user accepts the invitation, nothing the
@@ -67,7 +67,7 @@ impl AccountUserService {
         principal: &Principal,
         account_id: AccountId,
         page: PageRequest,
-    ) -> Result<AccountUsers, IdentityError> {
+    ) -> Result<AccountUsers, AccountUserError> {
         let account = self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
         let owner = match account.owner_id {
             Some(owner) => self.deps.store.get_account_user(account_id, owner).await?,
@@ -88,12 +88,12 @@ impl AccountUserService {
         principal: &Principal,
         account_id: AccountId,
         user: UserId,
-    ) -> Result<AccountUser, IdentityError> {
+    ) -> Result<AccountUser, AccountUserError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersRead).await?;
-        let found = self.deps.store.get_account_user(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        let found = self.deps.store.get_account_user(account_id, user).await?.ok_or(AccountUserError::NotFound)?;
         if found.user.is_root() && !principal.root_permissions().contains(Permission::UsersRead) {
             // The platform's personal data is not shown to tenants.
-            return Err(IdentityError::NotFound);
+            return Err(AccountUserError::NotFound);
         }
         Ok(shown(principal, found))
     }
@@ -112,7 +112,7 @@ impl AccountUserService {
         account_id: AccountId,
         command: NewUser,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<AccountUser>, IdentityError> {
+    ) -> Result<Created<AccountUser>, AccountUserError> {
         self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
         let admin = Deps::is_platform_admin(principal);
         let typed = command.email.clone();
@@ -139,7 +139,7 @@ impl AccountUserService {
             Begun::Replay(id) => {
                 let user = stored_id(&id, UserId::parse)?;
                 let found = self.deps.store.get_account_user(account_id, user).await?;
-                let found = found.ok_or(IdentityError::ReplayedResourceGone)?;
+                let found = found.ok_or(AccountUserError::ReplayedResourceGone)?;
                 return Ok(Created { value: as_seen(found), replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
@@ -159,7 +159,7 @@ impl AccountUserService {
             updated_at: now,
         };
         if !tx.insert_member(&member).await? {
-            return Err(IdentityError::AlreadyExists("the user is a member of the account already".into()));
+            return Err(AccountUserError::AlreadyMember);
         }
         let entry = AuditEntry::member(&member, "member.create", Changes::created(member.snapshot()));
         self.deps.record(&mut *tx, principal, entry, now).await?;
@@ -175,17 +175,17 @@ impl AccountUserService {
         principal: &Principal,
         account_id: AccountId,
         user: UserId,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), AccountUserError> {
         let account = self.deps.authorized_account(principal, account_id, Permission::MembersWrite).await?;
         // A root user is the platform: to a tenant it answers like an unknown id, before any
         // rule could tell it apart.
         if !self.deps.platform_users(principal, vec![user]).await?.is_empty() {
-            return Err(IdentityError::NotFound);
+            return Err(AccountUserError::NotFound);
         }
         if account.owner_id == Some(user) {
-            return Err(owner_refused("the account owner cannot be removed"));
+            return Err(AccountUserError::OwnerCannotBeRemoved(owner_refused("the account owner cannot be removed")));
         }
-        self.members.delete(principal, account_id, user).await
+        if self.members.remove(principal, account_id, user).await? { Ok(()) } else { Err(AccountUserError::NotFound) }
     }
 
     /// Clears every MFA factor of a user of the account (`users:mfa_reset`); never the
@@ -196,13 +196,15 @@ impl AccountUserService {
         principal: &Principal,
         account_id: AccountId,
         user: UserId,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), AccountUserError> {
         let account = self.deps.authorized_account(principal, account_id, Permission::UsersMfaReset).await?;
         if !self.deps.platform_users(principal, vec![user]).await?.is_empty() {
-            return Err(IdentityError::NotFound);
+            return Err(AccountUserError::NotFound);
         }
         if account.owner_id == Some(user) {
-            return Err(owner_refused("the account owner's MFA cannot be reset"));
+            return Err(AccountUserError::OwnerMfaCannotBeReset(owner_refused(
+                "the account owner's MFA cannot be reset",
+            )));
         }
         // Factors belong to the user, not to this account: resetting them weakens the user
         // everywhere. So the caller must hold users:mfa_reset on every account the user is an
@@ -211,12 +213,13 @@ impl AccountUserService {
         let memberships = self.deps.store.memberships_of(user).await?;
         let accepted: Vec<_> = memberships.iter().filter(|m| m.status == MemberStatus::Member).collect();
         if !accepted.iter().any(|m| m.account_id == account_id) {
-            return Err(IdentityError::NotFound);
+            return Err(AccountUserError::NotFound);
         }
         // An owner's factors are never reset (SPEC §1), whichever of its accounts the path
         // names: the owner of a child account is reachable through the parent too.
         if accepted.iter().any(|m| m.roles.contains(&Role::Owner)) {
-            return Err(owner_refused("the user owns an account; an owner's MFA cannot be reset"));
+            let message = "the user owns an account; an owner's MFA cannot be reset";
+            return Err(AccountUserError::OwnerMfaCannotBeReset(owner_refused(message)));
         }
         let rights = self.deps.all_rights(principal).await?;
         for membership in &accepted {
@@ -225,15 +228,15 @@ impl AccountUserService {
                 None => true,
             };
             if !elsewhere {
-                return Err(IdentityError::Forbidden("you may not reset this user's MFA; ask a root user".into()));
+                return Err(AccountUserError::MfaResetBeyondRights);
             }
         }
         let mut tx = self.deps.store.begin().await?;
         // The user row first, then the membership: the order member writes lock them in.
-        let target = tx.find_user(user).await?.ok_or(IdentityError::NotFound)?;
-        tx.find_member(account_id, user).await?.ok_or(IdentityError::NotFound)?;
+        let target = tx.find_user(user).await?.ok_or(AccountUserError::NotFound)?;
+        tx.find_member(account_id, user).await?.ok_or(AccountUserError::NotFound)?;
         if target.is_root() && !principal.root_permissions().contains(Permission::UsersWrite) {
-            return Err(IdentityError::Forbidden("only a root caller resets a root user's MFA".into()));
+            return Err(AccountUserError::RootUserMfaResetNeedsRoot);
         }
         let mut accounts = vec![account_id];
         accounts.extend(accepted.iter().map(|m| m.account_id).filter(|a| *a != account_id));

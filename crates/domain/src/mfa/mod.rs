@@ -3,11 +3,13 @@
 //! and their ports.
 
 mod account_users;
+mod errors;
 mod factor;
 mod ports;
 mod service;
 
 pub use account_users::*;
+pub use errors::*;
 pub use factor::*;
 pub use ports::*;
 pub use service::*;

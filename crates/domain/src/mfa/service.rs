@@ -1,4 +1,4 @@
-//! The caller's own TOTP factors (`/v1/me/mfa/totp`): enrol, activate with a current code,
+//! The caller's own TOTP factors: enrol, activate with a current code,
 //! verify a code, remove. A secret leaves the service once, in the enrolment answer.
 
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use tracing::instrument;
 
 use crate::{
     AccountId, AuditEntry, Begun, Changes, Clock, Created, Deps, Factor, FactorId, FactorStatus, Fingerprint,
-    IdGenerator, IdempotencyKey, IdentityError, MemberStatus, Permission, Principal, SealedSecret, SecretSealer, Store,
-    TotpCode, TotpSecret, UserId, WithSecret, stored_id,
+    IdGenerator, IdempotencyKey, MemberStatus, MfaError, Principal, SealedSecret, SecretSealer, Store, TotpCode,
+    TotpSecret, UserId, WithSecret, invalid, stored_id,
 };
 
 /// How many factors, pending ones included, one user may have.
@@ -65,26 +65,22 @@ impl std::fmt::Debug for MfaService {
 }
 
 /// The field error of a change that needs a code from the user's active factor.
-fn code_required() -> IdentityError {
-    IdentityError::field("code", "required", "a current code from the active factor is required")
+fn code_required() -> MfaError {
+    MfaError::CodeRequired(invalid("code", "required", "a current code from the active factor is required"))
 }
 
 /// The calling user; the system principal has no factors.
-fn caller(principal: &Principal) -> Result<&crate::User, IdentityError> {
-    principal.token_caller().map(|c| &c.user).ok_or(IdentityError::NotFound)
+fn caller(principal: &Principal) -> Result<&crate::User, MfaError> {
+    principal.token_caller().map(|c| &c.user).ok_or(MfaError::NotFound)
 }
 
 /// The calling user, when its token may change its factors: factors protect every account
 /// of the user, so a token narrowed without `mfa:write` may not (see [`Token::allows_mfa_write`]).
 ///
 /// [`Token::allows_mfa_write`]: crate::Token::allows_mfa_write
-fn writer(principal: &Principal) -> Result<&crate::User, IdentityError> {
-    let c = principal.token_caller().ok_or(IdentityError::NotFound)?;
-    if c.token.allows_mfa_write() {
-        Ok(&c.user)
-    } else {
-        Err(IdentityError::Forbidden(format!("permission {} is required", Permission::MfaWrite)))
-    }
+fn writer(principal: &Principal) -> Result<&crate::User, MfaError> {
+    let c = principal.token_caller().ok_or(MfaError::NotFound)?;
+    if c.token.allows_mfa_write() { Ok(&c.user) } else { Err(MfaError::TokenLacksMfaWrite) }
 }
 
 impl MfaService {
@@ -98,7 +94,7 @@ impl MfaService {
     }
 
     /// The caller's factors (ids and states only).
-    pub async fn status(&self, principal: &Principal) -> Result<MfaStatus, IdentityError> {
+    pub async fn status(&self, principal: &Principal) -> Result<MfaStatus, MfaError> {
         let user = caller(principal)?;
         Ok(MfaStatus { factors: self.deps.store.list_factors(user.id).await? })
     }
@@ -116,7 +112,7 @@ impl MfaService {
         principal: &Principal,
         code: Option<TotpCode>,
         key: Option<IdempotencyKey>,
-    ) -> Result<Created<Enrolment>, IdentityError> {
+    ) -> Result<Created<Enrolment>, MfaError> {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
         let attempts = format!("totp:{}", user.id);
@@ -150,27 +146,25 @@ impl MfaService {
             Begun::Replay(id) => {
                 let id = stored_id(&id, FactorId::parse)?;
                 let factors = self.deps.store.list_factors(user.id).await?;
-                let factor = factors.into_iter().find(|f| f.id == id).ok_or(IdentityError::ReplayedResourceGone)?;
+                let factor = factors.into_iter().find(|f| f.id == id).ok_or(MfaError::ReplayedResourceGone)?;
                 return Ok(Created { value: WithSecret { resource: factor, secret: None }, replayed: true });
             }
             Begun::Fresh(tx, pending) => (tx, pending),
         };
         // The user's row lock serializes its enrolments, so two at once cannot pass the cap.
-        tx.find_user(user.id).await?.ok_or(IdentityError::NotFound)?;
+        tx.find_user(user.id).await?.ok_or(MfaError::NotFound)?;
         let factors = tx.factors_of(user.id).await?;
         let active: Vec<Factor> = factors.iter().filter(|f| f.is_active()).cloned().collect();
         match &code {
             // A factor was activated since the check above: decided without a code, so retry.
-            None if !active.is_empty() => return Err(IdentityError::Conflict),
+            None if !active.is_empty() => return Err(MfaError::Conflict),
             None => {}
             Some(code) => {
                 self.spend_one_of(&mut *tx, &active, code, now).await?;
             }
         }
         if factors.len() >= MAX_FACTORS {
-            return Err(IdentityError::FailedPrecondition(
-                "a user has at most 10 MFA factors; remove one first".into(),
-            ));
+            return Err(MfaError::TooManyFactors);
         }
         tx.insert_factor(&factor).await?;
         let entry = || AuditEntry::factor(&factor, "mfa_factor.create", Changes::created(factor.snapshot()));
@@ -193,7 +187,7 @@ impl MfaService {
         principal: &Principal,
         factor: Option<FactorId>,
         code: TotpCode,
-    ) -> Result<Factor, IdentityError> {
+    ) -> Result<Factor, MfaError> {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
         let mut tx = self.deps.store.begin().await?;
@@ -201,15 +195,15 @@ impl MfaService {
         // (verification, enrolment, reset), so none of them waits on another in a cycle.
         let factors = tx.factors_of(user.id).await?;
         let current = match factor {
-            Some(id) => factors.into_iter().find(|f| f.id == id).ok_or(IdentityError::NotFound)?,
+            Some(id) => factors.into_iter().find(|f| f.id == id).ok_or(MfaError::NotFound)?,
             None => factors
                 .into_iter()
                 .rev()
                 .find(|f| f.status == FactorStatus::Pending)
-                .ok_or(IdentityError::FailedPrecondition("there is no pending factor: enrol one first".into()))?,
+                .ok_or(MfaError::NoPendingFactor)?,
         };
         if current.is_active() {
-            return Err(IdentityError::FailedPrecondition("the factor is active already".into()));
+            return Err(MfaError::FactorAlreadyActive);
         }
         let now = self.deps.clock.now();
         let step = self.spend(&mut *tx, &current, &code, now).await?;
@@ -237,7 +231,7 @@ impl MfaService {
     /// Checks a code against the caller's active factors, for a product that asks accountd
     /// to confirm a second factor. A code is accepted once; a replay is refused.
     #[instrument(skip_all)]
-    pub async fn verify_totp(&self, principal: &Principal, code: TotpCode) -> Result<FactorId, IdentityError> {
+    pub async fn verify_totp(&self, principal: &Principal, code: TotpCode) -> Result<FactorId, MfaError> {
         let user = caller(principal)?;
         // Six digits fall to guessing without a limit: codes are throttled per user like
         // mailbox passwords are per address.
@@ -246,7 +240,7 @@ impl MfaService {
         let mut tx = self.deps.store.begin().await?;
         let active: Vec<Factor> = tx.factors_of(user.id).await?.into_iter().filter(Factor::is_active).collect();
         if active.is_empty() {
-            return Err(IdentityError::FailedPrecondition("the user has no active MFA factor".into()));
+            return Err(MfaError::NoActiveFactor);
         }
         let now = self.deps.clock.now();
         let accepted = self.spend_one_of(&mut *tx, &active, &code, now).await?;
@@ -262,25 +256,19 @@ impl MfaService {
         principal: &Principal,
         id: FactorId,
         code: Option<TotpCode>,
-    ) -> Result<(), IdentityError> {
+    ) -> Result<(), MfaError> {
         let user = writer(principal)?;
         let accounts = self.member_accounts(user.id).await?;
-        let seen = self
-            .deps
-            .store
-            .list_factors(user.id)
-            .await?
-            .into_iter()
-            .find(|f| f.id == id)
-            .ok_or(IdentityError::NotFound)?;
+        let seen =
+            self.deps.store.list_factors(user.id).await?.into_iter().find(|f| f.id == id).ok_or(MfaError::NotFound)?;
         if seen.is_active() {
             self.confirm(user.id, Some(id), code).await?;
         }
         let mut tx = self.deps.store.begin().await?;
-        let factor = tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(IdentityError::NotFound)?;
+        let factor = tx.find_factor(id).await?.filter(|f| f.user_id == user.id).ok_or(MfaError::NotFound)?;
         if factor.is_active() && !seen.is_active() {
             // Activated since it was read: decided on a pending factor, so retry.
-            return Err(IdentityError::Conflict);
+            return Err(MfaError::Conflict);
         }
         tx.delete_factor(id).await?;
         let now = self.deps.clock.now();
@@ -298,12 +286,7 @@ impl MfaService {
 
     /// Spends a current code from an active factor of `user` (`factor`, or any active one),
     /// throttled like [`MfaService::verify_totp`]; a missing code is a field error.
-    async fn confirm(
-        &self,
-        user: UserId,
-        factor: Option<FactorId>,
-        code: Option<TotpCode>,
-    ) -> Result<(), IdentityError> {
+    async fn confirm(&self, user: UserId, factor: Option<FactorId>, code: Option<TotpCode>) -> Result<(), MfaError> {
         let code = code.ok_or_else(code_required)?;
         let attempts = format!("totp:{user}");
         self.deps.begin_attempt(&attempts).await?;
@@ -330,13 +313,13 @@ impl MfaService {
         active: &[Factor],
         code: &TotpCode,
         now: DateTime<Utc>,
-    ) -> Result<FactorId, IdentityError> {
+    ) -> Result<FactorId, MfaError> {
         let mut replayed = false;
         for f in active {
             match self.spend(&mut *tx, f, code, now).await {
                 Ok(_) => return Ok(f.id),
-                Err(e) if is_replay(&e) => replayed = true,
-                Err(IdentityError::Invalid(_)) => {}
+                Err(MfaError::CodeReplayed(_)) => replayed = true,
+                Err(MfaError::CodeMismatch(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -351,7 +334,7 @@ impl MfaService {
         factor: &Factor,
         code: &TotpCode,
         now: DateTime<Utc>,
-    ) -> Result<i64, IdentityError> {
+    ) -> Result<i64, MfaError> {
         let opened = self.sealer.open(&factor.secret.0, &Factor::seal_context(factor.id, factor.user_id))?;
         let secret = TotpSecret::from_opened(opened);
         let step = secret.matching_step(code, now).ok_or_else(invalid_code)?;
@@ -363,16 +346,12 @@ impl MfaService {
     }
 }
 
-fn invalid_code() -> IdentityError {
-    IdentityError::field("code", "invalid_code", "the code does not match the factor at this time")
+fn invalid_code() -> MfaError {
+    MfaError::CodeMismatch(invalid("code", "invalid_code", "the code does not match the factor at this time"))
 }
 
-fn replay() -> IdentityError {
-    IdentityError::field("code", "replayed", "this code was used already; wait for the next one")
-}
-
-fn is_replay(error: &IdentityError) -> bool {
-    matches!(error, IdentityError::Invalid(e) if e.fields().iter().any(|f| f.code == "replayed"))
+fn replay() -> MfaError {
+    MfaError::CodeReplayed(invalid("code", "replayed", "this code was used already; wait for the next one"))
 }
 
 /// Records a factor change once for the user (no account: the platform's trail) and once
@@ -405,7 +384,7 @@ pub(crate) async fn reset_factors(
     principal: &Principal,
     accounts: &[AccountId],
     user: UserId,
-) -> Result<usize, IdentityError> {
+) -> anyhow::Result<usize> {
     let factors = tx.factors_of(user).await?;
     tx.delete_factors_of(user).await?;
     let now = deps.clock.now();

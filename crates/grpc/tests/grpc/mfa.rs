@@ -6,7 +6,7 @@ use accountd_grpc::pb::{
     ActivateTotpRequest, DeleteTotpRequest, EnrollTotpRequest, GetAccountRequest, GetMeRequest, UpdateAccountRequest,
     VerifyTotpRequest,
 };
-use accountd_grpc::status::TWO_FACTOR_REQUIRED;
+use accountd_grpc::status::{ENROL_RPC_KEY, ENROL_TOTP_RPC, TWO_FACTOR_REQUIRED};
 use chrono::{Duration, Utc};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -116,7 +116,15 @@ async fn enforced_two_factor_refuses_a_member_until_it_enrols() {
     let mut viewer = t.server.accounts_with(Credential::bearer(&t.viewer.1));
     let status = viewer.get_account(get.clone()).await.expect_err("no factor");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    assert_eq!(status.get_details_error_info().map(|i| i.reason), Some(TWO_FACTOR_REQUIRED.to_owned()));
+    let info = status.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!(info.reason, TWO_FACTOR_REQUIRED);
+    // The domain says what to do; the gRPC adapter adds which RPC does it.
+    assert_eq!(
+        status.message(),
+        "two-factor authentication is required on this account: enrol a TOTP factor with \
+         accountd.v1.UserService/EnrollTotp"
+    );
+    assert_eq!(info.metadata.get(ENROL_RPC_KEY).map(String::as_str), Some(ENROL_TOTP_RPC));
     let status =
         t.server.accounts_with(Credential::bearer(&t.stranger.1)).get_account(get.clone()).await.expect_err("stranger");
     assert_eq!(status.code(), Code::NotFound, "another tenant still learns nothing");

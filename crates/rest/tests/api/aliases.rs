@@ -86,6 +86,7 @@ async fn aliases_are_created_only_on_active_domains_with_a_password_shown_once()
     for name in ["pending.example.com", "disabled.example.com"] {
         let refused = create_alias(&app, &account, json!({"local_part": "billing", "domain": name})).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+        assert_eq!(refused.body["type"], "urn:accountd:problem:failed-precondition", "{}", refused.text);
         let detail = refused.body["detail"].as_str().unwrap_or_default();
         assert!(detail.contains("only on active domains") && detail.contains(name), "{detail}");
     }

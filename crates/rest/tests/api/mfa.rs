@@ -183,6 +183,12 @@ async fn with_enforce_twofactor_a_member_without_a_factor_is_refused_enrols_and_
         let refused = call(&t.app, &t.viewer.1, Method::GET, &uri, None).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{uri}: {}", refused.text);
         assert_eq!(refused.body["type"], "urn:accountd:problem:two-factor-required", "{uri}");
+        // The domain says what to do; the REST adapter adds where.
+        assert_eq!(
+            refused.body["detail"],
+            "two-factor authentication is required on this account: enrol a TOTP factor at /v1/me/mfa/totp",
+            "{uri}"
+        );
     }
     // The blocked account is not listed either; another tenant still cannot tell it exists.
     let listed = call(&t.app, &t.viewer.1, Method::GET, "/v1/accounts", None).await;

@@ -1,7 +1,7 @@
 //! Domain errors as gRPC statuses: one exhaustive match over [`ErrorKind`].
 
 use accountd_domain::error_chain;
-use accountd_domain::{ErrorKind, HasErrorKind};
+use accountd_domain::{ErrorKind, HasErrorKind, TWOFACTOR_REQUIRED_CODE};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -24,7 +24,12 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
         ErrorKind::Invalid(errors) => {
             let mut details = ErrorDetails::new();
             for field in errors.fields() {
-                details.add_bad_request_violation(field.field.clone(), field.message.clone());
+                let description = if field.code == TWOFACTOR_REQUIRED_CODE {
+                    format!("{} with {ENROL_TOTP_RPC}", field.message)
+                } else {
+                    field.message.clone()
+                };
+                details.add_bad_request_violation(field.field.clone(), description);
             }
             Status::with_error_details(Code::InvalidArgument, message, details)
         }

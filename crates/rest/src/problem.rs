@@ -1,7 +1,7 @@
 //! RFC 9457 problem details: the one way every REST error leaves the service.
 
 use accountd_domain::error_chain;
-use accountd_domain::{ErrorKind, FieldError, HasErrorKind, ValidationErrors};
+use accountd_domain::{ErrorKind, FieldError, HasErrorKind, TWOFACTOR_REQUIRED_CODE, ValidationErrors};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{StatusCode, header};
@@ -37,7 +37,12 @@ pub struct ProblemField {
 
 impl From<&FieldError> for ProblemField {
     fn from(e: &FieldError) -> Self {
-        Self { field: e.field.clone(), code: e.code.to_owned(), message: e.message.clone() }
+        let message = if e.code == TWOFACTOR_REQUIRED_CODE {
+            format!("{} at {TOTP_ENROLMENT_PATH}", e.message)
+        } else {
+            e.message.clone()
+        };
+        Self { field: e.field.clone(), code: e.code.to_owned(), message }
     }
 }
 

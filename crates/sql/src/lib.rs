@@ -20,6 +20,6 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use context::{Context, is_unavailable, mark};
-pub use json::{changes_from_json, changes_to_json};
+pub(crate) use context::Context;
+pub(crate) use json::{changes_from_json, changes_to_json};
 pub use pool::PoolConfig;

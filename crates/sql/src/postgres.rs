@@ -2,7 +2,7 @@
 //! sharing one database. Under the default READ COMMITTED, every row a write transaction
 //! reads to change is locked `FOR UPDATE`, and every `UPDATE` is version-checked besides.
 //!
-//! Everything PostgreSQL does differently from SQLite is named here: the [`dialect`] the
+//! Everything PostgreSQL does differently from SQLite is named here: the `dialect` the
 //! shared store is compiled against, how to connect, and the migrations.
 
 // The one store, compiled here against this file's `dialect`: loading it once per database
@@ -26,6 +26,10 @@ pub(crate) mod dialect {
     use crate::violations::is_unique_violation;
 
     pub(crate) type Db = sqlx::Postgres;
+
+    /// What the store and its transactions call themselves in `Debug` output.
+    pub(crate) const STORE: &str = "PgStore";
+    pub(crate) const TRANSACTION: &str = "PgTransaction";
 
     /// A write transaction takes no lock up front: rows are locked as they are read.
     pub(crate) const BEGIN: &str = "BEGIN";

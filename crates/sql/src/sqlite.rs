@@ -2,7 +2,7 @@
 //! write transactions opened with `BEGIN IMMEDIATE` so concurrent writers queue for the lock
 //! (up to the busy timeout) instead of failing.
 //!
-//! Everything SQLite does differently from PostgreSQL is named here: the [`dialect`] the
+//! Everything SQLite does differently from PostgreSQL is named here: the `dialect` the
 //! shared store is compiled against, how to open the file, and the migrations.
 
 // The one store, compiled here against this file's `dialect`: loading it once per database
@@ -26,6 +26,10 @@ pub(crate) mod dialect {
     use crate::violations::is_unique_violation;
 
     pub(crate) type Db = sqlx::Sqlite;
+
+    /// What the store and its transactions call themselves in `Debug` output.
+    pub(crate) const STORE: &str = "SqliteStore";
+    pub(crate) const TRANSACTION: &str = "SqliteTransaction";
 
     /// `BEGIN IMMEDIATE` takes the database's write lock up front, so writers queue instead
     /// of failing when a read transaction would upgrade to a write.

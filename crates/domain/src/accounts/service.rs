@@ -10,7 +10,7 @@ use crate::{
     AccessError, Account, AccountId, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError, AuditEntry, Begun,
     Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator, IdempotencyError, IdempotencyKey,
     IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest, Permission, Principal, Role,
-    Store, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
+    Store, TWOFACTOR_REQUIRED_CODE, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
 };
 
 /// Why an account could not be created.
@@ -642,7 +642,7 @@ fn no_such_parent(parent_id: AccountId) -> CreateAccountError {
 pub(crate) fn twofactor_lockout() -> ValidationErrors {
     ValidationErrors::single(FieldError::new(
         "settings.enforce_twofactor",
-        "twofactor_required",
+        TWOFACTOR_REQUIRED_CODE,
         "enrol an active two-factor method before requiring one",
     ))
 }

@@ -5,7 +5,9 @@
 use crate::Deps;
 use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token};
 
-/// Why a caller may not do something on an account.
+/// Why a caller may not do something on an account: the result of the decision itself.
+/// Operations do not return it; each converts it into its own error (`NotFound`, or a
+/// [`Denied`](crate::Denied) refusal) through `operation_error_from!(… access)`.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     /// The caller holds nothing on the account: it must not learn that the account exists.

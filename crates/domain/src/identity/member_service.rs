@@ -249,18 +249,20 @@ impl MemberService {
         if account.owner_id == Some(user_id) {
             return Err(MemberError::OwnerCannotBeRemoved);
         }
-        if self.remove(principal, account_id, user_id).await? { Ok(()) } else { Err(MemberError::NotFound) }
+        if self.remove_authorized(principal, &account, user_id).await? { Ok(()) } else { Err(MemberError::NotFound) }
     }
 
-    /// Deletes the membership, audited as `member.delete`, once the caller's rights and the
-    /// owner rule allowed it; `false` when there is no such membership. Shared with
-    /// [`AccountUserService::delete`](crate::AccountUserService::delete).
-    pub(crate) async fn remove(
+    /// Deletes the membership, audited as `member.delete`; `false` when there is no such
+    /// membership. It decides nothing: `account` is the one the caller was just authorized
+    /// on (`members:write`), and the caller has applied the platform-user and owner rules.
+    /// Shared with [`AccountUserService::delete`](crate::AccountUserService::delete).
+    pub(crate) async fn remove_authorized(
         &self,
         principal: &Principal,
-        account_id: AccountId,
+        account: &Account,
         user_id: UserId,
     ) -> anyhow::Result<bool> {
+        let account_id = account.id;
         let mut tx = self.deps.store.begin().await?;
         let Some(member) = tx.find_member(account_id, user_id).await? else { return Ok(false) };
         tx.delete_member(account_id, user_id).await?;

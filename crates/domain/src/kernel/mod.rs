@@ -1,6 +1,7 @@
 //! The shared kernel every area builds on: ids, pages, errors, the clock, email addresses,
 //! free text, versions, idempotent creation and the brute-force throttle. The crate root
-//! re-exports each of these modules (`crate::text`, `crate::id`, …) and their items.
+//! re-exports the items of each, and the module `text` itself (its functions read best
+//! qualified: `text::clean`).
 
 #[macro_use]
 mod macros;

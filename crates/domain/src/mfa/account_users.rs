@@ -185,7 +185,11 @@ impl AccountUserService {
         if account.owner_id == Some(user) {
             return Err(AccountUserError::OwnerCannotBeRemoved(owner_refused("the account owner cannot be removed")));
         }
-        if self.members.remove(principal, account_id, user).await? { Ok(()) } else { Err(AccountUserError::NotFound) }
+        if self.members.remove_authorized(principal, &account, user).await? {
+            Ok(())
+        } else {
+            Err(AccountUserError::NotFound)
+        }
     }
 
     /// Clears every MFA factor of a user of the account (`users:mfa_reset`); never the

@@ -110,6 +110,12 @@ async fn enforced_two_factor_refuses_a_member_until_it_enrols() {
         t.server.accounts_with(Credential::bearer(&t.admin.1)).update_account(on.clone()).await.expect_err("lockout");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), ["settings.enforce_twofactor"]);
+    let violation = status.get_details_bad_request().expect("field violations").field_violations.remove(0);
+    assert_eq!(
+        violation.description,
+        "enrol an active two-factor method before requiring one with accountd.v1.UserService/EnrollTotp",
+        "the gRPC adapter, not the domain, says where to enrol"
+    );
     // Root is exempt.
     t.server.accounts().update_account(on).await.expect("root turns it on");
 

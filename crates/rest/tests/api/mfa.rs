@@ -233,6 +233,12 @@ async fn a_member_without_a_factor_cannot_turn_enforcement_on() {
     let refused = call(&t.app, &t.admin.1, Method::PATCH, &account, Some(body)).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
     assert_eq!(refused.error_fields(), ["settings.enforce_twofactor"]);
+    let error = &refused.body["errors"][0];
+    assert_eq!(error["code"], "twofactor_required", "{}", refused.text);
+    assert_eq!(
+        error["message"], "enrol an active two-factor method before requiring one at /v1/me/mfa/totp",
+        "the REST adapter, not the domain, says where to enrol"
+    );
     assert_eq!(t.app.get(&account).await.body["settings"]["enforce_twofactor"], false, "nothing changed");
     // Nor create a child account that enforces it.
     let child = json!({"name": "Child", "parent_id": t.account, "settings": {"enforce_twofactor": true}}).to_string();

@@ -7,6 +7,7 @@ use accountd_domain::{
 };
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use const_format::concatcp;
 use ipnet::IpNet;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -28,6 +29,13 @@ pub(crate) const MEMBER_COLUMNS: &str = "account_id, user_id, roles, status, inv
 /// The columns of `tokens` that [`TokenRow`] reads, qualified with the alias `t`.
 pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.account_id, t.user_id, t.name, t.policies, t.ip_in, t.ip_not_in, \
     t.not_before, t.expires_on, t.status, t.hint, t.last_used_on, t.created_at, t.updated_at";
+
+/// `SELECT` every column [`UserRow`] reads `FROM users`, for the clauses to follow.
+pub(crate) const SELECT_USERS: &str = concatcp!("SELECT ", USER_COLUMNS, " FROM users ");
+/// `SELECT` every column [`MemberRow`] reads `FROM members`, for the clauses to follow.
+pub(crate) const SELECT_MEMBERS: &str = concatcp!("SELECT ", MEMBER_COLUMNS, " FROM members ");
+/// `SELECT` every column [`TokenRow`] reads `FROM tokens t`, for the clauses to follow.
+pub(crate) const SELECT_TOKENS: &str = concatcp!("SELECT ", TOKEN_COLUMNS, " FROM tokens t ");
 
 /// A row of `users`.
 #[derive(Debug, sqlx::FromRow)]

@@ -13,13 +13,9 @@ use super::dialect::{Db, ROW_LOCK};
 use super::{SqlStore, SqlTransaction};
 use crate::Context as _;
 use crate::paging::{after, limit, page_of};
-use crate::rows::{JOINED_USER_COLUMNS, MEMBER_COLUMNS, TOKEN_COLUMNS, USER_COLUMNS};
+use crate::rows::{JOINED_USER_COLUMNS, SELECT_MEMBERS, SELECT_TOKENS, SELECT_USERS, TOKEN_COLUMNS};
 use crate::rows::{MemberRow, TokenRow, TokenUserRow, UserRow, join_names, join_nets, parse_roles, policies_to_json};
 use crate::violations::is_unique_violation;
-
-const SELECT_USERS: &str = concatcp!("SELECT ", USER_COLUMNS, " FROM users ");
-const SELECT_MEMBERS: &str = concatcp!("SELECT ", MEMBER_COLUMNS, " FROM members ");
-const SELECT_TOKENS: &str = concatcp!("SELECT ", TOKEN_COLUMNS, " FROM tokens t ");
 
 /// A membership's `INSERT`, its conflict clause to follow.
 const INSERT_MEMBER_VALUES: &str = "INSERT INTO members (account_id, user_id, roles, status, invited_by, created_at, \

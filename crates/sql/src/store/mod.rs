@@ -22,9 +22,15 @@ use crate::Context as _;
 use crate::paging::{after, limit, page_of};
 
 /// accountd's storage on this database: reads on the pool, writes in transactions.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SqlStore {
     pool: sqlx::Pool<Db>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(dialect::STORE).field("pool", &self.pool).finish()
+    }
 }
 
 impl SqlStore {
@@ -70,7 +76,7 @@ pub struct SqlTransaction {
 
 impl std::fmt::Debug for SqlTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SqlTransaction")
+        f.write_str(dialect::TRANSACTION)
     }
 }
 

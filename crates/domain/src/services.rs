@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    AccountService, AccountUserService, AliasService, Argon2idHasher, AuditService, Authenticator, Clock,
-    DomainService, IdGenerator, MemberService, MfaService, SecretSealer, Store, SubscriptionService, TokenService,
-    UserService,
+    AccountService, AccountUserService, AliasService, Argon2idHasher, AuditService, Authenticator,
+    AuthorizationService, Clock, DomainService, IdGenerator, MemberService, MfaService, SecretSealer, Store,
+    SubscriptionService, TokenService, UserService,
 };
 
 /// The ports a service needs.
@@ -39,6 +39,8 @@ pub struct Services {
     pub account_users: AccountUserService,
     pub mfa: MfaService,
     pub authenticator: Authenticator,
+    /// The decision API: the authenticator's and `Rights`' answer, for products to ask.
+    pub authorization: AuthorizationService,
     pub store: Arc<dyn Store>,
 }
 
@@ -50,6 +52,7 @@ impl Services {
         ids: Arc<dyn IdGenerator>,
         sealer: Arc<dyn SecretSealer>,
     ) -> Self {
+        let authenticator = Authenticator::new(store.clone(), clock.clone(), ids.clone());
         Self {
             accounts: AccountService::new(store.clone(), clock.clone(), ids.clone()),
             users: UserService::new(store.clone(), clock.clone(), ids.clone()),
@@ -61,7 +64,8 @@ impl Services {
             aliases: AliasService::new(store.clone(), clock.clone(), ids.clone(), Arc::new(Argon2idHasher)),
             account_users: AccountUserService::new(store.clone(), clock.clone(), ids.clone()),
             mfa: MfaService::new(store.clone(), clock.clone(), ids.clone(), sealer),
-            authenticator: Authenticator::new(store.clone(), clock, ids),
+            authorization: AuthorizationService::new(store.clone(), clock.clone(), ids.clone(), authenticator.clone()),
+            authenticator,
             store,
         }
     }

@@ -6,6 +6,7 @@ mod account_users;
 mod accounts;
 mod aliases;
 mod audit;
+mod authorization;
 mod caller;
 mod convert;
 mod health;
@@ -40,6 +41,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     use pb::account_service_server::AccountServiceServer;
     use pb::alias_service_server::AliasServiceServer;
     use pb::audit_service_server::AuditServiceServer;
+    use pb::authorization_service_server::AuthorizationServiceServer;
     use pb::domain_service_server::DomainServiceServer;
     use pb::member_service_server::MemberServiceServer;
     use pb::subscription_service_server::SubscriptionServiceServer;
@@ -51,6 +53,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
     let tokens = TokenServiceServer::new(tokens::TokensApi::new(services.clone()));
     let audit = AuditServiceServer::new(audit::AuditApi::new(services.clone()));
+    let authorization = AuthorizationServiceServer::new(authorization::AuthorizationApi::new(services.clone()));
     let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services.clone()));
     let domains = DomainServiceServer::new(aliases::DomainsApi::new(services.clone()));
     let services_for_health = services.clone();
@@ -65,6 +68,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
             <MemberServiceServer<members::MembersApi> as NamedService>::NAME,
             <TokenServiceServer<tokens::TokensApi> as NamedService>::NAME,
             <AuditServiceServer<audit::AuditApi> as NamedService>::NAME,
+            <AuthorizationServiceServer<authorization::AuthorizationApi> as NamedService>::NAME,
             <SubscriptionServiceServer<subscriptions::SubscriptionsApi> as NamedService>::NAME,
             <DomainServiceServer<aliases::DomainsApi> as NamedService>::NAME,
             <AliasServiceServer<aliases::AliasesApi> as NamedService>::NAME,
@@ -81,6 +85,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
         .add_service(members)
         .add_service(tokens)
         .add_service(audit)
+        .add_service(authorization)
         .add_service(subscriptions)
         .add_service(domains)
         .add_service(aliases)

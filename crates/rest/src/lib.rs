@@ -6,6 +6,7 @@ mod account_users;
 mod accounts;
 mod aliases;
 mod audit;
+mod authorize;
 mod extract;
 mod health;
 mod me;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(authorize::routes())
         .merge(subscriptions::routes())
         .merge(aliases::routes())
         .merge(account_users::routes())

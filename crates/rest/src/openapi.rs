@@ -8,7 +8,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::{account_users, accounts, aliases, audit, health, me, members, mfa, problem, subscriptions, tokens, users};
+use crate::{
+    account_users, accounts, aliases, audit, authorize, health, me, members, mfa, problem, subscriptions, tokens, users,
+};
 
 /// Account types (seeds 003 and 004).
 #[derive(ToSchema)]
@@ -93,6 +95,14 @@ domain_enum_schema!(
     /// A built-in role.
     RoleName = accountd_domain::Role
 );
+domain_enum_schema!(
+    /// Why a decision's subject is not usable.
+    InactiveReasonSchema = accountd_domain::InactiveReason
+);
+domain_enum_schema!(
+    /// The answer to one check of a decision.
+    CheckReasonSchema = accountd_domain::CheckReason
+);
 
 /// An invited user's answer (`PUT /v1/me/memberships/{account_id}`).
 #[derive(ToSchema)]
@@ -142,6 +152,7 @@ pub enum MembershipAnswerSchema {
         tokens::delete_platform_token,
         tokens::roll_platform_token,
         audit::list_audit_logs,
+        authorize::authorize,
         subscriptions::list_rate_plans,
         subscriptions::list_subscriptions,
         subscriptions::create_subscription,
@@ -191,7 +202,9 @@ pub enum MembershipAnswerSchema {
         MembershipAnswerSchema,
         DirectionSchema,
         PermissionName,
-        RoleName
+        RoleName,
+        InactiveReasonSchema,
+        CheckReasonSchema
     )),
     tags(
         (name = "accounts", description = "Accounts (tenants)"),
@@ -201,6 +214,7 @@ pub enum MembershipAnswerSchema {
         (name = "account users", description = "The owner and users of an account, and their MFA (seed 002)"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "authorization", description = "The decision API: what a token or user may do (root authz:check)"),
         (name = "subscriptions", description = "Rate plans and subscriptions"),
         (name = "operations", description = "Probes; no credentials needed")
     )

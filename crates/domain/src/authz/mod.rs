@@ -1,9 +1,12 @@
-//! Authorization: the permission catalogue and built-in roles, and the decision every service
-//! asks ([`Rights`], [`Deps::authorize`](crate::Deps)).
+//! Authorization: the permission catalogue and built-in roles, the decision every service
+//! asks ([`Rights`], [`Deps::authorize`](crate::Deps)), and the decision API that lets
+//! products ask the same decision ([`AuthorizationService`]).
 
+mod check;
 mod permission;
 mod rights;
 
+pub use check::*;
 pub use permission::*;
 pub use rights::*;
 

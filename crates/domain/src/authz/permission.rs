@@ -10,6 +10,8 @@ named_enum!(
     /// descendants; `users:*` and `domains:write` are platform permissions, meaningful only as root permissions.
     /// `mfa:write` is a token grant: a token must allow it to manage its own user's MFA
     /// factors (every user may manage its own; a token narrowed without it may not).
+    /// `authz:check` is a platform permission too: asking the decision API
+    /// ([`AuthorizationService`](crate::AuthorizationService)) about any subject.
     Permission, "permission" {
         AccountsRead => "accounts:read",
         AccountsWrite => "accounts:write",
@@ -27,6 +29,7 @@ named_enum!(
         UsersRead => "users:read",
         UsersWrite => "users:write",
         DomainsWrite => "domains:write",
+        AuthzCheck => "authz:check",
     }
 );
 
@@ -49,7 +52,7 @@ impl Permission {
 
     /// Whether the permission is granted per account (as opposed to platform-wide only).
     pub fn is_account_scoped(&self) -> bool {
-        !matches!(self, Self::UsersRead | Self::UsersWrite | Self::DomainsWrite)
+        !matches!(self, Self::UsersRead | Self::UsersWrite | Self::DomainsWrite | Self::AuthzCheck)
     }
 }
 
@@ -195,6 +198,7 @@ mod tests {
         for role in [Role::Owner, Role::Administrator] {
             assert!(role.permissions().contains(Permission::UsersMfaReset));
             assert!(!role.permissions().contains(Permission::UsersWrite));
+            assert!(!role.permissions().contains(Permission::AuthzCheck));
         }
     }
 

@@ -3,7 +3,7 @@
 //! two-factor enforcement), and the one way services ask it ([`Deps::authorize`]).
 
 use crate::Deps;
-use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token};
+use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token, User};
 
 /// Why a caller may not do something on an account: the result of the decision itself.
 /// Operations do not return it; each converts it into its own error (`NotFound`, or a
@@ -110,69 +110,85 @@ impl Deps {
         self.rights(principal, None).await
     }
 
+    /// A subject's rights on `account` and its ancestors: `user` acting through `token`, or
+    /// with its own rights when `token` is `None` (the decision API's `user_id` subject).
+    /// The same loading as [`Deps::rights_for`], which every service's decision goes through.
+    pub(crate) async fn subject_rights_for(
+        &self,
+        user: &User,
+        token: Option<&Token>,
+        account: &Account,
+    ) -> anyhow::Result<Rights> {
+        let mut path = account.hierarchy.clone();
+        path.push(account.id);
+        self.user_rights(user, token, Some(&path)).await
+    }
+
     async fn rights(&self, principal: &Principal, path: Option<&[AccountId]>) -> anyhow::Result<Rights> {
-        let Some(caller) = principal.token_caller() else {
-            return Ok(Rights {
+        match principal.token_caller() {
+            None => Ok(Rights {
                 everywhere: PermissionSet::all(),
                 memberships: Vec::new(),
                 token: None,
                 twofactor_blocked: Vec::new(),
-            });
-        };
-        let user = caller.user.id;
+            }),
+            Some(caller) => self.user_rights(&caller.user, Some(&caller.token), path).await,
+        }
+    }
+
+    async fn user_rights(
+        &self,
+        user: &User,
+        token: Option<&Token>,
+        path: Option<&[AccountId]>,
+    ) -> anyhow::Result<Rights> {
         // Root permissions holding every account permission make memberships add nothing:
         // their query is skipped (one round trip less per root request).
         let account_scoped = PermissionSet::account_scoped();
-        let covered = caller.user.root_permissions.intersection(account_scoped) == account_scoped;
+        let covered = user.root_permissions.intersection(account_scoped) == account_scoped;
         let union = |roles: Vec<(AccountId, Vec<Role>)>| -> Vec<(AccountId, PermissionSet)> {
             roles.into_iter().map(|(account, roles)| (account, Role::union_of(&roles))).collect()
         };
         let (memberships, twofactor_blocked) = match path {
-            _ if covered => (Vec::new(), self.twofactor_blocked(principal, None).await?),
+            _ if covered => (Vec::new(), self.twofactor_blocked(user, None).await?),
             // One account's decision: its path's roles and enforcing accounts in one query.
             Some(path) => {
-                let access = self.store.path_access(user, path).await?;
-                (union(access.roles), self.twofactor_blocked(principal, Some(access.enforcing)).await?)
+                let access = self.store.path_access(user.id, path).await?;
+                (union(access.roles), self.twofactor_blocked(user, Some(access.enforcing)).await?)
             }
             None => {
                 let memberships = self
                     .store
-                    .memberships_of(user)
+                    .memberships_of(user.id)
                     .await?
                     .into_iter()
                     .filter(|m| m.status == MemberStatus::Member)
                     .map(|m| (m.account_id, m.roles))
                     .collect();
-                (union(memberships), self.twofactor_blocked(principal, None).await?)
+                (union(memberships), self.twofactor_blocked(user, None).await?)
             }
         };
-        Ok(Rights {
-            everywhere: caller.user.root_permissions,
-            memberships,
-            token: Some(caller.token.clone()),
-            twofactor_blocked,
-        })
+        Ok(Rights { everywhere: user.root_permissions, memberships, token: token.cloned(), twofactor_blocked })
     }
 
-    /// The accounts whose two-factor enforcement shuts the caller out: none for the system
-    /// and root users (they are not members), none for a user with an active factor. Read
-    /// on every call, so enrolling (or a reset) takes effect at once on every instance.
-    /// `enforcing`: the enforcing accounts already known (those of one account's path);
-    /// `None` reads those near every membership of the caller.
+    /// The accounts whose two-factor enforcement shuts `user` out: none for root users (they
+    /// are not members), none for a user with an active factor. Read on every call, so
+    /// enrolling (or a reset) takes effect at once on every instance. `enforcing`: the
+    /// enforcing accounts already known (those of one account's path); `None` reads those
+    /// near every membership of the user.
     async fn twofactor_blocked(
         &self,
-        principal: &Principal,
+        user: &User,
         enforcing: Option<Vec<AccountId>>,
     ) -> anyhow::Result<Vec<AccountId>> {
-        let Some(caller) = principal.token_caller() else { return Ok(Vec::new()) };
-        if caller.user.is_root() {
+        if user.is_root() {
             return Ok(Vec::new());
         }
         let enforcing = match enforcing {
             Some(enforcing) => enforcing,
-            None => self.store.twofactor_enforced_near(caller.user.id).await?,
+            None => self.store.twofactor_enforced_near(user.id).await?,
         };
-        if enforcing.is_empty() || self.store.has_active_factor(caller.user.id).await? {
+        if enforcing.is_empty() || self.store.has_active_factor(user.id).await? {
             return Ok(Vec::new());
         }
         Ok(enforcing)

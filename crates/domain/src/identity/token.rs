@@ -199,17 +199,27 @@ pub(crate) fn grant(policies: &[Policy], token_account: Option<AccountId>, accou
     allow_minus_deny(policies.iter().filter(|p| p.covers(account, token_account)))
 }
 
-/// Allow minus deny over `policies`. An allow policy naming every account permission but
-/// `mfa:write` implies `mfa:write`: such a token is not narrowed (tokens made before
-/// `mfa:write` existed, the bootstrap token and the default tokens made from them).
+/// Allow minus deny over `policies`. Permissions added to the catalogue later are implied
+/// by a policy that named everything before them, so such a token is not narrowed (tokens
+/// made before they existed, the bootstrap token and the default tokens made from them):
+/// an allow policy naming every account permission but `mfa:write` implies `mfa:write`, and
+/// one naming every permission but `mfa:write` and `authz:check` (a full platform token,
+/// which could already make itself any other token) implies `authz:check` too.
 fn allow_minus_deny<'a>(policies: impl Iterator<Item = &'a Policy>) -> PermissionSet {
-    let full = PermissionSet::account_scoped().difference(PermissionSet::of(&[Permission::MfaWrite]));
+    let later = |set: PermissionSet, added: &[Permission]| set.difference(PermissionSet::of(added));
+    let full_account = later(PermissionSet::account_scoped(), &[Permission::MfaWrite]);
+    let full_platform = later(PermissionSet::all(), &[Permission::MfaWrite, Permission::AuthzCheck]);
+    let implied = |named: PermissionSet| {
+        let covers = |full: PermissionSet| named.intersection(full) == full;
+        match (covers(full_platform), covers(full_account)) {
+            (true, _) => named.union(PermissionSet::of(&[Permission::MfaWrite, Permission::AuthzCheck])),
+            (false, true) => named.union(PermissionSet::of(&[Permission::MfaWrite])),
+            (false, false) => named,
+        }
+    };
     let (allow, deny) =
         policies.fold((PermissionSet::EMPTY, PermissionSet::EMPTY), |(allow, deny), p| match p.effect {
-            Effect::Allow if p.permissions.intersection(full) == full => {
-                (allow.union(p.permissions).union(PermissionSet::of(&[Permission::MfaWrite])), deny)
-            }
-            Effect::Allow => (allow.union(p.permissions), deny),
+            Effect::Allow => (allow.union(implied(p.permissions)), deny),
             Effect::Deny => (allow, deny.union(p.permissions)),
         });
     allow.difference(deny)
@@ -401,6 +411,20 @@ mod tests {
         // A full token's grant on its account carries mfa:write too, so it may pass it on.
         let full = token(vec![policy(Effect::Allow, &everything_else, &[])]);
         assert!(full.grant_on(&account(1, &[])).contains(Permission::MfaWrite));
+    }
+
+    #[test]
+    fn a_full_platform_token_made_before_authz_check_implies_it_and_a_narrower_one_does_not() {
+        let before: Vec<Permission> =
+            Permission::ALL.iter().copied().filter(|p| !matches!(p, Permission::AuthzCheck)).collect();
+        let platform = |policies| Token { account_id: None, ..token(policies) };
+        assert!(platform(vec![policy(Effect::Allow, &before, &[])]).platform_grant().contains(Permission::AuthzCheck));
+        let without_users: Vec<Permission> = before.iter().copied().filter(|p| *p != Permission::UsersWrite).collect();
+        let narrower = platform(vec![policy(Effect::Allow, &without_users, &[])]);
+        assert!(!narrower.platform_grant().contains(Permission::AuthzCheck));
+        let denied =
+            platform(vec![policy(Effect::Allow, &before, &[]), policy(Effect::Deny, &[Permission::AuthzCheck], &[])]);
+        assert!(!denied.platform_grant().contains(Permission::AuthzCheck));
     }
 
     #[test]

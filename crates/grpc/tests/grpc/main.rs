@@ -5,6 +5,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod auth;
+mod authorize;
 mod authz_model;
 mod authz_rules;
 /// The authorization model's table, shared with the REST suite.

@@ -8,8 +8,12 @@ use accountd_domain::TotpSecret;
 use accountd_grpc::pb;
 use chrono::{Duration, Utc};
 use tonic::{Code, Status};
+use tonic_types::StatusExt;
 
-use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, email_of, expected, target_user};
+use crate::authz_table::{
+    ACTORS, AGREEMENT_ACCOUNTS, Actor, Decided, GATES, Op, Outcome, RUN_ORDER, Target, agrees, email_of, expected,
+    gate, target_user,
+};
 use crate::{Credential, TestServer, create_user, issue_token, put_member, spawn_server, violated_fields};
 
 struct World {
@@ -266,7 +270,16 @@ async fn check(op: Op) {
         for target in RUN_ORDER {
             let Some(want) = expected(op, actor, target) else { continue };
             cells += 1;
+            let decided = match gate(op) {
+                Some(permission) => Some(w.decided(op, actor, target, permission).await),
+                None => None,
+            };
             let result = w.run(op, actor, target).await;
+            if let (Some(decided), Ok(got)) = (decided, outcome(&result))
+                && !agrees(decided, got)
+            {
+                wrong.push(format!("{op:?} by {actor:?} on {target:?}: Check {decided:?}, RPC {got:?}"));
+            }
             match outcome(&result) {
                 Ok(got) if got == want => {}
                 Ok(got) => {
@@ -282,3 +295,122 @@ async fn check(op: Op) {
 
 // One test per operation of the table, each calling this suite's `check`.
 crate::authz_table::model_tests!();
+
+impl World {
+    /// What `AuthorizationService/Check` says of the actor's token and `permission` on the
+    /// account `op` acts on for `target` (the target token's home, or A).
+    async fn decided(&self, op: Op, actor: Actor, target: Target, permission: &str) -> Decided {
+        let account_id = match op {
+            Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => self.target(actor, target).1,
+            _ => self.a.clone(),
+        };
+        let request = pb::CheckRequest {
+            token: self.tokens[actor.name()].clone(),
+            checks: vec![pb::AuthorizationCheck { account_id, permission: permission.to_owned() }],
+            ..Default::default()
+        };
+        let mut client = crate::authorize::client(&self.server, &self.server.root_token);
+        let answer = client.check(request).await.expect("check").into_inner();
+        assert!(answer.active, "{answer:?}");
+        Decided::from_reason(&answer.results[0].reason).expect("a reason")
+    }
+
+    /// C: a child of A that enforces two-factor authentication (made by root, who is exempt).
+    async fn enforcing_child(&self) -> String {
+        let request = pb::CreateAccountRequest {
+            name: "Child".into(),
+            parent_id: self.a.clone(),
+            enforce_twofactor: Some(true),
+            ..Default::default()
+        };
+        self.server.accounts().create_account(request).await.expect("child").into_inner().account.expect("c").id
+    }
+
+    /// The RPC `permission` alone decides on `account`, called with the actor's token.
+    async fn gate(&self, actor: Actor, account: &str, permission: &str) -> Result<(), Status> {
+        let credential = Credential::bearer(&self.tokens[actor.name()]);
+        let s = &self.server;
+        let account_id = account.to_owned();
+        match permission {
+            "accounts:read" => {
+                s.accounts_with(credential).get_account(pb::GetAccountRequest { account_id }).await.map(drop)
+            }
+            "accounts:write" => {
+                let request =
+                    pb::UpdateAccountRequest { account_id, name: Some("Renamed".into()), ..Default::default() };
+                s.accounts_with(credential).update_account(request).await.map(drop)
+            }
+            "members:read" => {
+                let request = pb::ListAccountMembersRequest { account_id, ..Default::default() };
+                s.members_with(credential).list_account_members(request).await.map(drop)
+            }
+            "tokens:read" => {
+                let request = pb::ListTokensRequest { account_id, ..Default::default() };
+                s.tokens_with(credential).list_tokens(request).await.map(drop)
+            }
+            "aliases:read" => {
+                let request = pb::ListAccountAliasesRequest { account_id, ..Default::default() };
+                s.aliases_with(credential).list_account_aliases(request).await.map(drop)
+            }
+            "subscriptions:read" => {
+                let request = pb::ListSubscriptionsRequest { account_id, ..Default::default() };
+                s.subscriptions_with(credential).list_subscriptions(request).await.map(drop)
+            }
+            "audit:read" => {
+                let request = pb::ListAuditLogsRequest { account_id, ..Default::default() };
+                s.audit_with(credential).list_audit_logs(request).await.map(drop)
+            }
+            other => panic!("no RPC for {other}"),
+        }
+    }
+}
+
+/// What the RPC's answer says of the decision.
+fn decided(result: &Result<(), Status>) -> Result<Decided, String> {
+    let Err(status) = result else { return Ok(Decided::Granted) };
+    let two_factor =
+        status.get_details_error_info().is_some_and(|i| i.reason == accountd_grpc::status::TWO_FACTOR_REQUIRED);
+    Ok(match status.code() {
+        Code::PermissionDenied if two_factor => Decided::TwoFactorRequired,
+        Code::PermissionDenied => Decided::Forbidden,
+        Code::NotFound => Decided::NotFound,
+        _ => return Err(format!("{status:?}")),
+    })
+}
+
+/// The agreement of `authz_table.rs`: `AuthorizationService/Check` answers each actor's
+/// token on each account and permission exactly as the RPC that permission decides.
+#[tokio::test]
+async fn check_agrees_with_the_rpcs_for_every_actor_account_and_permission() {
+    let w = world().await;
+    let c = w.enforcing_child().await;
+    let accounts = [w.a.clone(), w.b.clone(), c];
+    // The root user's bootstrap token holds authz:check.
+    let mut client = crate::authorize::client(&w.server, &w.server.root_token);
+    let (mut wrong, mut cells, mut seen) = (Vec::new(), 0, std::collections::HashSet::new());
+    for actor in ACTORS {
+        for (name, account) in AGREEMENT_ACCOUNTS.iter().zip(&accounts) {
+            let checks = GATES
+                .iter()
+                .map(|p| pb::AuthorizationCheck { account_id: account.clone(), permission: (*p).to_owned() })
+                .collect();
+            let request = pb::CheckRequest { token: w.tokens[actor.name()].clone(), checks, ..Default::default() };
+            let answer = client.check(request).await.expect("check").into_inner();
+            assert!(answer.active, "{actor:?}: {answer:?}");
+            for (result, permission) in answer.results.iter().zip(GATES) {
+                cells += 1;
+                let said = Decided::from_reason(&result.reason);
+                let real = decided(&w.gate(actor, account, permission).await);
+                if let Ok(real) = &real {
+                    seen.insert(format!("{real:?}"));
+                }
+                if said != real {
+                    wrong.push(format!("{actor:?} on {name} {permission}: Check {said:?}, RPC {real:?}"));
+                }
+            }
+        }
+    }
+    assert_eq!(cells, ACTORS.len() * AGREEMENT_ACCOUNTS.len() * GATES.len());
+    assert!(wrong.is_empty(), "{} of {cells} cells disagree:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(seen.len(), 4, "every answer occurs: {seen:?}");
+}

@@ -8,7 +8,10 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::account_users::{call, code};
-use crate::authz_table::{ACTORS, Actor, Op, Outcome, RUN_ORDER, Target, email_of, expected, target_user};
+use crate::authz_table::{
+    ACTORS, AGREEMENT_ACCOUNTS, Actor, Decided, GATES, Op, Outcome, RUN_ORDER, Target, agrees, email_of, expected,
+    gate, target_user,
+};
 use crate::{Reply, TestApp, create_user, owned_agency, put_member, spawn_app, token_for};
 
 /// The table's world (see `authz_table.rs`).
@@ -193,7 +196,16 @@ async fn check(op: Op) {
         for target in RUN_ORDER {
             let Some(want) = expected(op, actor, target) else { continue };
             cells += 1;
+            let decided = match gate(op) {
+                Some(permission) => Some(w.decided(op, actor, target, permission).await),
+                None => None,
+            };
             let reply = w.run(op, actor, target).await;
+            if let (Some(decided), Ok(got)) = (decided, outcome(&reply))
+                && !agrees(decided, got)
+            {
+                wrong.push(format!("{op:?} by {actor:?} on {target:?}: authorize {decided:?}, endpoint {got:?}"));
+            }
             match outcome(&reply) {
                 Ok(got) if got == want => {
                     if got == Outcome::Allowed && op == Op::RollToken {
@@ -225,4 +237,91 @@ fn every_operation_has_a_complete_matrix() {
         }
     }
     assert_eq!(crate::authz_table::operations().len(), 17);
+}
+
+impl World {
+    /// What `POST /v1/authorize` says of the actor's token and `permission` on the account
+    /// `op` acts on for `target` (the target token's home, or A).
+    async fn decided(&self, op: Op, actor: Actor, target: Target, permission: &str) -> Decided {
+        let account = match op {
+            Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => self.target(actor, target).1,
+            _ => self.a.clone(),
+        };
+        let body =
+            json!({"token": self.tokens[actor.name()], "checks": [{"account_id": account, "permission": permission}]});
+        let answer = self.app.post("/v1/authorize", &body.to_string()).await;
+        assert_eq!(answer.body["active"], true, "{}", answer.text);
+        Decided::from_reason(answer.body["results"][0]["reason"].as_str().unwrap_or("")).expect("a reason")
+    }
+
+    /// C: a child of A that enforces two-factor authentication (made by root, who is exempt).
+    async fn enforcing_child(&self) -> String {
+        let body = json!({"name": "Child", "parent_id": self.a, "settings": {"enforce_twofactor": true}});
+        let c = self.app.post("/v1/accounts", &body.to_string()).await;
+        assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+        assert_eq!(c.body["settings"]["enforce_twofactor"], true);
+        c.body["id"].as_str().expect("c").to_owned()
+    }
+
+    /// The endpoint `permission` alone decides on `account`, called with the actor's token.
+    async fn gate(&self, actor: Actor, account: &str, permission: &str) -> Reply {
+        let token = &self.tokens[actor.name()];
+        let base = format!("/v1/accounts/{account}");
+        let (method, uri, body) = match permission {
+            "accounts:read" => (Method::GET, base, None),
+            "accounts:write" => (Method::PATCH, base, Some(r#"{"name":"Renamed"}"#)),
+            "members:read" => (Method::GET, format!("{base}/members"), None),
+            "tokens:read" => (Method::GET, format!("{base}/tokens"), None),
+            "aliases:read" => (Method::GET, format!("{base}/aliases"), None),
+            "subscriptions:read" => (Method::GET, format!("{base}/subscriptions"), None),
+            "audit:read" => (Method::GET, format!("{base}/logs/audit"), None),
+            other => panic!("no endpoint for {other}"),
+        };
+        call(&self.app, token, method, &uri, body).await
+    }
+}
+
+/// What the endpoint's answer says of the decision.
+fn decided(reply: &Reply) -> Result<Decided, String> {
+    let problem = reply.body["type"].as_str().unwrap_or("");
+    Ok(match reply.status {
+        s if s.is_success() => Decided::Granted,
+        StatusCode::FORBIDDEN if problem.ends_with("two-factor-required") => Decided::TwoFactorRequired,
+        StatusCode::FORBIDDEN => Decided::Forbidden,
+        StatusCode::NOT_FOUND => Decided::NotFound,
+        _ => return Err(format!("{} {}", reply.status, reply.text)),
+    })
+}
+
+/// The agreement of `authz_table.rs`: `POST /v1/authorize` answers each actor's token on
+/// each account and permission exactly as the endpoint that permission decides.
+#[tokio::test]
+async fn authorize_agrees_with_the_endpoints_for_every_actor_account_and_permission() {
+    let w = world().await;
+    let c = w.enforcing_child().await;
+    let accounts = [w.a.clone(), w.b.clone(), c];
+    let (mut wrong, mut cells, mut seen) = (Vec::new(), 0, std::collections::HashSet::new());
+    for actor in ACTORS {
+        for (name, account) in AGREEMENT_ACCOUNTS.iter().zip(&accounts) {
+            let checks: Vec<Value> = GATES.iter().map(|p| json!({"account_id": account, "permission": p})).collect();
+            let body = json!({"token": w.tokens[actor.name()], "checks": checks});
+            // The root user's bootstrap token holds authz:check.
+            let answer = w.app.post("/v1/authorize", &body.to_string()).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            assert_eq!(answer.body["active"], true, "{actor:?}: {}", answer.text);
+            for (i, permission) in GATES.iter().enumerate() {
+                cells += 1;
+                let said = Decided::from_reason(answer.body["results"][i]["reason"].as_str().unwrap_or(""));
+                let real = decided(&w.gate(actor, account, permission).await);
+                if let Ok(real) = &real {
+                    seen.insert(format!("{real:?}"));
+                }
+                if said != real {
+                    wrong.push(format!("{actor:?} on {name} {permission}: authorize {said:?}, endpoint {real:?}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {cells} cells disagree:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(seen.len(), 4, "every answer occurs: {seen:?}");
 }

@@ -413,3 +413,78 @@ macro_rules! model_tests {
     };
 }
 pub(crate) use model_tests;
+
+/// The decision API's agreement (issue 12): every actor of the table, on every account of
+/// the world — A, the other tenant's B, and C, a child of A that enforces two-factor
+/// authentication (no actor has a factor) — and every account permission of [`GATES`]
+/// (each with an endpoint that permission alone decides), asks `authorize` / `Check` with
+/// its own token. The answer must be `granted` exactly when the endpoint allows, and
+/// `not_found`, `forbidden`, `two_factor_required` exactly when it answers 404, 403, 403
+/// two-factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    Granted,
+    NotFound,
+    Forbidden,
+    TwoFactorRequired,
+}
+
+impl Decided {
+    /// The decision API's `reason`.
+    pub fn from_reason(reason: &str) -> Result<Self, String> {
+        Ok(match reason {
+            "granted" => Self::Granted,
+            "not_found" => Self::NotFound,
+            "forbidden" => Self::Forbidden,
+            "two_factor_required" => Self::TwoFactorRequired,
+            other => return Err(format!("unknown reason {other:?}")),
+        })
+    }
+}
+
+/// The permissions of the agreement, each with the operation on an account that it alone
+/// decides: reading the account, renaming it, and listing its members, tokens, aliases,
+/// subscriptions and audit trail.
+pub const GATES: [&str; 7] = [
+    "accounts:read",
+    "accounts:write",
+    "members:read",
+    "tokens:read",
+    "aliases:read",
+    "subscriptions:read",
+    "audit:read",
+];
+
+/// The accounts of the agreement, by name.
+pub const AGREEMENT_ACCOUNTS: [&str; 3] = ["a", "b", "c"];
+
+/// The account permission an operation of [`TABLE`] needs on the account it acts on (the
+/// target token's home for a token operation, A otherwise) before any rule about the
+/// target; `None` for operations on users and on the caller's own factors, which no account
+/// decides.
+pub fn gate(op: Op) -> Option<&'static str> {
+    Some(match op {
+        Op::RollToken | Op::UpdateToken | Op::DisableToken | Op::DeleteToken => "tokens:write",
+        Op::PutMember | Op::DeleteMember | Op::InviteMember | Op::CreateAccountUser | Op::DeleteAccountUser => {
+            "members:write"
+        }
+        Op::GetAccountUser => "members:read",
+        Op::ResetMfa => "users:mfa_reset",
+        Op::GetUser | Op::UpdateUser | Op::SetRootPermissions | Op::EnrolTotp | Op::ActivateTotp | Op::DeleteTotp => {
+            return None;
+        }
+    })
+}
+
+/// Whether a cell's outcome agrees with the decision API's answer about the operation's
+/// gate, asked with the actor's token just before the call: a refusal by the decision is the
+/// operation's refusal (`not_found` → N, `forbidden` → F); a grant leaves the rules about
+/// the target (the table's other letters) to decide.
+pub fn agrees(decided: Decided, got: Outcome) -> bool {
+    match decided {
+        Decided::NotFound => got == Outcome::NotFound,
+        Decided::Forbidden => got == Outcome::Forbidden,
+        Decided::TwoFactorRequired => got == Outcome::Forbidden,
+        Decided::Granted => true,
+    }
+}

@@ -157,3 +157,58 @@ async fn an_unsafe_request_id_is_replaced_and_a_safe_one_kept_over_both_apis() {
     assert!(lines.iter().any(|l| l.contains(r#"request_id="trace-me.1:a_b""#)), "a safe id is logged: {lines:#?}");
     stop(running).await;
 }
+
+/// A token presented to the decision API (issue 12) is never logged, at any level, over
+/// either protocol: neither one it answers (the bootstrap token as a subject) nor one it
+/// refuses (an unknown or a malformed secret).
+#[tokio::test]
+async fn a_token_presented_for_a_decision_never_reaches_the_log() {
+    use accountd_grpc::pb::authorization_service_client::AuthorizationServiceClient;
+    use accountd_grpc::pb::{AuthorizationCheck, CheckRequest};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (token, _) = bootstrap(dir.path(), &[]);
+    let running = start_logging(dir.path(), &[], "trace");
+    let base = format!("http://{}", running.http);
+    let http = reqwest::Client::new();
+    let unknown = accountd_domain::TokenSecret::generate().expose().to_owned();
+    let malformed = "acd_malformed_but_still_a_secret_1234567890".to_owned();
+    let account = http
+        .post(format!("{base}/v1/accounts"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .expect("create")
+        .json::<Value>()
+        .await
+        .expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.grpc))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("grpc connect");
+    let mut authorization = AuthorizationServiceClient::new(channel);
+    for presented in [&token, &unknown, &malformed] {
+        let body = json!({"token": presented, "client_ip": "203.0.113.7",
+            "checks": [{"account_id": account, "permission": "accounts:read"}]});
+        let answer = http.post(format!("{base}/v1/authorize")).bearer_auth(&token).json(&body).send().await;
+        assert_eq!(answer.expect("authorize").status(), 200);
+        let request = CheckRequest {
+            token: presented.clone(),
+            checks: vec![AuthorizationCheck { account_id: account.clone(), permission: "accounts:read".into() }],
+            ..Default::default()
+        };
+        authorization.check(authed(request, &token, None)).await.expect("check");
+    }
+    let lines = logged(&running).await;
+    assert!(lines.len() > 10, "trace logging is on: {lines:#?}");
+    for secret in [&token, &unknown, &malformed] {
+        let leaked: Vec<_> = lines.iter().filter(|l| l.contains(secret.as_str())).collect();
+        assert!(leaked.is_empty(), "a presented secret was logged: {leaked:#?}");
+    }
+    stop(running).await;
+}

@@ -48,15 +48,11 @@ pub struct AuthorizeRequest {
     pub checks: Vec<CheckBody>,
 }
 
-/// Written by hand so that the presented token never reaches a log line.
+/// Written by hand so that the presented token never reaches a log line: the fields are
+/// shown once validated, by the domain's `AuthorizeInput`/`AuthorizeRequest`.
 impl std::fmt::Debug for AuthorizeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthorizeRequest")
-            .field("token", &self.token.as_ref().map(|_| ".."))
-            .field("user_id", &self.user_id)
-            .field("client_ip", &self.client_ip)
-            .field("checks", &self.checks)
-            .finish()
+        f.debug_struct("AuthorizeRequest").field("checks", &self.checks.len()).finish_non_exhaustive()
     }
 }
 

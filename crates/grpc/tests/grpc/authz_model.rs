@@ -14,7 +14,9 @@ use crate::authz_table::{
     ACTORS, AGREEMENT_ACCOUNTS, Actor, Decided, GATES, Op, Outcome, RUN_ORDER, Target, agrees, email_of, expected,
     gate, target_user,
 };
-use crate::{Credential, TestServer, create_user, issue_token, put_member, spawn_server, violated_fields};
+use crate::{
+    BACKENDS, Backend, Credential, TestServer, create_user, issue_token, put_member, spawn_server_on, violated_fields,
+};
 
 struct World {
     server: TestServer,
@@ -29,7 +31,11 @@ fn code(secret: &str, steps: i64) -> String {
 }
 
 async fn world() -> World {
-    let server = spawn_server().await;
+    world_on(Backend::Sqlite).await
+}
+
+async fn world_on(backend: Backend) -> World {
+    let server = spawn_server_on(backend).await;
     let owner = create_user(&server, "owner@example.com").await.id;
     let request = pb::CreateAccountRequest {
         name: "Acme".into(),
@@ -382,7 +388,13 @@ fn decided(result: &Result<(), Status>) -> Result<Decided, String> {
 /// token on each account and permission exactly as the RPC that permission decides.
 #[tokio::test]
 async fn check_agrees_with_the_rpcs_for_every_actor_account_and_permission() {
-    let w = world().await;
+    for backend in BACKENDS {
+        agreement(backend).await;
+    }
+}
+
+async fn agreement(backend: Backend) {
+    let w = world_on(backend).await;
     let c = w.enforcing_child().await;
     let accounts = [w.a.clone(), w.b.clone(), c];
     // The root user's bootstrap token holds authz:check.
@@ -405,7 +417,7 @@ async fn check_agrees_with_the_rpcs_for_every_actor_account_and_permission() {
                     seen.insert(format!("{real:?}"));
                 }
                 if said != real {
-                    wrong.push(format!("{actor:?} on {name} {permission}: Check {said:?}, RPC {real:?}"));
+                    wrong.push(format!("{backend:?}: {actor:?} on {name} {permission}: Check {said:?}, RPC {real:?}"));
                 }
             }
         }

@@ -12,7 +12,7 @@ use crate::authz_table::{
     ACTORS, AGREEMENT_ACCOUNTS, Actor, Decided, GATES, Op, Outcome, RUN_ORDER, Target, agrees, email_of, expected,
     gate, target_user,
 };
-use crate::{Reply, TestApp, create_user, owned_agency, put_member, spawn_app, token_for};
+use crate::{BACKENDS, Backend, Reply, TestApp, create_user, owned_agency, put_member, spawn_app_on, token_for};
 
 /// The table's world (see `authz_table.rs`).
 struct World {
@@ -26,7 +26,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
+    world_on(Backend::Sqlite).await
+}
+
+async fn world_on(backend: Backend) -> World {
+    let app = spawn_app_on(backend).await;
     let (owner, a) = owned_agency(&app).await;
     let mut users = HashMap::from([("owner", owner)]);
     let me = app.get("/v1/me").await;
@@ -297,7 +301,13 @@ fn decided(reply: &Reply) -> Result<Decided, String> {
 /// each account and permission exactly as the endpoint that permission decides.
 #[tokio::test]
 async fn authorize_agrees_with_the_endpoints_for_every_actor_account_and_permission() {
-    let w = world().await;
+    for backend in BACKENDS {
+        agreement(backend).await;
+    }
+}
+
+async fn agreement(backend: Backend) {
+    let w = world_on(backend).await;
     let c = w.enforcing_child().await;
     let accounts = [w.a.clone(), w.b.clone(), c];
     let (mut wrong, mut cells, mut seen) = (Vec::new(), 0, std::collections::HashSet::new());
@@ -317,7 +327,9 @@ async fn authorize_agrees_with_the_endpoints_for_every_actor_account_and_permiss
                     seen.insert(format!("{real:?}"));
                 }
                 if said != real {
-                    wrong.push(format!("{actor:?} on {name} {permission}: authorize {said:?}, endpoint {real:?}"));
+                    wrong.push(format!(
+                        "{backend:?}: {actor:?} on {name} {permission}: authorize {said:?}, endpoint {real:?}"
+                    ));
                 }
             }
         }

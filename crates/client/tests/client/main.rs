@@ -4,6 +4,7 @@
 mod authorize;
 mod retries;
 mod secrets_and_timeouts;
+mod unavailable;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,7 +61,12 @@ pub async fn spawn_server() -> TestServer {
 /// `/accountd.v1.AccountService/CreateAccount`) is lost after the server handled the call:
 /// the client gets UNAVAILABLE instead, as when a connection drops before the answer.
 pub async fn spawn_losing(path: Option<&'static str>) -> TestServer {
-    let accountd_testkit::Fixture { root_token, dir, services, .. } = accountd_testkit::fresh(Backend::Sqlite).await;
+    serve(accountd_testkit::fresh(Backend::Sqlite).await, path).await
+}
+
+/// The server over a fixture's services, losing the first answer at `path` if any.
+pub async fn serve(fixture: accountd_testkit::Fixture, path: Option<&'static str>) -> TestServer {
+    let accountd_testkit::Fixture { root_token, dir, services, .. } = fixture;
     let routes = accountd_grpc::routes(services).await.expect("routes");
     let reached = Arc::new(AtomicU32::new(0));
     let (armed, seen) = (Arc::new(AtomicBool::new(true)), reached.clone());

@@ -13,11 +13,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    // A presented token travels in CheckRequest: its `Debug` is written by hand (authorize.rs).
+    // Messages carrying a secret (a presented token, a new token's value, a mailbox
+    // password, a TOTP secret) get a `Debug` written by hand that prints `..` in its place
+    // (authorize.rs, redact.rs), so a product logging `{answer:?}` leaks nothing.
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(false)
-        .skip_debug(["accountd.v1.CheckRequest"])
+        .skip_debug([
+            "accountd.v1.CheckRequest",
+            "accountd.v1.CreateTokenResponse",
+            "accountd.v1.RollTokenResponse",
+            "accountd.v1.AliasWithPassword",
+            "accountd.v1.CreateAliasRequest",
+            "accountd.v1.ResetAliasPasswordRequest",
+            "accountd.v1.AuthenticateMailboxRequest",
+            "accountd.v1.EnrollTotpResponse",
+        ])
         .compile_fds(protox::compile(&files, [&root])?)?;
     Ok(())
 }

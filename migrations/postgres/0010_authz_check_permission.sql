@@ -7,6 +7,7 @@
 -- token whose allow policy names every earlier permission implies authz:check (token.rs).
 UPDATE users
 SET root_permissions = root_permissions || ',authz:check',
-    version = version + 1
+    version = version + 1,
+    updated_at = now()
 WHERE (',' || root_permissions || ',') LIKE '%,users:write,%'
   AND (',' || root_permissions || ',') NOT LIKE '%,authz:check,%';

@@ -37,6 +37,7 @@
 mod authorize;
 mod client;
 mod error;
+mod redact;
 mod retry;
 
 pub use authorize::{Check, CheckResult, Decision, DecisionSubject, Subject};

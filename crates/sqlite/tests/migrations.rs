@@ -51,6 +51,12 @@ async fn migration_0010_gives_authz_check_to_the_platform_administrators_of_an_e
     let admin_now = now(&admin).await;
     assert_eq!(admin_now.root_permissions, PermissionSet::all(), "a platform administrator gains authz:check");
     assert_eq!(admin_now.version.get(), 2, "the change bumps the version (ETag)");
+    assert!(
+        admin_now.updated_at > admin.updated_at,
+        "and its time: {} after {}",
+        admin_now.updated_at,
+        admin.updated_at
+    );
     assert_eq!(now(&reader).await.root_permissions, reader.root_permissions, "no users:write, no authz:check");
     assert_eq!(now(&tenant).await.root_permissions, PermissionSet::EMPTY);
     store.migrate().await.expect("migrating again changes nothing");

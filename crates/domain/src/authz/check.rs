@@ -149,7 +149,15 @@ impl AuthorizeInput {
             .map(|(i, c)| {
                 let field = format!("checks[{i}].permission");
                 let permission = Permission::parse(&c.permission).map_err(|e| e.at(&field)).and_then(|p| {
-                    if p.is_account_scoped() {
+                    if p == Permission::MfaWrite {
+                        // Every user manages its own factors; the calling token decides
+                        // (`mfa:write`), no account does, so no decision on one could agree.
+                        Err(FieldError::new(
+                            &field,
+                            "not_decided_on_accounts",
+                            "mfa:write is a token's permission over its own user's factors, not decided on accounts",
+                        ))
+                    } else if p.is_account_scoped() {
                         Ok(p)
                     } else {
                         Err(FieldError::new(&field, "not_account_scoped", "must be a permission held on accounts"))
@@ -423,6 +431,13 @@ mod tests {
         let errors = refused(bad);
         assert!(errors.mentions("checks[1].permission") && errors.mentions("checks[2].permission"), "{errors}");
         assert!(!errors.mentions("checks[0].permission"));
+        // No endpoint decides mfa:write on an account (every user manages its own factors),
+        // so a decision about it could not agree with accountd's own.
+        let mut mfa = input(1);
+        mfa.checks[0].permission = "mfa:write".into();
+        let errors = refused(mfa);
+        assert_eq!(errors.fields()[0].field, "checks[0].permission");
+        assert_eq!(errors.fields()[0].code, "not_decided_on_accounts");
     }
 
     #[test]

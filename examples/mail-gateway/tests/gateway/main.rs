@@ -27,7 +27,8 @@ enum Mode {
 }
 
 /// Account A (owner, a member, a viewer), account B of a stranger, and their tokens on their
-/// accounts; `fenced` is a member token usable only from 10.0.0.0/8.
+/// accounts; `fenced` is a member token usable only from 10.0.0.0/8; account E enforces
+/// two-factor, and `unenrolled` is the token there of a member with no factor.
 struct World {
     router: axum::Router,
     a: String,
@@ -36,6 +37,8 @@ struct World {
     stranger: String,
     fenced: String,
     member_id: String,
+    e: String,
+    unenrolled: String,
     _fixture: Fixture,
 }
 
@@ -53,6 +56,8 @@ async fn world(mode: Mode) -> World {
     join(s, a, viewer_id, Role::Viewer).await;
     let stranger_id = user(s, "stranger@example.com").await;
     let b = account(s, "Elsewhere", stranger_id).await;
+    let e = account_with(s, NewAccountInput { enforce_twofactor: Some(true), ..named("Strict", owner) }).await;
+    join(s, e, member_id, Role::Member).await;
     let fenced = TokenInput { ip_in: Some(vec!["10.0.0.0/8".into()]), ..TokenInput::default() };
     let gatekeeper: Arc<dyn Gatekeeper> = match mode {
         Mode::Embedded => Arc::new(Embedded::new(s)),
@@ -66,6 +71,8 @@ async fn world(mode: Mode) -> World {
         stranger: token(s, b, stranger_id, TokenInput::default()).await,
         fenced: token(s, a, member_id, fenced).await,
         member_id: member_id.to_string(),
+        e: e.to_string(),
+        unenrolled: token(s, e, member_id, TokenInput::default()).await,
         _fixture: fixture,
     }
 }
@@ -106,8 +113,15 @@ async fn user(s: &Services, email: &str) -> UserId {
     s.users.create(&system(), input.validate("email", false).expect("valid"), None).await.expect("user").value.id
 }
 
+fn named(name: &str, owner: UserId) -> NewAccountInput {
+    NewAccountInput { name: Some(name.into()), owner_id: Some(owner.to_string()), ..Default::default() }
+}
+
 async fn account(s: &Services, name: &str, owner: UserId) -> AccountId {
-    let input = NewAccountInput { name: Some(name.into()), owner_id: Some(owner.to_string()), ..Default::default() };
+    account_with(s, named(name, owner)).await
+}
+
+async fn account_with(s: &Services, input: NewAccountInput) -> AccountId {
     let created = s.accounts.create(&system(), input.validate().expect("valid"), None).await;
     created.expect("account").value.account.id
 }
@@ -185,6 +199,13 @@ async fn a_token_with_an_ip_condition_is_refused_from_another_address(mode: Mode
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("ip_refused")), "{body}");
 }
 
+async fn an_account_enforcing_two_factor_refuses_a_member_without_a_factor(mode: Mode) {
+    let w = world(mode).await;
+    let send = format!("/mailboxes/{}/send", w.e);
+    let (status, body) = call(&w, "POST", &send, Some(&w.unenrolled), ELSEWHERE).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("two_factor_required")), "{body}");
+}
+
 /// Each scenario as a test of each mode.
 macro_rules! in_both_modes {
     ($($scenario:ident),* $(,)?) => {
@@ -209,4 +230,5 @@ in_both_modes!(
     a_stranger_does_not_see_the_mailbox,
     an_unknown_or_missing_token_is_unauthorized,
     a_token_with_an_ip_condition_is_refused_from_another_address,
+    an_account_enforcing_two_factor_refuses_a_member_without_a_factor,
 );

@@ -74,6 +74,36 @@ impl TokenService {
         Ok(())
     }
 
+    /// A change (a `roll`, or an update or delete) of token `id` of `account_id`, allowed
+    /// before its transaction: the caller holds `tokens:write`, sees the token, and the token
+    /// rules let it act ([`TokenService::govern`]). Yields the account, whether the caller
+    /// manages every token there, and the token as decided on.
+    async fn governed(
+        &self,
+        principal: &Principal,
+        account_id: AccountId,
+        id: TokenId,
+        roll: bool,
+    ) -> Result<(Account, bool, Token), TokenError> {
+        let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
+        let seen = self.visible(principal, account_id, id, all).await?;
+        self.govern(principal, &seen, all, roll).await?;
+        Ok((account, all, seen))
+    }
+
+    /// The recheck of a token locked in the change's transaction: still visible, and still
+    /// reaching what was decided on.
+    fn unchanged(
+        principal: &Principal,
+        account_id: AccountId,
+        all: bool,
+        seen: &Token,
+        locked: &Token,
+    ) -> Result<(), TokenError> {
+        Self::check_visible(principal, account_id, locked, all)?;
+        same_reach(seen, locked)
+    }
+
     /// The token read again, and locked, inside `tx`: what a write decides on.
     async fn locked(
         tx: &mut dyn crate::Transaction,
@@ -377,9 +407,7 @@ impl TokenService {
         id: TokenId,
         fields: TokenFields,
     ) -> Result<Token, TokenError> {
-        let (account, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let seen = self.visible(principal, account_id, id, all).await?;
-        self.govern(principal, &seen, all, false).await?;
+        let (account, all, seen) = self.governed(principal, account_id, id, false).await?;
         if fields.user_id.is_some_and(|u| u != seen.user_id) {
             return Err(TokenError::Invalid(invalid("user_id", "immutable", "a token's user cannot change")));
         }
@@ -442,14 +470,8 @@ impl TokenService {
     }
 
     pub async fn delete(&self, principal: &Principal, account_id: AccountId, id: TokenId) -> Result<(), TokenError> {
-        let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let seen = self.visible(principal, account_id, id, all).await?;
-        self.govern(principal, &seen, all, false).await?;
-        self.delete_where(principal, id, |t| {
-            Self::check_visible(principal, account_id, t, all)?;
-            same_reach(&seen, t)
-        })
-        .await
+        let (_, all, seen) = self.governed(principal, account_id, id, false).await?;
+        self.delete_where(principal, id, |t| Self::unchanged(principal, account_id, all, &seen, t)).await
     }
 
     /// Deletes token `id` if `allowed` accepts it as read, locked, inside the transaction.
@@ -479,14 +501,8 @@ impl TokenService {
         account_id: AccountId,
         id: TokenId,
     ) -> Result<IssuedToken, TokenError> {
-        let (_, all) = self.scope(principal, account_id, Permission::TokensWrite).await?;
-        let seen = self.visible(principal, account_id, id, all).await?;
-        self.govern(principal, &seen, all, true).await?;
-        self.roll_where(principal, id, |t| {
-            Self::check_visible(principal, account_id, t, all)?;
-            same_reach(&seen, t)
-        })
-        .await
+        let (_, all, seen) = self.governed(principal, account_id, id, true).await?;
+        self.roll_where(principal, id, |t| Self::unchanged(principal, account_id, all, &seen, t)).await
     }
 
     /// Rolls token `id` if `allowed` accepts it as read, locked, inside the transaction.

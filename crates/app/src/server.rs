@@ -29,6 +29,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         };
         let store = PgStore::connect(&settings.database_url, pool).await?;
         store.migrate().await?;
+        store.changes().decisions().set_capacity(settings.decision_cache_capacity);
         info!(database = "postgres", "database ready");
         Ok(Arc::new(store))
     } else {
@@ -36,6 +37,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         // cannot (accountd_sqlite::DEFAULT_POOL).
         let store = SqliteStore::connect(&settings.database_url).await?;
         store.migrate().await?;
+        store.changes().decisions().set_capacity(settings.decision_cache_capacity);
         info!(database = "sqlite", url = %settings.database_url, "database ready");
         Ok(Arc::new(store))
     }
@@ -83,8 +85,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
 
     let metrics = install_metrics()?;
-    let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() })
-        .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())));
+    let store = services.store.clone();
+    let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() }).route(
+        "/metrics",
+        axum::routing::get(move || {
+            record_decision_cache(&store.changes().decisions().stats());
+            std::future::ready(metrics.render())
+        }),
+    );
     let rest = accountd_rest::with_timeouts(rest, settings.request_timeout, settings.http_body_timeout);
     let rest_server = connections::serve_http(http, rest, &settings, stopped.clone());
 
@@ -116,6 +124,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         () = drain_deadline => tracing::warn!(timeout = ?DRAIN_TIMEOUT, "stopped before every connection drained"),
     }
     Ok(())
+}
+
+/// The decision cache's state as gauges, read at each scrape (docs/ARCHITECTURE.md, the
+/// decision cache).
+fn record_decision_cache(stats: &accountd_domain::CacheStats) {
+    metrics::gauge!("decision_cache_enabled").set(if stats.enabled { 1.0 } else { 0.0 });
+    for (kind, entries) in [("tokens", stats.tokens), ("users", stats.users), ("accounts", stats.placements)] {
+        metrics::gauge!("decision_cache_entries", "kind" => kind).set(entries as f64);
+    }
+    metrics::counter!("decision_cache_hits_total").absolute(stats.hits);
+    metrics::counter!("decision_cache_misses_total").absolute(stats.misses);
 }
 
 /// How often the Prometheus recorder's upkeep runs. Without it, histogram samples pile up

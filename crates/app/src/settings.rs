@@ -60,6 +60,8 @@ pub struct Settings {
     pub grpc_keepalive_interval: Duration,
     #[serde(with = "humantime_serde")]
     pub grpc_keepalive_timeout: Duration,
+    /// Entries of each kind (tokens, users, accounts) the in-process decision cache keeps.
+    pub decision_cache_capacity: std::num::NonZeroUsize,
 }
 
 /// The data directory when none is configured: `$XDG_DATA_HOME/accountd`, else
@@ -118,7 +120,8 @@ impl Settings {
             .set_default("request_timeout", "30s")?
             .set_default("max_connections", 1024)?
             .set_default("grpc_keepalive_interval", "30s")?
-            .set_default("grpc_keepalive_timeout", "10s")?;
+            .set_default("grpc_keepalive_timeout", "10s")?
+            .set_default("decision_cache_capacity", accountd_domain::DEFAULT_DECISION_CACHE_CAPACITY.get() as u64)?;
         if let Some(path) = &cli.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -182,6 +185,16 @@ mod tests {
 
     fn cli(args: &[&str]) -> Cli {
         Cli::parse_from(std::iter::once("accountd").chain(args.iter().copied()).chain(["serve"]))
+    }
+
+    #[test]
+    fn the_decision_cache_holds_a_hundred_thousand_of_each_unless_told_and_never_zero() {
+        let s = Settings::load(&cli(&[]), env(&[])).unwrap();
+        assert_eq!(s.decision_cache_capacity.get(), 100_000);
+        let s = Settings::load(&cli(&[]), env(&[("ACCOUNTD_DECISION_CACHE_CAPACITY", "5000")])).unwrap();
+        assert_eq!(s.decision_cache_capacity.get(), 5000);
+        let zero = Settings::load(&cli(&[]), env(&[("ACCOUNTD_DECISION_CACHE_CAPACITY", "0")])).unwrap_err();
+        assert!(format!("{zero:#}").contains("decision_cache_capacity"), "{zero:#}");
     }
 
     #[test]

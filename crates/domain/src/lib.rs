@@ -35,6 +35,7 @@ pub use audit::*;
 pub use authz::*;
 pub use billing::*;
 pub use identity::*;
+pub use kernel::changes::*;
 pub use kernel::clock::*;
 pub use kernel::email::*;
 pub use kernel::error::*;

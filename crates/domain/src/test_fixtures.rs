@@ -4,8 +4,8 @@
 use chrono::Utc;
 
 use crate::{
-    Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Effect, Permission, PermissionSet,
-    Policy, Token, TokenCondition, TokenId, TokenName, TokenStatus, UserId, Version,
+    Account, AccountId, AccountName, AccountSettings, AccountStatus, AccountType, Effect, EmailAddress, Permission,
+    PermissionSet, Policy, Token, TokenCondition, TokenId, TokenName, TokenStatus, User, UserId, UserStatus, Version,
 };
 
 /// The account id numbered `n`.
@@ -59,4 +59,25 @@ pub(crate) fn token(policies: Vec<Policy>) -> Token {
         updated_at: now,
         user_hidden: false,
     }
+}
+
+/// Active user `n` (`user8@example.com` is the user of [`token`]), with no root permission.
+pub(crate) fn user(n: u128) -> User {
+    let now = Utc::now();
+    User {
+        id: UserId::from_uuid(uuid::Uuid::from_u128(n)),
+        email: EmailAddress::parse(&format!("user{n}@example.com")).unwrap(),
+        first_name: None,
+        last_name: None,
+        status: UserStatus::Active,
+        root_permissions: PermissionSet::EMPTY,
+        version: Version::INITIAL,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Token `n` of user 8 under account 1, allowing everything (as [`token`] with its own id).
+pub(crate) fn numbered_token(n: u128) -> Token {
+    Token { id: TokenId::from_uuid(uuid::Uuid::from_u128(1000 + n)), ..token(Vec::new()) }
 }

@@ -8,6 +8,8 @@
 //! lock, which error means an alias address is taken), and add how to connect and migrate.
 //! docs/ARCHITECTURE.md says why this shape and not a store generic over `sqlx::Database`.
 
+#[cfg(feature = "postgres")]
+mod announce;
 mod context;
 mod json;
 mod paging;
@@ -15,6 +17,8 @@ mod pool;
 mod rows;
 mod violations;
 
+#[cfg(feature = "postgres")]
+mod listen;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]

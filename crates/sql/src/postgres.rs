@@ -46,6 +46,35 @@ pub(crate) mod dialect {
         is_unique_violation(err)
             && matches!(err, sqlx::Error::Database(db) if db.constraint() == Some("aliases_address_key"))
     }
+
+    /// Other instances write the same database: the hub starts lost and is restored once
+    /// the listener (`crate::listen`) hears their notifications. Outside a tokio runtime no
+    /// listener can run, and the hub stays lost: the store then never caches.
+    pub(crate) fn change_hub(pool: &sqlx::PgPool) -> std::sync::Arc<accountd_domain::ChangeHub> {
+        let hub =
+            std::sync::Arc::new(accountd_domain::ChangeHub::shared(accountd_domain::DEFAULT_DECISION_CACHE_CAPACITY));
+        if tokio::runtime::Handle::try_current().is_ok() {
+            crate::listen::spawn(pool.clone(), &hub);
+        }
+        hub
+    }
+
+    /// Tells every listening instance what the transaction altered: a notification is
+    /// delivered when, and only if, the transaction commits.
+    pub(crate) async fn notify(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        hub: &accountd_domain::ChangeHub,
+        facts: &[accountd_domain::Fact],
+    ) -> anyhow::Result<()> {
+        use crate::Context as _;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::announce::CHANNEL)
+            .bind(crate::announce::encode(hub.origin(), facts))
+            .execute(&mut **tx)
+            .await
+            .context("announcing a change")?;
+        Ok(())
+    }
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -82,6 +111,12 @@ impl PgStore {
             .await
             .context("connecting to PostgreSQL")?;
         Ok(Self::from_pool(pool))
+    }
+
+    /// The `application_name` of the connection on which this store listens for other
+    /// instances' changes (`pg_stat_activity` shows it).
+    pub fn listener_name(&self) -> String {
+        crate::listen::application_name(accountd_domain::Store::changes(self).origin())
     }
 
     /// Applies every migration not yet applied. Safe to run from several instances at once:

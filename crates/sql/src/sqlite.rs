@@ -47,6 +47,20 @@ pub(crate) mod dialect {
         is_unique_violation(err)
             && matches!(err, sqlx::Error::Database(db) if db.message().contains("aliases.domain_id, aliases.local_part"))
     }
+
+    /// One process writes an SQLite file: its own commits are all its cache must hear.
+    pub(crate) fn change_hub(_pool: &sqlx::SqlitePool) -> std::sync::Arc<accountd_domain::ChangeHub> {
+        std::sync::Arc::new(accountd_domain::ChangeHub::local(accountd_domain::DEFAULT_DECISION_CACHE_CAPACITY))
+    }
+
+    /// No other process to tell: the hub hears the commit from the transaction itself.
+    pub(crate) async fn notify(
+        _tx: &mut sqlx::Transaction<'static, Db>,
+        _hub: &accountd_domain::ChangeHub,
+        _facts: &[accountd_domain::Fact],
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");

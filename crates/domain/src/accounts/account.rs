@@ -154,6 +154,50 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where an account sits in the tree: what a decision about it reads (the roles held on it
+/// or an ancestor, policies naming it or an ancestor). An [`Account`] is one; so is a
+/// [`Placement`], which the decision cache keeps instead of the whole account.
+pub trait TreePosition {
+    fn account_id(&self) -> AccountId;
+    /// Ancestor ids, root first.
+    fn ancestors(&self) -> &[AccountId];
+
+    /// Whether this account is `id` or lies under it.
+    fn is_within(&self, id: AccountId) -> bool {
+        self.account_id() == id || self.ancestors().contains(&id)
+    }
+}
+
+impl TreePosition for Account {
+    fn account_id(&self) -> AccountId {
+        self.id
+    }
+
+    fn ancestors(&self) -> &[AccountId] {
+        &self.hierarchy
+    }
+}
+
+/// An account's place in the tree and whether it enforces two-factor authentication:
+/// everything a decision reads of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub id: AccountId,
+    /// Ancestor ids, root first.
+    pub hierarchy: Vec<AccountId>,
+    pub enforce_twofactor: bool,
+}
+
+impl TreePosition for Placement {
+    fn account_id(&self) -> AccountId {
+        self.id
+    }
+
+    fn ancestors(&self) -> &[AccountId] {
+        &self.hierarchy
+    }
+}
+
 impl Account {
     /// Levels of accounts a tree may have, the top-level account counting as 1 (SPEC §1).
     pub const MAX_DEPTH: usize = 8;

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{Account, AccountId, Page, PageRequest, Role, UserId, Version};
+use crate::{Account, AccountId, Page, PageRequest, Placement, UserId, Version};
 
 /// Reads of accounts outside a transaction.
 #[async_trait]
@@ -21,15 +21,12 @@ pub trait AccountRepository: Send + Sync {
     /// a member (status `member`) of the account itself or of one of its ancestors.
     async fn list_accounts_of_member(&self, user: UserId, page: PageRequest) -> anyhow::Result<Page<Account>>;
 
+    /// The placements (tree position and two-factor enforcement) of those of `ids` that
+    /// exist, in any order; unknown ids are left out. One query.
+    async fn placements(&self, ids: &[AccountId]) -> anyhow::Result<Vec<Placement>>;
+
     /// The direct children of `parent`, paged like [`AccountRepository::list_accounts`](crate::AccountRepository::list_accounts).
     async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>>;
-}
-
-/// A user's roles along an account's path, and the path's accounts that enforce two-factor.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PathAccess {
-    pub roles: Vec<(AccountId, Vec<Role>)>,
-    pub enforcing: Vec<AccountId>,
 }
 
 /// Why an account could not be inserted.

@@ -15,8 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 
 use crate::{
-    AccessError, Account, AccountId, AuthError, Authenticator, Clock, Collector, Deps, ErrorKind, FieldError,
-    HasErrorKind, IdGenerator, Permission, Principal, RequestInfo, Rights, Store, Token, TokenId, User, UserId,
+    AccessError, AccountId, AuthError, Authenticator, Clock, Collector, Deps, ErrorKind, FieldError, HasErrorKind,
+    IdGenerator, Permission, Placement, Principal, RequestInfo, Rights, Store, Token, TokenId, User, UserId,
     ValidationErrors,
 };
 
@@ -288,15 +288,16 @@ impl AuthorizationService {
             Ok(subject) => subject,
             Err(reason) => return Ok(Decision::Inactive(reason)),
         };
-        // One account read and one rights load per distinct account of the request.
-        let mut loaded: HashMap<AccountId, Option<(Account, Rights)>> = HashMap::new();
+        // One placement and one rights load per distinct account of the request, each from
+        // the decision cache when it is warm.
+        let mut loaded: HashMap<AccountId, Option<(Placement, Rights)>> = HashMap::new();
         let mut results = Vec::with_capacity(request.checks.len());
         for check in request.checks {
             let reason = match AccountId::parse(&check.account_id, "account_id") {
                 Err(_) => CheckReason::NotFound,
                 Ok(id) => {
                     if let Entry::Vacant(slot) = loaded.entry(id) {
-                        let rights = match self.deps.store.get_account(id).await? {
+                        let rights = match self.deps.placements_of(&[id]).await?.pop() {
                             None => None,
                             Some(account) => {
                                 let rights = self.deps.subject_rights_for(&user, token.as_ref(), &account).await?;
@@ -334,7 +335,7 @@ impl AuthorizationService {
                     Err(e) => inactive(e).map(Err).map_err(AuthorizationError::TokenLookup),
                 }
             }
-            Subject::User(id) => Ok(match self.deps.store.get_user(id).await? {
+            Subject::User(id) => Ok(match self.deps.cached_user(id).await? {
                 None => Err(InactiveReason::Unknown),
                 Some(user) if !user.is_active() => Err(InactiveReason::Disabled),
                 Some(user) => Ok((user, None)),

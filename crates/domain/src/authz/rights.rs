@@ -3,7 +3,7 @@
 //! two-factor enforcement), and the one way services ask it ([`Deps::authorize`]).
 
 use crate::Deps;
-use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token, User};
+use crate::{Account, AccountId, MemberStatus, Permission, PermissionSet, Principal, Role, Token, TreePosition, User};
 
 /// Why a caller may not do something on an account: the result of the decision itself.
 /// Operations do not return it; each converts it into its own error (`NotFound`, or a
@@ -42,24 +42,24 @@ impl Rights {
     /// Effective permissions on `account`: the user's root permissions and the roles it holds
     /// on the account or any ancestor, narrowed by the token's policies; nothing where
     /// two-factor authentication is enforced and the caller has no active factor.
-    pub fn on(&self, account: &Account) -> PermissionSet {
+    pub fn on(&self, account: &impl TreePosition) -> PermissionSet {
         if self.twofactor_blocks(account) { PermissionSet::EMPTY } else { self.held(account) }
     }
 
     /// Whether two-factor enforcement on `account` or an ancestor shuts the caller out.
-    fn twofactor_blocks(&self, account: &Account) -> bool {
-        self.twofactor_blocked.iter().any(|id| *id == account.id || account.hierarchy.contains(id))
+    fn twofactor_blocks(&self, account: &impl TreePosition) -> bool {
+        self.twofactor_blocked.iter().any(|id| account.is_within(*id))
     }
 
     /// The one access decision: nothing held → not found (existence does not leak), held
     /// but two-factor enforced without a factor → two-factor required, else the permission.
-    pub fn check(&self, account: &Account, permission: Permission) -> Result<(), AccessError> {
+    pub fn check(&self, account: &impl TreePosition, permission: Permission) -> Result<(), AccessError> {
         if self.check_any(account)?.contains(permission) { Ok(()) } else { Err(AccessError::Forbidden(permission)) }
     }
 
     /// What the caller holds on `account`, when it holds anything there and is not shut out
     /// by two-factor enforcement (the first two steps of [`Rights::check`]).
-    pub fn check_any(&self, account: &Account) -> Result<PermissionSet, AccessError> {
+    pub fn check_any(&self, account: &impl TreePosition) -> Result<PermissionSet, AccessError> {
         let held = self.held(account);
         if held.is_empty() {
             Err(AccessError::NotFound)
@@ -71,15 +71,32 @@ impl Rights {
     }
 
     /// [`Rights::on`] before two-factor enforcement.
-    fn held(&self, account: &Account) -> PermissionSet {
+    fn held(&self, account: &impl TreePosition) -> PermissionSet {
         let inherited = self
             .memberships
             .iter()
-            .filter(|(id, _)| *id == account.id || account.hierarchy.contains(id))
+            .filter(|(id, _)| account.is_within(*id))
             .fold(self.everywhere, |set, (_, roles)| set.union(*roles));
         match &self.token {
             None => inherited,
             Some(token) => inherited.intersection(token.grant_on(account)),
+        }
+    }
+}
+
+impl Rights {
+    /// The system's rights: everything, everywhere.
+    fn everything() -> Self {
+        Self { everywhere: PermissionSet::all(), memberships: Vec::new(), token: None, twofactor_blocked: Vec::new() }
+    }
+
+    /// A root user's whose root permissions cover every account permission.
+    fn of_root(user: &User, token: Option<&Token>) -> Self {
+        Self {
+            everywhere: user.root_permissions,
+            memberships: Vec::new(),
+            token: token.cloned(),
+            twofactor_blocked: Vec::new(),
         }
     }
 }
@@ -98,16 +115,35 @@ impl Rights {
 }
 
 impl Deps {
-    /// The caller's rights on `account` and its ancestors only: one indexed query.
-    pub async fn rights_for(&self, principal: &Principal, account: &Account) -> anyhow::Result<Rights> {
-        let mut path = account.hierarchy.clone();
-        path.push(account.id);
-        self.rights(principal, Some(&path)).await
+    /// The caller's rights on `account` and its ancestors only: from the decision cache, or
+    /// one indexed query per kind of fact it misses.
+    pub async fn rights_for(&self, principal: &Principal, account: &impl TreePosition) -> anyhow::Result<Rights> {
+        match principal.token_caller() {
+            None => Ok(Rights::everything()),
+            Some(caller) => self.subject_rights_for(&caller.user, Some(&caller.token), account).await,
+        }
     }
 
-    /// The caller's rights everywhere it is a member (for listings).
+    /// The caller's rights everywhere it is a member (for listings): read from the store,
+    /// never cached (a listing reads its accounts from the store too).
     pub async fn all_rights(&self, principal: &Principal) -> anyhow::Result<Rights> {
-        self.rights(principal, None).await
+        let Some(caller) = principal.token_caller() else { return Ok(Rights::everything()) };
+        let (user, token) = (&caller.user, &caller.token);
+        if Self::roles_add_nothing(user) {
+            return Ok(Rights::of_root(user, Some(token)));
+        }
+        let memberships = self
+            .store
+            .memberships_of(user.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.status == MemberStatus::Member)
+            .map(|m| (m.account_id, Role::union_of(&m.roles)))
+            .collect();
+        let enforcing = self.store.twofactor_enforced_near(user.id).await?;
+        let twofactor_blocked =
+            if enforcing.is_empty() || self.store.has_active_factor(user.id).await? { Vec::new() } else { enforcing };
+        Ok(Rights { everywhere: user.root_permissions, memberships, token: Some(token.clone()), twofactor_blocked })
     }
 
     /// A subject's rights on `account` and its ancestors: `user` acting through `token`, or
@@ -117,81 +153,32 @@ impl Deps {
         &self,
         user: &User,
         token: Option<&Token>,
-        account: &Account,
+        account: &impl TreePosition,
     ) -> anyhow::Result<Rights> {
-        let mut path = account.hierarchy.clone();
-        path.push(account.id);
-        self.user_rights(user, token, Some(&path)).await
-    }
-
-    async fn rights(&self, principal: &Principal, path: Option<&[AccountId]>) -> anyhow::Result<Rights> {
-        match principal.token_caller() {
-            None => Ok(Rights {
-                everywhere: PermissionSet::all(),
-                memberships: Vec::new(),
-                token: None,
-                twofactor_blocked: Vec::new(),
-            }),
-            Some(caller) => self.user_rights(&caller.user, Some(&caller.token), path).await,
+        if Self::roles_add_nothing(user) {
+            return Ok(Rights::of_root(user, token));
         }
-    }
-
-    async fn user_rights(
-        &self,
-        user: &User,
-        token: Option<&Token>,
-        path: Option<&[AccountId]>,
-    ) -> anyhow::Result<Rights> {
-        // Root permissions holding every account permission make memberships add nothing:
-        // their query is skipped (one round trip less per root request).
-        let account_scoped = PermissionSet::account_scoped();
-        let covered = user.root_permissions.intersection(account_scoped) == account_scoped;
-        let union = |roles: Vec<(AccountId, Vec<Role>)>| -> Vec<(AccountId, PermissionSet)> {
-            roles.into_iter().map(|(account, roles)| (account, Role::union_of(&roles))).collect()
-        };
-        let (memberships, twofactor_blocked) = match path {
-            _ if covered => (Vec::new(), self.twofactor_blocked(user, None).await?),
-            // One account's decision: its path's roles and enforcing accounts in one query.
-            Some(path) => {
-                let access = self.store.path_access(user.id, path).await?;
-                (union(access.roles), self.twofactor_blocked(user, Some(access.enforcing)).await?)
-            }
-            None => {
-                let memberships = self
-                    .store
-                    .memberships_of(user.id)
-                    .await?
-                    .into_iter()
-                    .filter(|m| m.status == MemberStatus::Member)
-                    .map(|m| (m.account_id, m.roles))
-                    .collect();
-                (union(memberships), self.twofactor_blocked(user, None).await?)
-            }
+        let access = self.access_of(user.id).await?;
+        let memberships: Vec<(AccountId, PermissionSet)> =
+            access.memberships.iter().filter(|(id, _)| account.is_within(*id)).copied().collect();
+        // Enforcement shuts out members without an active factor; root users are not
+        // members (roles_add_nothing covers most; one holding only some root permissions
+        // is exempt too). The path's placements are read only when it matters.
+        let twofactor_blocked = if memberships.is_empty() || access.active_factor || user.is_root() {
+            Vec::new()
+        } else {
+            let mut path = account.ancestors().to_vec();
+            path.push(account.account_id());
+            self.placements_of(&path).await?.into_iter().filter(|p| p.enforce_twofactor).map(|p| p.id).collect()
         };
         Ok(Rights { everywhere: user.root_permissions, memberships, token: token.cloned(), twofactor_blocked })
     }
 
-    /// The accounts whose two-factor enforcement shuts `user` out: none for root users (they
-    /// are not members), none for a user with an active factor. Read on every call, so
-    /// enrolling (or a reset) takes effect at once on every instance. `enforcing`: the
-    /// enforcing accounts already known (those of one account's path); `None` reads those
-    /// near every membership of the user.
-    async fn twofactor_blocked(
-        &self,
-        user: &User,
-        enforcing: Option<Vec<AccountId>>,
-    ) -> anyhow::Result<Vec<AccountId>> {
-        if user.is_root() {
-            return Ok(Vec::new());
-        }
-        let enforcing = match enforcing {
-            Some(enforcing) => enforcing,
-            None => self.store.twofactor_enforced_near(user.id).await?,
-        };
-        if enforcing.is_empty() || self.store.has_active_factor(user.id).await? {
-            return Ok(Vec::new());
-        }
-        Ok(enforcing)
+    /// Root permissions holding every account permission make memberships add nothing, and
+    /// root users are exempt from two-factor enforcement: no fact needs reading.
+    fn roles_add_nothing(user: &User) -> bool {
+        let account_scoped = PermissionSet::account_scoped();
+        user.root_permissions.intersection(account_scoped) == account_scoped
     }
 
     /// Whether the caller may turn two-factor enforcement on without locking itself out:

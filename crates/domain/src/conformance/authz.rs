@@ -70,7 +70,7 @@ pub async fn two_factor_enforcement_shuts_out_members_without_an_active_factor_o
     insert(&store, &factor(ada.id, FactorStatus::Pending)).await;
     assert_eq!(decision(&deps, &in_top, &agency, Permission::AccountsRead).await, "two-factor");
 
-    // An active factor lets ada in at once: nothing is cached.
+    // An active factor lets ada in at once: its insert is announced to the decision cache.
     insert(&store, &factor(ada.id, FactorStatus::Active)).await;
     assert_eq!(decision(&deps, &in_top, &agency, Permission::AccountsWrite).await, "allowed");
     assert_eq!(decision(&deps, &in_top, &child, Permission::AccountsWrite).await, "allowed");

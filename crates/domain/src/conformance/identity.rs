@@ -98,17 +98,32 @@ pub async fn memberships_give_roles_on_the_account_and_its_subtree(store: Arc<dy
     member(&store, &agency, &ada, &[Role::Viewer, Role::Billing]).await;
     let roles = store.member_roles(ada.id, &[agency.id, child.id, other.id]).await.expect("roles");
     assert_eq!(roles, vec![(agency.id, vec![Role::Billing, Role::Viewer])]);
-    // The same roles along a path, with the path's accounts that enforce two-factor.
-    let path = [agency.id, child.id];
-    let access = store.path_access(ada.id, &path).await.expect("access");
-    assert_eq!((access.roles, access.enforcing), (roles.clone(), Vec::new()));
+    // What a decision reads: every accepted membership with its roles, the factor state,
+    // and each account's place in the tree with its enforcement.
+    let access = store.user_access(ada.id).await.expect("access");
+    assert_eq!(access, crate::UserAccess { memberships: roles, active_factor: false });
     let enforce = AccountPatchInput { enforce_twofactor: Some(true), ..Default::default() }.validate().expect("v");
     service(&store).update(&caller(), child.id, enforce, IfMatch::Any).await.expect("enforce");
-    let access = store.path_access(ada.id, &path).await.expect("access");
-    assert_eq!((access.roles, access.enforcing), (roles, vec![child.id]));
-    let elsewhere = store.path_access(ada.id, &[other.id]).await.expect("access");
-    assert_eq!(elsewhere, crate::PathAccess::default(), "no role and no enforcement there");
-    assert_eq!(store.path_access(ada.id, &[]).await.expect("empty"), crate::PathAccess::default());
+    let unknown = AccountId::from_uuid(Uuid::now_v7());
+    let mut placements = store.placements(&[child.id, other.id, unknown, agency.id]).await.expect("placements");
+    placements.sort_by_key(|p| p.id);
+    let placed = |a: &Account, enforce_twofactor| crate::Placement {
+        id: a.id,
+        hierarchy: a.hierarchy.clone(),
+        enforce_twofactor,
+    };
+    assert_eq!(
+        placements,
+        [placed(&agency, false), placed(&child, true), placed(&other, false)],
+        "unknown ids left out"
+    );
+    assert!(store.placements(&[]).await.expect("none").is_empty());
+    let mut tx = store.begin().await.expect("begin");
+    tx.insert_factor(&super::mfa::factor(ada.id, crate::FactorStatus::Pending)).await.expect("pending");
+    tx.commit().await.expect("commit");
+    assert!(!store.user_access(ada.id).await.expect("access").active_factor, "a pending factor is not active");
+    super::mfa::insert(&store, &super::mfa::factor(ada.id, crate::FactorStatus::Active)).await;
+    assert!(store.user_access(ada.id).await.expect("access").active_factor);
     let visible = store.list_accounts_of_member(ada.id, PageRequest::first(10)).await.expect("visible");
     assert_eq!(visible.items.iter().map(|a| a.id).collect::<Vec<_>>(), [agency.id, child.id]);
     let page = store.list_accounts_of_member(ada.id, PageRequest::first(1)).await.expect("page");
@@ -121,6 +136,7 @@ pub async fn memberships_give_roles_on_the_account_and_its_subtree(store: Arc<dy
     let bob = user(&store, "bob@example.com").await;
     let invited = invite(&store, other.id, bob.id, Role::Administrator).await;
     assert!(store.member_roles(bob.id, &[other.id]).await.expect("roles").is_empty());
+    assert_eq!(store.user_access(bob.id).await.expect("access"), crate::UserAccess::default());
     assert!(store.list_accounts_of_member(bob.id, PageRequest::first(10)).await.expect("list").items.is_empty());
     assert_eq!(store.memberships_of(bob.id).await.expect("memberships"), vec![invited.clone()]);
     assert_eq!(store.get_member(other.id, bob.id).await.expect("get"), Some(invited));

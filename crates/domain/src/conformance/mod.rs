@@ -21,6 +21,7 @@ mod aliases;
 mod audit;
 mod authz;
 mod billing;
+mod changes;
 mod idempotency;
 mod identity;
 mod mfa;
@@ -29,6 +30,7 @@ pub use aliases::*;
 pub use audit::*;
 pub use authz::*;
 pub use billing::*;
+pub use changes::*;
 pub use idempotency::*;
 pub use identity::*;
 pub use mfa::*;
@@ -66,6 +68,9 @@ macro_rules! store_conformance_tests {
             expired_idempotency_keys_are_purged_in_bounded_batches,
             audit_events_round_trip_every_field,
             the_store_answers_a_ping,
+            every_write_of_a_decision_fact_is_announced_once_it_commits,
+            a_commit_that_appended_an_audit_event_wakes_followers,
+            a_warm_decision_reads_nothing_and_a_change_is_refused_at_once,
             users_round_trip_and_emails_are_unique_ignoring_case,
             memberships_give_roles_on_the_account_and_its_subtree,
             a_token_is_found_by_digest_with_its_user_in_one_lookup,

@@ -95,12 +95,13 @@ impl Authenticator {
     }
 
     /// Checks `presented` (the bearer token or API key, `None` when the request had none).
-    /// A malformed secret is refused before any lookup; a well-formed one costs one indexed
-    /// query (token joined with its user), and a write at most once a minute per token.
+    /// A malformed secret is refused before any lookup; a well-formed one is looked up in
+    /// the decision cache, else with one indexed query (token joined with its user); its use
+    /// is written at most once a minute per token.
     pub async fn authenticate(&self, presented: Option<&str>, request: RequestInfo) -> Result<Principal, AuthError> {
         let presented = presented.ok_or(AuthError::Missing)?;
         let secret = TokenSecret::parse(presented.trim()).map_err(|_| AuthError::Malformed)?;
-        let found = self.deps.store.find_token_by_digest(&secret.digest()).await.map_err(|e| {
+        let found = self.deps.token_by_digest(&secret.digest()).await.map_err(|e| {
             let chain = crate::error_chain(e.as_ref());
             if ErrorKind::of_unknown(&e) == ErrorKind::UNAVAILABLE {
                 tracing::warn!(error = %chain, "token lookup failed: the database cannot be reached");

@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AccountId, EmailAddress, Member, Page, PageRequest, PathAccess, Role, Token, TokenDigest, TokenId, User, UserId,
-    Version,
+    AccountId, EmailAddress, Member, Page, PageRequest, Role, Token, TokenDigest, TokenId, User, UserId, Version,
 };
 
 /// Reads of users, memberships and tokens outside a transaction.
@@ -32,11 +31,9 @@ pub trait IdentityRepository: Send + Sync {
     /// that it belongs to; accounts it does not belong to are left out. One query.
     async fn member_roles(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<Vec<(AccountId, Vec<Role>)>>;
 
-    /// What `user` holds along `accounts` (an account's path: its ancestors and itself), in
-    /// one query: the roles it holds as an accepted member of each, as
-    /// [`IdentityRepository::member_roles`] returns them, and which of `accounts` have
-    /// `settings.enforce_twofactor` set.
-    async fn path_access(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<PathAccess>;
+    /// What a decision needs of `user`, in one query: the roles it holds on every account
+    /// where it is an accepted member (status `member`), and whether it has an active factor.
+    async fn user_access(&self, user: UserId) -> anyhow::Result<UserAccess>;
 
     /// Every membership of `user`, invited ones included, in account-id order.
     async fn memberships_of(&self, user: UserId) -> anyhow::Result<Vec<Member>>;
@@ -59,6 +56,14 @@ pub trait IdentityRepository: Send + Sync {
 
     /// Records that the token was used at `at`. Callers throttle it: it is a write.
     async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> anyhow::Result<()>;
+}
+
+/// What a decision needs of a user besides the user itself ([`IdentityRepository::user_access`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserAccess {
+    /// Each account where the user is an accepted member, with its roles there.
+    pub memberships: Vec<(AccountId, Vec<Role>)>,
+    pub active_factor: bool,
 }
 
 /// Why a user could not be inserted.

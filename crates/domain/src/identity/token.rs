@@ -10,7 +10,7 @@ use ipnet::IpNet;
 
 use crate::text::{self, Lines};
 use crate::{
-    Account, AccountId, AuditValue, Collector, FieldError, Permission, PermissionSet, Snapshot, TokenId, UserId,
+    AccountId, AuditValue, Collector, FieldError, Permission, PermissionSet, Snapshot, TokenId, TreePosition, UserId,
     ValidationErrors,
 };
 
@@ -66,8 +66,8 @@ pub struct Policy {
 
 impl Policy {
     /// Whether this policy speaks about `account` for a token bound to `token_account`.
-    fn covers(&self, account: &Account, token_account: Option<AccountId>) -> bool {
-        let within = |r: &AccountId| *r == account.id || account.hierarchy.contains(r);
+    fn covers(&self, account: &impl TreePosition, token_account: Option<AccountId>) -> bool {
+        let within = |r: &AccountId| account.is_within(*r);
         if self.resources.is_empty() {
             token_account.is_none_or(|t| within(&t))
         } else {
@@ -160,7 +160,7 @@ impl Token {
     }
 
     /// What the token's policies allow on `account`, before intersecting with the user's rights.
-    pub fn grant_on(&self, account: &Account) -> PermissionSet {
+    pub fn grant_on(&self, account: &impl TreePosition) -> PermissionSet {
         grant(&self.policies, self.account_id, account)
     }
 
@@ -195,7 +195,11 @@ pub(crate) fn allows_mfa_write(policies: &[Policy]) -> bool {
 }
 
 /// Allow minus deny over the policies that cover `account`.
-pub(crate) fn grant(policies: &[Policy], token_account: Option<AccountId>, account: &Account) -> PermissionSet {
+pub(crate) fn grant(
+    policies: &[Policy],
+    token_account: Option<AccountId>,
+    account: &impl TreePosition,
+) -> PermissionSet {
     allow_minus_deny(policies.iter().filter(|p| p.covers(account, token_account)))
 }
 

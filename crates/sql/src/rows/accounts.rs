@@ -1,8 +1,8 @@
 //! The `accounts` row and its conversion, with the columns every account `SELECT` reads.
 
 use accountd_domain::{
-    Account, AccountId, AccountName, AccountProfile, AccountSettings, AccountStatus, AccountType, EmailAddress, UserId,
-    Version,
+    Account, AccountId, AccountName, AccountProfile, AccountSettings, AccountStatus, AccountType, EmailAddress,
+    Placement, UserId, Version,
 };
 use anyhow::ensure;
 use chrono::{DateTime, Utc};
@@ -59,18 +59,46 @@ pub fn subtree_bounds(path: &str) -> (String, String) {
     (format!("{path}/"), format!("{path}0"))
 }
 
+/// The ancestors a stored `path` names: every id but the last, which must be `own`.
+fn hierarchy_of(path: &str, own: Uuid) -> anyhow::Result<Vec<AccountId>> {
+    let mut ids = path
+        .split('/')
+        .map(|id| AccountId::parse(id, "path"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt("account path"))?;
+    let last = ids.pop();
+    ensure!(last == Some(AccountId::from_uuid(own)), "stored account path {path} does not end in its id");
+    Ok(ids)
+}
+
+/// The columns of `accounts` that [`PlacementRow`] reads.
+pub(crate) const SELECT_PLACEMENTS: &str = "SELECT id, path, enforce_twofactor FROM accounts ";
+
+/// What a decision reads of an account row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PlacementRow {
+    pub id: Uuid,
+    pub path: String,
+    pub enforce_twofactor: bool,
+}
+
+impl TryFrom<PlacementRow> for Placement {
+    type Error = anyhow::Error;
+
+    fn try_from(row: PlacementRow) -> anyhow::Result<Self> {
+        Ok(Placement {
+            id: AccountId::from_uuid(row.id),
+            hierarchy: hierarchy_of(&row.path, row.id)?,
+            enforce_twofactor: row.enforce_twofactor,
+        })
+    }
+}
+
 impl TryFrom<AccountRow> for Account {
     type Error = anyhow::Error;
 
     fn try_from(row: AccountRow) -> anyhow::Result<Self> {
-        let mut path = row
-            .path
-            .split('/')
-            .map(|id| AccountId::parse(id, "path"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt("account path"))?;
-        let own = path.pop();
-        ensure!(own == Some(AccountId::from_uuid(row.id)), "stored account path {} does not end in its id", row.path);
+        let path = hierarchy_of(&row.path, row.id)?;
         Ok(Account {
             id: AccountId::from_uuid(row.id),
             name: AccountName::parse(&row.name).map_err(corrupt("account name"))?,

@@ -2,16 +2,17 @@
 //! including the tree's shape (moves, deletes, the hierarchy lock).
 
 use accountd_domain::{Account, AccountId, AccountRepository, AccountWrites, InsertAccountError, Page, PageRequest};
-use accountd_domain::{UserId, Version};
+use accountd_domain::{Fact, Placement, UserId, Version};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
 
 use super::dialect::{ROW_LOCK, TREE_LOCK};
-use super::{SqlStore, SqlTransaction};
+use super::{SqlStore, SqlTransaction, placeholders};
 use crate::Context as _;
 use crate::paging::{limit, page_of};
-use crate::rows::{ACCOUNT_COLUMNS, AccountRow, SELECT_ACCOUNTS, path_of, subtree_bounds};
+use crate::rows::subtree_bounds;
+use crate::rows::{ACCOUNT_COLUMNS, AccountRow, PlacementRow, SELECT_ACCOUNTS, SELECT_PLACEMENTS, path_of};
 use crate::violations::is_foreign_key_violation;
 
 fn account_key(account: &Account) -> uuid::Uuid {
@@ -27,6 +28,20 @@ impl AccountRepository for SqlStore {
             .await
             .context("reading an account")?;
         row.map(Account::try_from).transpose()
+    }
+
+    async fn placements(&self, ids: &[AccountId]) -> anyhow::Result<Vec<Placement>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Placeholders only: every value is bound.
+        let sql = format!("{SELECT_PLACEMENTS}WHERE id IN ({})", placeholders(1, ids.len()));
+        let mut query = sqlx::query_as::<_, PlacementRow>(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.as_uuid());
+        }
+        let rows = query.fetch_all(&self.pool).await.context("reading accounts' placements")?;
+        rows.into_iter().map(Placement::try_from).collect()
     }
 
     async fn list_accounts(&self, page: PageRequest) -> anyhow::Result<Page<Account>> {
@@ -137,6 +152,9 @@ impl AccountWrites for SqlTransaction {
         .await
         .context("moving a subtree")?;
         let mut moved = rows.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+        for account in &moved {
+            self.alters(Fact::Account(account.id));
+        }
         let Some(first) = moved.iter().position(|a| a.id == account.id) else { return Ok(None) };
         moved.swap(0, first);
         Ok(Some(moved))
@@ -199,6 +217,7 @@ impl AccountWrites for SqlTransaction {
         .execute(&mut *self.tx)
         .await
         .context("updating an account")?;
+        self.alters(Fact::Account(account.id));
         Ok(done.rows_affected() == 1)
     }
 
@@ -246,6 +265,11 @@ impl AccountWrites for SqlTransaction {
             Err(e) if is_foreign_key_violation(&e) => return Ok(None),
             Err(e) => return Err(anyhow::Error::new(e).context("deleting an account")),
         }
-        detached.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>().map(Some)
+        self.alters(Fact::AccountDeleted(id));
+        let detached = detached.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;
+        for account in &detached {
+            self.alters(Fact::Account(account.id));
+        }
+        Ok(Some(detached))
     }
 }

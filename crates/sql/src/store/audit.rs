@@ -83,6 +83,7 @@ impl AuditWrites for SqlTransaction {
         .execute(&mut *self.tx)
         .await
         .context("appending an audit event")?;
+        self.audited = true;
         Ok(())
     }
 }

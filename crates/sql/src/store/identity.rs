@@ -1,8 +1,8 @@
 //! Users, members and tokens: the [`IdentityRepository`] reads and the [`IdentityWrites`] of
 //! a transaction.
 
-use accountd_domain::{AccountId, EmailAddress, IdentityRepository, IdentityWrites, InsertUserError, Member};
-use accountd_domain::{Page, PageRequest, PathAccess, Role, Token, TokenDigest, TokenId, User, UserId, Version};
+use accountd_domain::{AccountId, EmailAddress, Fact, IdentityRepository, IdentityWrites, InsertUserError, Member};
+use accountd_domain::{Page, PageRequest, Role, Token, TokenDigest, TokenId, User, UserAccess, UserId, Version};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::dialect::{Db, ROW_LOCK};
-use super::{SqlStore, SqlTransaction};
+use super::{SqlStore, SqlTransaction, placeholders};
 use crate::Context as _;
 use crate::paging::{after, limit, page_of};
 use crate::rows::{JOINED_USER_COLUMNS, SELECT_MEMBERS, SELECT_TOKENS, SELECT_USERS, TOKEN_COLUMNS};
@@ -61,12 +61,6 @@ async fn user_by_email(
         .await
         .context("finding a user by email")?;
     row.map(User::try_from).transpose()
-}
-
-/// `count` placeholders numbered from `$2` on (`$1` is the user), comma-separated: a list
-/// of values to bind, never the values themselves.
-fn placeholders_after_user(count: usize) -> String {
-    (0..count).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")
 }
 
 #[async_trait]
@@ -131,7 +125,7 @@ impl IdentityRepository for SqlStore {
         // Placeholders only: every value is bound.
         let sql = format!(
             "SELECT account_id, roles FROM members WHERE user_id = $1 AND status = 'member' AND account_id IN ({})",
-            placeholders_after_user(accounts.len())
+            placeholders(2, accounts.len())
         );
         let mut query = sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(sql)).bind(user.as_uuid());
         for account in accounts {
@@ -141,30 +135,22 @@ impl IdentityRepository for SqlStore {
         rows.into_iter().map(|(a, r)| Ok((AccountId::from_uuid(a), parse_roles(&r)?))).collect()
     }
 
-    async fn path_access(&self, user: UserId, accounts: &[AccountId]) -> anyhow::Result<PathAccess> {
-        if accounts.is_empty() {
-            return Ok(PathAccess::default());
-        }
-        // Roles are never empty (members_roles_present): an empty one marks an
-        // account of the path that enforces two-factor. Placeholders only.
-        let list = placeholders_after_user(accounts.len());
-        let sql = format!(
-            "SELECT account_id, roles FROM members WHERE user_id = $1 AND status = 'member' \
-             AND account_id IN ({list}) UNION ALL \
-             SELECT id, '' FROM accounts WHERE enforce_twofactor AND id IN ({list})"
-        );
-        let mut query = sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(sql)).bind(user.as_uuid());
-        for account in accounts {
-            query = query.bind(account.as_uuid());
-        }
-        let rows = query.fetch_all(&self.pool).await.context("reading a user's access along a path")?;
-        let mut access = PathAccess::default();
+    async fn user_access(&self, user: UserId) -> anyhow::Result<UserAccess> {
+        // Roles are never empty (members_roles_present): the row with no account and no
+        // roles says the user has an active factor.
+        let rows: Vec<(Option<Uuid>, String)> = sqlx::query_as(
+            "SELECT account_id, roles FROM members WHERE user_id = $1 AND status = 'member' UNION ALL \
+             SELECT NULL, '' WHERE EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = $1 AND status = 'active')",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .context("reading what a decision needs of a user")?;
+        let mut access = UserAccess::default();
         for (account, roles) in rows {
-            let account = AccountId::from_uuid(account);
-            if roles.is_empty() {
-                access.enforcing.push(account);
-            } else {
-                access.roles.push((account, parse_roles(&roles)?));
+            match account {
+                Some(account) => access.memberships.push((AccountId::from_uuid(account), parse_roles(&roles)?)),
+                None => access.active_factor = true,
             }
         }
         Ok(access)
@@ -321,6 +307,7 @@ impl IdentityWrites for SqlTransaction {
         .execute(&mut *self.tx)
         .await
         .context("updating a user")?;
+        self.alters(Fact::User(user.id));
         Ok(done.rows_affected() == 1)
     }
 
@@ -337,12 +324,17 @@ impl IdentityWrites for SqlTransaction {
 
     async fn save_member(&mut self, member: &Member) -> anyhow::Result<()> {
         write_member(&mut self.tx, SAVE_MEMBER, member).await.context("saving a member")?;
+        self.alters(Fact::User(member.user_id));
         Ok(())
     }
 
     async fn insert_member(&mut self, member: &Member) -> anyhow::Result<bool> {
         let done = write_member(&mut self.tx, INSERT_MEMBER, member).await.context("inserting a member")?;
-        Ok(done.rows_affected() == 1)
+        let inserted = done.rows_affected() == 1;
+        if inserted {
+            self.alters(Fact::User(member.user_id));
+        }
+        Ok(inserted)
     }
 
     async fn delete_member(&mut self, account: AccountId, user: UserId) -> anyhow::Result<bool> {
@@ -352,6 +344,7 @@ impl IdentityWrites for SqlTransaction {
             .execute(&mut *self.tx)
             .await
             .context("deleting a member")?;
+        self.alters(Fact::User(user));
         Ok(done.rows_affected() == 1)
     }
 
@@ -411,6 +404,7 @@ impl IdentityWrites for SqlTransaction {
         .execute(&mut *self.tx)
         .await
         .context("updating a token")?;
+        self.alters(Fact::Token(token.id));
         Ok(done.rows_affected() == 1)
     }
 
@@ -420,6 +414,7 @@ impl IdentityWrites for SqlTransaction {
             .execute(&mut *self.tx)
             .await
             .context("deleting a token")?;
+        self.alters(Fact::Token(id));
         Ok(done.rows_affected() == 1)
     }
 }

@@ -1,7 +1,8 @@
 //! MFA factors and the account-users view: the [`MfaRepository`] reads and the
 //! [`MfaWrites`] of a transaction.
 
-use accountd_domain::{AccountId, AccountUser, Factor, FactorId, MfaRepository, MfaWrites, Page, PageRequest, UserId};
+use accountd_domain::UserId;
+use accountd_domain::{AccountId, AccountUser, Fact, Factor, FactorId, MfaRepository, MfaWrites, Page, PageRequest};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
@@ -108,32 +109,41 @@ impl MfaWrites for SqlTransaction {
         .execute(&mut *self.tx)
         .await
         .context("inserting an MFA factor")?;
+        // An active one (a store may be handed one) changes the user's factor state.
+        self.alters(Fact::User(factor.user_id));
         Ok(())
     }
 
     async fn record_factor_use(&mut self, id: FactorId, step: i64, at: DateTime<Utc>) -> anyhow::Result<bool> {
         // Only a later step than the last one used counts: a code is good once.
-        let done = sqlx::query(
+        let done: Option<(Uuid,)> = sqlx::query_as(
             "UPDATE mfa_factors SET last_used_step = $1, status = 'active', \
              activated_at = COALESCE(activated_at, $2) \
-             WHERE id = $3 AND (last_used_step IS NULL OR last_used_step < $1)",
+             WHERE id = $3 AND (last_used_step IS NULL OR last_used_step < $1) RETURNING user_id",
         )
         .bind(step)
         .bind(at)
         .bind(id.as_uuid())
-        .execute(&mut *self.tx)
+        .fetch_optional(&mut *self.tx)
         .await
         .context("recording an MFA code")?;
-        Ok(done.rows_affected() == 1)
+        // The first accepted code activates the factor.
+        if let Some((user,)) = done {
+            self.alters(Fact::User(UserId::from_uuid(user)));
+        }
+        Ok(done.is_some())
     }
 
     async fn delete_factor(&mut self, id: FactorId) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM mfa_factors WHERE id = $1")
+        let done: Option<(Uuid,)> = sqlx::query_as("DELETE FROM mfa_factors WHERE id = $1 RETURNING user_id")
             .bind(id.as_uuid())
-            .execute(&mut *self.tx)
+            .fetch_optional(&mut *self.tx)
             .await
             .context("deleting an MFA factor")?;
-        Ok(done.rows_affected() == 1)
+        if let Some((user,)) = done {
+            self.alters(Fact::User(UserId::from_uuid(user)));
+        }
+        Ok(done.is_some())
     }
 
     async fn delete_factors_of(&mut self, user: UserId) -> anyhow::Result<u64> {
@@ -142,6 +152,7 @@ impl MfaWrites for SqlTransaction {
             .execute(&mut *self.tx)
             .await
             .context("deleting a user's MFA factors")?;
+        self.alters(Fact::User(user));
         Ok(done.rows_affected())
     }
 }

@@ -12,7 +12,9 @@ mod idempotency;
 mod identity;
 mod mfa;
 
-use accountd_domain::{Page, PageRequest, Store, Transaction, UnitOfWork};
+use std::sync::Arc;
+
+use accountd_domain::{ChangeHub, Fact, Page, PageRequest, Store, Transaction, UnitOfWork};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -25,18 +27,22 @@ use crate::paging::{after, limit, page_of};
 #[derive(Clone)]
 pub struct SqlStore {
     pool: sqlx::Pool<Db>,
+    hub: Arc<ChangeHub>,
 }
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct(dialect::STORE).field("pool", &self.pool).finish()
+        f.debug_struct(dialect::STORE).field("pool", &self.pool).field("changes", &self.hub).finish()
     }
 }
 
 impl SqlStore {
-    /// Wraps a pool whose database is already migrated.
+    /// Wraps a pool whose database is already migrated. On PostgreSQL this starts the
+    /// listener that hears other instances' changes (`crate::listen`), on a connection of
+    /// its own.
     pub fn from_pool(pool: sqlx::Pool<Db>) -> Self {
-        Self { pool }
+        let hub = dialect::change_hub(&pool);
+        Self { pool, hub }
     }
 
     pub fn pool(&self) -> &sqlx::Pool<Db> {
@@ -69,9 +75,29 @@ impl SqlStore {
     }
 }
 
+/// `count` placeholders numbered from `$first` on, comma-separated: a list of values to
+/// bind, never the values themselves.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// One write transaction; dropping it rolls back.
 pub struct SqlTransaction {
     tx: sqlx::Transaction<'static, Db>,
+    hub: Arc<ChangeHub>,
+    /// What its writes altered, announced once it commits.
+    facts: Vec<Fact>,
+    /// Whether it appended an audit event (followers of the trail wake on its commit).
+    audited: bool,
+}
+
+impl SqlTransaction {
+    /// Remembers that this transaction's writes alter `fact` (see the `Transaction` port).
+    fn alters(&mut self, fact: Fact) {
+        if !self.facts.contains(&fact) {
+            self.facts.push(fact);
+        }
+    }
 }
 
 impl std::fmt::Debug for SqlTransaction {
@@ -84,19 +110,34 @@ impl std::fmt::Debug for SqlTransaction {
 impl UnitOfWork for SqlStore {
     async fn begin(&self) -> anyhow::Result<Box<dyn Transaction>> {
         let tx = self.pool.begin_with(dialect::BEGIN).await.context("beginning a transaction")?;
-        Ok(Box::new(SqlTransaction { tx }))
+        Ok(Box::new(SqlTransaction { tx, hub: self.hub.clone(), facts: Vec::new(), audited: false }))
     }
 }
 
 #[async_trait]
 impl Transaction for SqlTransaction {
     async fn commit(self: Box<Self>) -> anyhow::Result<()> {
-        self.tx.commit().await.context("committing a transaction")
+        let Self { mut tx, hub, facts, audited } = *self;
+        let announced = audited || !facts.is_empty();
+        if announced {
+            // Other instances hear it once, and only if, the transaction commits.
+            dialect::notify(&mut tx, &hub, &facts).await?;
+        }
+        let outcome = tx.commit().await.context("committing a transaction");
+        if announced {
+            // Even when the outcome is unknown: dropping a cache entry is never wrong.
+            hub.committed(&facts);
+        }
+        outcome
     }
 }
 
 #[async_trait]
 impl Store for SqlStore {
+    fn changes(&self) -> &ChangeHub {
+        &self.hub
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the database")?;
         Ok(())

@@ -190,27 +190,40 @@ pub fn owner_policies() -> String {
     format!("[{{\"effect\": \"allow\", \"resources\": [], \"permission_groups\": [{}]}}]", groups.join(", "))
 }
 
-/// One token per user on its agency, as `COPY … FROM STDIN` text; returns the secrets of
-/// the first `keep` users, the ones the load uses.
-pub fn token_rows(shape: &Shape, keep: u64) -> (String, Vec<TokenSecret>) {
+/// Tokens numbered `tokens` as `COPY … FROM STDIN` text, token `n` held by user
+/// `n % users` on that user's agency (the seed makes one per user, `0..users`); returns the
+/// secrets of the first `keep` of them.
+pub fn token_rows(shape: &Shape, tokens: std::ops::Range<u64>, keep: u64) -> (String, Vec<TokenSecret>) {
     let policies = owner_policies();
     let mut rows = String::new();
     let mut kept = Vec::new();
-    for u in 0..shape.users {
+    let first = tokens.start;
+    for n in tokens {
+        let u = n % shape.users;
         let secret = TokenSecret::generate();
         let digest: String = secret.digest().0.iter().map(|b| format!("{b:02x}")).collect();
         rows.push_str(&format!(
             "{}\t{}\t{}\tbench\t{policies}\tactive\t{}\t\\\\x{digest}\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\n",
-            id(Kind::Token, u),
+            id(Kind::Token, n),
             id(Kind::Account, shape.agency(u)),
             id(Kind::User, u),
             secret.hint(),
         ));
-        if u < keep {
+        if n - first < keep {
             kept.push(secret);
         }
     }
     (rows, kept)
+}
+
+/// Loads `rows` of [`token_rows`] into the tokens table.
+pub fn copy_tokens(server: &Server, rows: &str) -> Result<()> {
+    server.run(
+        DATABASE,
+        "COPY tokens (id, account_id, user_id, name, policies, status, hint, digest, created_at, updated_at) FROM STDIN",
+        Some(rows.as_bytes()),
+    )?;
+    Ok(())
 }
 
 /// Writes the data set into the (migrated) benchmark database; returns the load's secrets.
@@ -218,12 +231,8 @@ pub fn seed(server: &Server, shape: &Shape, keep: u64) -> Result<Vec<TokenSecret
     for statement in seed_sql(shape) {
         server.query(DATABASE, &statement)?;
     }
-    let (rows, kept) = token_rows(shape, keep);
-    server.run(
-        DATABASE,
-        "COPY tokens (id, account_id, user_id, name, policies, status, hint, digest, created_at, updated_at) FROM STDIN",
-        Some(rows.as_bytes()),
-    )?;
+    let (rows, kept) = token_rows(shape, 0..shape.users, keep);
+    copy_tokens(server, &rows)?;
     server.query(DATABASE, "VACUUM ANALYZE")?;
     Ok(kept)
 }
@@ -262,7 +271,7 @@ mod tests {
     fn every_user_gets_an_agency_and_a_token_on_it() {
         let shape = Shape { accounts: 1000, users: 10, audit_events: 5 };
         assert_eq!((shape.per_user(), shape.agency(3)), (100, 300));
-        let (rows, kept) = token_rows(&shape, 2);
+        let (rows, kept) = token_rows(&shape, 0..shape.users, 2);
         assert_eq!(kept.len(), 2);
         let lines: Vec<&str> = rows.lines().collect();
         assert_eq!(lines.len(), 10);
@@ -273,5 +282,17 @@ mod tests {
         let digest: String = kept[0].digest().0.iter().map(|b| format!("{b:02x}")).collect();
         assert!(lines[0].contains(&digest));
         assert!(owner_policies().contains("\"accounts:read\""), "{}", owner_policies());
+    }
+
+    #[test]
+    fn further_tokens_go_round_the_users_with_ids_after_the_seeded_ones() {
+        let shape = Shape { accounts: 1000, users: 10, audit_events: 5 };
+        let (rows, kept) = token_rows(&shape, 10..35, 25);
+        assert_eq!(kept.len(), 25);
+        let lines: Vec<&str> = rows.lines().collect();
+        assert_eq!(lines.len(), 25);
+        let fields: Vec<&str> = lines[13].split('\t').collect();
+        assert_eq!(fields[0], id(Kind::Token, 23));
+        assert_eq!((fields[1], fields[2]), (id(Kind::Account, 300).as_str(), id(Kind::User, 3).as_str()));
     }
 }

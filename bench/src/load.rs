@@ -2,7 +2,9 @@
 //! another for a fixed time, timing each. HTTP/1.1 on hyper (one connection per worker,
 //! kept alive) and gRPC on tonic (one channel, so one HTTP/2 connection, per worker).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,24 +104,39 @@ pub async fn grpc_get_account(
     duration: Duration,
     make: MakeGrpc,
 ) -> Result<Measurement> {
+    let call: GrpcCall = Arc::new(move |channel, rng| {
+        let (token, account_id) = make(rng);
+        Box::pin(async move {
+            let mut request = tonic::Request::new(GetAccountRequest { account_id });
+            request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+            AccountServiceClient::new(channel).get_account(request).await?;
+            Ok(())
+        })
+    });
+    grpc(addr, connections, duration, call).await
+}
+
+/// One gRPC call of a worker, made on its channel with its generator; an error is a failed call.
+pub type GrpcCall =
+    Arc<dyn Fn(tonic::transport::Channel, &mut Rng) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send + Sync>;
+
+/// `connections` workers, one channel (one HTTP/2 connection) each, making `call` for `duration`.
+pub async fn grpc(addr: SocketAddr, connections: usize, duration: Duration, call: GrpcCall) -> Result<Measurement> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = Vec::new();
     for w in 0..connections {
-        let make = make.clone();
+        let call = call.clone();
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?.connect().await?;
-        let mut client = AccountServiceClient::new(channel);
         workers.push(tokio::spawn(async move {
             let mut rng = Rng::new(w as u64 + 1);
             let mut micros = Vec::with_capacity(16 * 1024);
             let mut errors = 0;
             while Instant::now() < deadline {
-                let (token, account_id) = make(&mut rng);
-                let mut request = tonic::Request::new(GetAccountRequest { account_id });
-                request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+                let pending = call(channel.clone(), &mut rng);
                 let sent = Instant::now();
-                match client.get_account(request).await {
-                    Ok(_) => micros.push(sent.elapsed().as_micros() as u64),
+                match pending.await {
+                    Ok(()) => micros.push(sent.elapsed().as_micros() as u64),
                     Err(_) => errors += 1,
                 }
             }

@@ -11,6 +11,7 @@
 mod accountd;
 mod capture;
 mod db;
+mod decisions;
 mod load;
 mod pgbench;
 mod report;
@@ -70,6 +71,10 @@ struct Args {
     /// The page number of the deep listing scenario.
     #[arg(long)]
     depth: Option<u64>,
+    /// Tokens the decision cache is filled with for its memory figure (100 000; 10 000 with
+    /// --quick).
+    #[arg(long)]
+    cached_tokens: Option<u64>,
     /// RUST_LOG for the measured accountd (its default filter when not given).
     #[arg(long)]
     rust_log: Option<String>,
@@ -82,12 +87,16 @@ struct Plan {
     seconds: u64,
     connections: usize,
     depth: u64,
+    cached_tokens: u64,
 }
 
 impl Plan {
     fn from(args: &Args) -> Result<Self> {
-        let (accounts, users, events, seconds, depth) =
-            if args.quick { (10_000, 100, 1_000, 4, 100) } else { (1_000_000, 10_000, 100_000, 15, 10_000) };
+        let (accounts, users, events, seconds, depth, cached) = if args.quick {
+            (10_000, 100, 1_000, 4, 100, 10_000)
+        } else {
+            (1_000_000, 10_000, 100_000, 15, 10_000, 100_000)
+        };
         let shape = Shape {
             accounts: args.accounts.unwrap_or(accounts),
             users: args.users.unwrap_or(users),
@@ -100,7 +109,13 @@ impl Plan {
             "page {depth} of {PAGE_SIZE} is past the {} seeded accounts",
             shape.accounts
         );
-        Ok(Self { shape, seconds: args.seconds.unwrap_or(seconds), connections: args.connections.unwrap_or(16), depth })
+        Ok(Self {
+            shape,
+            seconds: args.seconds.unwrap_or(seconds),
+            connections: args.connections.unwrap_or(16),
+            depth,
+            cached_tokens: args.cached_tokens.unwrap_or(cached),
+        })
     }
 }
 
@@ -305,6 +320,11 @@ async fn main() -> Result<()> {
             statements: statements.len(),
         });
     }
+    let askers = decisions::Askers { shape, root_token: ctx.root_token.clone(), tokens: Arc::new(ctx.tokens.clone()) };
+    let decision_rows = decisions::measure(&measured, &askers, plan.connections, plan.seconds).await?;
+    eprintln!("bench: decision cache: one decision about each of {} more tokens", plan.cached_tokens);
+    let cache_memory =
+        decisions::cache_memory(&server, &measured, &askers, plan.cached_tokens, plan.connections).await?;
     eprintln!("bench: soak: GET an account with nothing scraping /metrics");
     let soak = soak(&measured, &ctx, &plan).await?;
     eprintln!(
@@ -345,6 +365,8 @@ async fn main() -> Result<()> {
                 .into(),
         ],
         rows,
+        decisions: decision_rows,
+        cache_memory: Some(cache_memory),
         rss_idle_mb: rss_idle,
         rss_peak_mb: rss_peak.max(hwm),
         walk: Some(walk),

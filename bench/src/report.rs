@@ -51,6 +51,40 @@ impl Row {
     }
 }
 
+/// A decision scenario (issue 12): no pgbench twin, compared with the cheapest request of
+/// its protocol measured the same way in the same run.
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    pub scenario: String,
+    /// The name of the row it is compared with.
+    pub baseline: String,
+    pub measurement: Measurement,
+    /// Throughput as a share of the baseline's, and of `GET /healthz`'s.
+    pub of_baseline: f64,
+    pub of_healthz: f64,
+    /// The target share of the baseline, when the issue sets one.
+    pub target: Option<f64>,
+    pub accountd_us: f64,
+    pub load_generator_us: f64,
+}
+
+/// The decision cache once one decision was asked about each of `asked` tokens.
+#[derive(Debug, Clone)]
+pub struct CacheMemory {
+    pub asked: u64,
+    /// Entries of each kind, as `/metrics` reports them.
+    pub entries: Vec<(String, u64)>,
+    pub rss_before_mb: f64,
+    pub rss_after_mb: f64,
+}
+
+impl CacheMemory {
+    /// Resident memory grown per token asked about, in bytes.
+    pub fn bytes_per_token(&self) -> f64 {
+        (self.rss_after_mb - self.rss_before_mb) * 1024.0 * 1024.0 / self.asked.max(1) as f64
+    }
+}
+
 /// Everything the report says.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -58,6 +92,10 @@ pub struct Report {
     /// Lines about the set-up (data set, seeding, concurrency, machine).
     pub facts: Vec<String>,
     pub rows: Vec<Row>,
+    /// The decision scenarios and their baselines.
+    pub decisions: Vec<DecisionRow>,
+    /// What the decision cache holds and costs after many tokens were asked about.
+    pub cache_memory: Option<CacheMemory>,
     /// Resident memory of accountd in MB: idle, and the peak under load.
     pub rss_idle_mb: f64,
     pub rss_peak_mb: f64,
@@ -132,6 +170,7 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     out.push('\n');
+    decisions(&mut out, report);
     let first = report.rows.iter().find(|r| r.scenario.starts_with("list, first page"));
     let deep = report.rows.iter().find(|r| r.scenario.starts_with("list, page"));
     if let (Some(first), Some(deep)) = (first, deep) {
@@ -171,10 +210,54 @@ pub fn markdown(report: &Report) -> String {
             verdict(soak.bytes_per_request() <= Soak::FLAT_BYTES)
         );
     }
+    if let Some(cache) = &report.cache_memory {
+        let entries: Vec<String> = cache.entries.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        let _ = writeln!(
+            out,
+            "- Decision cache after one decision about each of {} more tokens: cache entries {}; resident memory {:.1} → \
+             {:.1} MB, {:.0} bytes per token.",
+            cache.asked,
+            entries.join(", "),
+            cache.rss_before_mb,
+            cache.rss_after_mb,
+            cache.bytes_per_token()
+        );
+    }
     for note in &report.notes {
         let _ = writeln!(out, "- {note}");
     }
     out
+}
+
+/// The decision scenarios' table, when the run measured them.
+fn decisions(out: &mut String, report: &Report) {
+    if report.decisions.is_empty() {
+        return;
+    }
+    out.push_str(
+        "| decision scenario | req/s | p50 ms | p99 ms | errors | ÷ baseline | baseline | target | ÷ GET /healthz \
+         | CPU µs/req: accountd | load generator |\n\
+         |---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|\n",
+    );
+    for row in &report.decisions {
+        let target = row.target.map_or("–".to_owned(), |t| format!("≥ {t:.2} ({})", verdict(row.of_baseline >= t)));
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {:.0} | {:.0} |",
+            row.scenario,
+            row.measurement.throughput,
+            ms(row.measurement.p50_ms),
+            ms(row.measurement.p99_ms),
+            row.measurement.errors,
+            row.of_baseline,
+            row.baseline,
+            target,
+            row.of_healthz,
+            row.accountd_us,
+            row.load_generator_us
+        );
+    }
+    out.push('\n');
 }
 
 /// A grouped bar chart of throughput, accountd beside pgbench, as SVG.
@@ -275,6 +358,34 @@ mod tests {
                     statements: 10,
                 },
             ],
+            decisions: vec![
+                DecisionRow {
+                    scenario: "GET /healthz".into(),
+                    baseline: "GET /healthz".into(),
+                    measurement: m(10000.0, 1.0, 2.0),
+                    of_baseline: 1.0,
+                    of_healthz: 1.0,
+                    target: None,
+                    accountd_us: 50.0,
+                    load_generator_us: 20.0,
+                },
+                DecisionRow {
+                    scenario: "authorize, 10 checks (gRPC)".into(),
+                    baseline: "gRPC Health/Check".into(),
+                    measurement: m(3000.0, 4.0, 8.0),
+                    of_baseline: 0.3,
+                    of_healthz: 0.3,
+                    target: Some(0.35),
+                    accountd_us: 300.0,
+                    load_generator_us: 60.0,
+                },
+            ],
+            cache_memory: Some(CacheMemory {
+                asked: 100_000,
+                entries: vec![("tokens".into(), 100_000), ("users".into(), 10_000)],
+                rss_before_mb: 30.0,
+                rss_after_mb: 80.0,
+            }),
             rss_idle_mb: 12.5,
             rss_peak_mb: 140.0,
             walk: Some((100, 3.0, 3.3)),
@@ -312,6 +423,20 @@ mod tests {
         );
         assert!(text.contains("median 3.00 ms for the first 10 pages, 3.30 ms for the last 10 (1.10 ×)"), "{text}");
         assert!(text.ends_with("- plan: Index Scan\n"), "{text}");
+        assert!(
+            text.contains(
+                "| authorize, 10 checks (gRPC) | 3000 | 4.00 | 8.00 | 0 | 0.30 | gRPC Health/Check | ≥ 0.35 (missed) | \
+                 0.30 | 300 | 60 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Decision cache after one decision about each of 100000 more tokens: cache entries 100000 tokens, \
+                 10000 users; resident memory 30.0 → 80.0 MB, 524 bytes per token."
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "Soak, nothing scraping /metrics: 1048576 requests, resident memory 20.0 → 22.0 MB, 2.00 bytes per \

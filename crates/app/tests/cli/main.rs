@@ -4,6 +4,7 @@
 
 mod connections;
 mod hygiene;
+mod invalidation;
 mod mfa;
 mod observability;
 mod outage;

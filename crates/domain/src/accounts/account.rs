@@ -31,6 +31,25 @@ impl AccountName {
     }
 }
 
+/// What an account search looks for: the start of a name (trimmed, one line, at most as
+/// long as a name), compared case-insensitively. Never empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountNamePrefix(String);
+
+impl AccountNamePrefix {
+    pub fn parse(input: &str, field: &str) -> Result<Self, FieldError> {
+        let prefix = text::clean(input, field, AccountName::MAX_CHARS, Lines::One)?;
+        if prefix.is_empty() {
+            return Err(FieldError::new(field, "required", "must not be empty"));
+        }
+        Ok(Self(prefix))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for AccountName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -66,7 +66,7 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/me/mfa", post(pages::me::enroll))
         .route("/console/me/mfa/activate", post(pages::me::activate))
         .route("/console/me/mfa/{factor}/delete", post(pages::me::delete_factor))
-        .fallback(error::not_found)
+        .route("/console/{*rest}", get(error::not_found))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -16,10 +16,18 @@ use crate::guard::{Post, cookie, same_origin};
 use crate::session::{self, ABSOLUTE_TIMEOUT, SIGN_IN_COOKIE, random_token};
 use crate::{ConsoleState, layout};
 
+/// Whether the browser reached the console over TLS: the server itself (`tls`), or a
+/// TLS-terminating proxy in front of it (`X-Forwarded-Proto: https`). A forged header only
+/// makes the cookie stricter.
+fn over_tls(state: &ConsoleState, headers: &HeaderMap) -> bool {
+    state.config.tls
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
 /// A cookie for the console's paths only, never readable by a script, never sent by
-/// another site's request.
-fn set_cookie(state: &ConsoleState, name: &str, value: &str, max_age_secs: u64) -> String {
-    let secure = if state.config.tls { "; Secure" } else { "" };
+/// another site's request; `Secure` over TLS.
+fn set_cookie(tls: bool, name: &str, value: &str, max_age_secs: u64) -> String {
+    let secure = if tls { "; Secure" } else { "" };
     format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }
 
@@ -41,9 +49,9 @@ fn sign_in_page(nonce: &str, error: Option<&str>) -> Markup {
 }
 
 /// `GET /console/sign-in`: the form, with a fresh double-submit nonce.
-pub async fn form(State(state): State<ConsoleState>) -> Response {
+pub async fn form(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
     let nonce = random_token();
-    let cookie = set_cookie(&state, SIGN_IN_COOKIE, &nonce, 600);
+    let cookie = set_cookie(over_tls(&state, &headers), SIGN_IN_COOKIE, &nonce, 600);
     ([(SET_COOKIE, cookie)], layout::bare("Sign in", sign_in_page(&nonce, None))).into_response()
 }
 
@@ -67,9 +75,10 @@ pub async fn submit(
     if expected.is_empty() || !session::same(expected, &form.nonce) {
         return Err(ConsoleError::forbidden("this sign-in form is stale or was not sent from the console: reload it"));
     }
+    let tls = over_tls(&state, &headers);
     let retry = |message: &str| {
         let nonce = random_token();
-        let cookie = set_cookie(&state, SIGN_IN_COOKIE, &nonce, 600);
+        let cookie = set_cookie(tls, SIGN_IN_COOKIE, &nonce, 600);
         (StatusCode::UNAUTHORIZED, [(SET_COOKIE, cookie)], layout::bare("Sign in", sign_in_page(&nonce, Some(message))))
             .into_response()
     };
@@ -86,8 +95,8 @@ pub async fn submit(
         Ok(principal) if principal.user_id().is_some() => {
             let (id, _csrf) = state.sessions.start(SecretString::from(token.to_owned()));
             tracing::info!(user_id = ?principal.user_id(), "console sign-in");
-            let session = set_cookie(&state, session::COOKIE, &id, ABSOLUTE_TIMEOUT.as_secs());
-            let clear = set_cookie(&state, SIGN_IN_COOKIE, "", 0);
+            let session = set_cookie(tls, session::COOKIE, &id, ABSOLUTE_TIMEOUT.as_secs());
+            let clear = set_cookie(tls, SIGN_IN_COOKIE, "", 0);
             let mut response = Redirect::to("/console/").into_response();
             response.headers_mut().append(SET_COOKIE, session.parse().map_err(|_| ConsoleError::SignIn)?);
             response.headers_mut().append(SET_COOKIE, clear.parse().map_err(|_| ConsoleError::SignIn)?);
@@ -109,6 +118,6 @@ pub async fn sign_out(State(state): State<ConsoleState>, headers: HeaderMap, _po
     if let Some(id) = cookie(&headers, session::COOKIE) {
         state.sessions.end(id);
     }
-    let clear = set_cookie(&state, session::COOKIE, "", 0);
+    let clear = set_cookie(over_tls(&state, &headers), session::COOKIE, "", 0);
     ([(SET_COOKIE, clear)], Redirect::to("/console/sign-in")).into_response()
 }

@@ -3,7 +3,8 @@
 //! set the status or two-factor enforcement of, and move an account.
 
 use accountd_domain::{
-    Account, AccountId, AccountNamePrefix, AccountPatchInput, AccountStatus, AccountType, FieldError, IfMatch,
+    Account, AccountId, AccountNamePrefix, AccountPatchInput, AccountStatus, AccountType, ErrorKind, FieldError,
+    HasErrorKind as _, IfMatch,
     NewAccountInput, Page, Permission, Version,
 };
 use axum::extract::{Path, Query, State};
@@ -451,6 +452,10 @@ pub async fn move_account(
     };
     match state.services.accounts.move_account(&signed.principal, id, parent, if_match(form.version)).await {
         Ok(_) => Ok(Redirect::to(&format!("{}?done=moved", account_url(id))).into_response()),
+        // A cycle, a leaf or too deep a tree is about the parent chosen: shown next to it.
+        Err(e) if matches!(e.kind(), ErrorKind::FailedPrecondition) => {
+            refused_move(&state, &signed, id, vec![FieldError::new("parent_id", "refused", e.to_string())]).await
+        }
         Err(e) => refused_move(&state, &signed, id, field_errors(&e)?).await,
     }
 }

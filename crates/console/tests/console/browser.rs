@@ -74,8 +74,18 @@ impl Browser {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Clicks what navigates (a link, a form's button) and waits for the next page.
     async fn click(&self, css: &str) {
+        let old = self.client.find(Locator::Css("html")).await.expect("page");
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
+        for _ in 0..100 {
+            // The old page's root goes stale once the new page replaced it.
+            if old.text().await.is_err() && self.client.find(Locator::Css("body")).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} loaded no new page");
     }
 
     async fn html(&self) -> String {
@@ -109,7 +119,7 @@ async fn sign_in(b: &Browser, app: &App, token: &str) {
     b.screenshot("sign-in").await;
     b.fill("#token", token).await;
     b.click("form button[type=submit]").await;
-    assert_eq!(b.path().await, "/console/");
+    assert_eq!(b.path().await, "/console/", "{}", b.html().await);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use accountd_console::{ConsoleConfig, ConsoleState};
 use accountd_domain::{
-    AccountId, MemberRef, NewAccountInput, NewUserInput, Principal, RequestInfo, Role, TokenInput, TotpSecret, UserId,
+    AccountId, NewAccountInput, NewUserInput, Principal, RequestInfo, Role, TokenInput, TotpSecret, UserId,
 };
 use accountd_testkit::{Backend, Fixture};
 use chrono::{Duration, Utc};
@@ -31,7 +31,8 @@ async fn user(fixture: &Fixture, root: &Principal, email: &str, account: Account
     let input = NewUserInput { email: Some(email.into()), ..Default::default() };
     let user = s.users.create(root, input.validate("email", false).expect("user"), None).await.expect("create user");
     let id = user.value.id;
-    s.members.add(root, account, MemberRef::User(id), vec![role], None).await.expect("member");
+    // A root caller's put makes a member at once (an add would invite).
+    s.members.put(root, account, id, vec![role]).await.expect("member");
     let fields = TokenInput { name: Some(format!("{email} token")), user_id: Some(id.to_string()), ..Default::default() }
         .validate()
         .expect("token fields");

@@ -19,7 +19,7 @@ async fn every_page_has_a_strict_csp_no_framing_and_no_referrer() {
         assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert_eq!(header(&r, "x-frame-options"), "DENY", "{path}");
-        assert_eq!(header(&r, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
         assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
     }
     let css = c.get(format!("{}/console/console.css", app.base)).send().await.expect("css");

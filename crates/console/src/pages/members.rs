@@ -103,7 +103,7 @@ fn row(signed: &Signed, account: &Account, u: &AccountUser, owner: bool, write: 
                             (csrf(signed))
                             label for={ "role-" (user) } { "Role for " (email) }
                             select #{ "role-" (user) } name="role" {
-                                @for r in Role::ALL { option value=(r.as_str()) selected[u.member.roles.first() == Some(r)] { (r.as_str()) } }
+                                @for r in assignable() { option value=(r.as_str()) selected[u.member.roles.first() == Some(r)] { (r.as_str()) } }
                             }
                             button type="submit" { "Change role" }
                         }
@@ -126,6 +126,11 @@ fn row(signed: &Signed, account: &Account, u: &AccountUser, owner: bool, write: 
     }
 }
 
+/// The roles a form offers: every role but the owner's, which moves only by a transfer.
+fn assignable() -> impl Iterator<Item = &'static Role> {
+    Role::ALL.iter().filter(|r| **r != Role::Owner)
+}
+
 fn invite_form(signed: &Signed, account: &Account, errors: &[FieldError]) -> Markup {
     html! {
         form.card method="post" action=(members_url(account.id)) {
@@ -135,7 +140,7 @@ fn invite_form(signed: &Signed, account: &Account, errors: &[FieldError]) -> Mar
             div.field {
                 label for="invite-role" { "Role" }
                 select #invite-role name="role" {
-                    @for r in Role::ALL { option value=(r.as_str()) { (r.as_str()) } }
+                    @for r in assignable() { option value=(r.as_str()) selected[*r == Role::Member] { (r.as_str()) } }
                 }
                 @for e in layout::errors_for(errors, "roles") { p.field-error role="alert" { (e.message) } }
             }
@@ -170,6 +175,9 @@ pub async fn invite(
                 // Already a member: shown next to the email, where it belongs.
                 Err(_) if matches!(e.kind(), ErrorKind::AlreadyExists) => {
                     vec![FieldError::new("email", "already_member", e.to_string())]
+                }
+                Err(_) if matches!(e.kind(), ErrorKind::FailedPrecondition) => {
+                    vec![FieldError::new("roles", "refused", e.to_string())]
                 }
                 Err(refused) => return Err(refused),
             },

@@ -42,7 +42,9 @@ impl ConsoleError {
                 (StatusCode::PRECONDITION_FAILED, "it changed since you loaded the page: reload and retry".to_owned())
             }
             ErrorKind::Conflict => (StatusCode::CONFLICT, "a concurrent change won: retry".to_owned()),
-            ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "you do not have the permission for this".to_owned()),
+            ErrorKind::PermissionDenied => {
+                (StatusCode::FORBIDDEN, "you do not have the permission for this".to_owned())
+            }
             ErrorKind::TwoFactorRequired => (
                 StatusCode::FORBIDDEN,
                 "this account requires two-factor authentication: enrol a factor under Me first".to_owned(),

@@ -117,7 +117,9 @@ impl<T: DeserializeOwned> FromRequest<ConsoleState> for Post<T> {
         let sent: CsrfField = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| ConsoleError::Page(StatusCode::BAD_REQUEST, "the form could not be read".to_owned()))?;
         if !session::same(&sent.csrf, &signed.csrf) {
-            return Err(ConsoleError::forbidden("this form is stale or was not sent from the console: reload the page"));
+            return Err(ConsoleError::forbidden(
+                "this form is stale or was not sent from the console: reload the page",
+            ));
         }
         let form = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| ConsoleError::Page(StatusCode::BAD_REQUEST, format!("the form could not be read: {e}")))?;

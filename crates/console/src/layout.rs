@@ -86,8 +86,10 @@ pub fn input(id: &str, label: &str, name: &str, value: &str, errors: &[FieldErro
 
 /// The errors no field of the form shows.
 pub fn other_errors(errors: &[FieldError], shown: &[&str]) -> Markup {
-    let rest: Vec<&FieldError> =
-        errors.iter().filter(|e| !shown.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}.")))).collect();
+    let rest: Vec<&FieldError> = errors
+        .iter()
+        .filter(|e| !shown.iter().any(|f| e.field == *f || e.field.starts_with(&format!("{f}."))))
+        .collect();
     html! {
         @if !rest.is_empty() {
             div.error role="alert" { @for e in rest { p { (e.field) ": " (e.message) } } }

@@ -118,7 +118,8 @@ async fn search_and_list_pages_stay_on_their_indexes_at_a_million_accounts() {
     let second = measure("search 'account 4242' (next page)", format!("{base}{}", next.replace("&amp;", "&"))).await;
     assert_eq!(rows(&second), 50);
     assert!(!second.contains(">Account 4242<"), "the next page continues after the first");
-    let rare = measure("search 'account 999999' (one match)", format!("{base}/console/accounts?q=account+999999")).await;
+    let rare =
+        measure("search 'account 999999' (one match)", format!("{base}/console/accounts?q=account+999999")).await;
     assert_eq!(rows(&rare), 1);
 
     let agency = "00000000-0000-7000-8000-000000001388"; // account 5000, an agency

@@ -4,8 +4,7 @@
 
 use accountd_domain::{
     Account, AccountId, AccountNamePrefix, AccountPatchInput, AccountStatus, AccountType, ErrorKind, FieldError,
-    HasErrorKind as _, IfMatch,
-    NewAccountInput, Page, Permission, Version,
+    HasErrorKind as _, IfMatch, NewAccountInput, Page, Permission, Version,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -26,7 +25,11 @@ pub struct SearchParams {
 }
 
 /// `GET /console/`: the accounts page.
-pub async fn home(state: State<ConsoleState>, signed: Signed, params: Query<SearchParams>) -> Result<Response, ConsoleError> {
+pub async fn home(
+    state: State<ConsoleState>,
+    signed: Signed,
+    params: Query<SearchParams>,
+) -> Result<Response, ConsoleError> {
     search(state, signed, params).await
 }
 
@@ -160,17 +163,23 @@ pub async fn create(State(state): State<ConsoleState>, post: Post<CreateForm>) -
         ..Default::default()
     };
     let outcome = match input.validate() {
-        Ok(command) => state.services.accounts.create(&signed.principal, command, None).await.map_err(|e| field_errors(&e)),
+        Ok(command) => {
+            state.services.accounts.create(&signed.principal, command, None).await.map_err(|e| field_errors(&e))
+        }
         Err(e) => Err(Ok(e.fields().to_vec())),
     };
     match outcome {
-        Ok(created) => Ok(Redirect::to(&format!("{}?done=created", account_url(created.value.account.id))).into_response()),
+        Ok(created) => {
+            Ok(Redirect::to(&format!("{}?done=created", account_url(created.value.account.id))).into_response())
+        }
         Err(Err(refused)) => Err(refused),
         Err(Ok(errors)) => match parent.as_deref().map(super::account_id).transpose()? {
             // The form is shown again where it was, with the errors next to its fields.
-            Some(parent) => overview_page(&state, &signed, parent, None, &OverviewErrors { create: errors, ..Default::default() })
-                .await
-                .map(|page| (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()),
+            Some(parent) => {
+                overview_page(&state, &signed, parent, None, &OverviewErrors { create: errors, ..Default::default() })
+                    .await
+                    .map(|page| (StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
             None => {
                 let found = state.services.accounts.list(&signed.principal, page_after(None)?).await?;
                 Ok((StatusCode::UNPROCESSABLE_ENTITY, search_page(&signed, None, &found, &[], &errors)).into_response())

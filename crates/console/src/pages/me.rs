@@ -139,8 +139,9 @@ fn optional_code(raw: &Option<String>) -> Result<Option<TotpCode>, Vec<FieldErro
 
 /// The QR code of `uri` as an SVG document.
 pub fn qr_svg(uri: &str) -> Result<String, ConsoleError> {
-    let code = qrcode::QrCode::new(uri.as_bytes())
-        .map_err(|_| ConsoleError::Page(StatusCode::INTERNAL_SERVER_ERROR, "the QR code could not be made".to_owned()))?;
+    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|_| {
+        ConsoleError::Page(StatusCode::INTERNAL_SERVER_ERROR, "the QR code could not be made".to_owned())
+    })?;
     Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
 }
 

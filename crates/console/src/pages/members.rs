@@ -2,8 +2,8 @@
 //! invite, change roles, remove (which also cancels an invitation), reset MFA.
 
 use accountd_domain::{
-    Account, AccountId, AccountUser, AccountUsers, ErrorKind, FieldError, HasErrorKind as _, MemberRef, MemberStatus, Permission, PermissionSet,
-    Role, parse_roles,
+    Account, AccountId, AccountUser, AccountUsers, ErrorKind, FieldError, HasErrorKind as _, MemberRef, MemberStatus,
+    Permission, PermissionSet, Role, parse_roles,
 };
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,10 +12,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{account_id, page_after, user_id};
+use crate::ConsoleState;
 use crate::error::{ConsoleError, field_errors};
 use crate::guard::{Post, Signed};
 use crate::layout::{self, account_header, account_url, csrf, input, notice, other_errors};
-use crate::ConsoleState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListParams {

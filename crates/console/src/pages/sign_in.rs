@@ -21,7 +21,10 @@ use crate::{ConsoleState, layout};
 /// makes the cookie stricter.
 fn over_tls(state: &ConsoleState, headers: &HeaderMap) -> bool {
     state.config.tls
-        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 /// A cookie for the console's paths only, never readable by a script, never sent by
@@ -86,11 +89,8 @@ pub async fn submit(
     if token.is_empty() {
         return Ok(retry("enter a token"));
     }
-    let request = accountd_domain::RequestInfo::from_client(
-        None,
-        headers.get("user-agent").and_then(|v| v.to_str().ok()),
-        None,
-    );
+    let request =
+        accountd_domain::RequestInfo::from_client(None, headers.get("user-agent").and_then(|v| v.to_str().ok()), None);
     match state.services.authenticator.authenticate(Some(token), request).await {
         Ok(principal) if principal.user_id().is_some() => {
             let (id, _csrf) = state.sessions.start(SecretString::from(token.to_owned()));

@@ -1,7 +1,7 @@
 //! An account's API tokens: list (with last use), create and roll (the secret shown once, on
 //! the answer to the post itself, never stored or shown again), revoke.
 
-use accountd_domain::{Account, AccountId, FieldError, Page, Permission, PermissionSet, Token, TokenInput, TokenId};
+use accountd_domain::{Account, AccountId, FieldError, Page, Permission, PermissionSet, Token, TokenId, TokenInput};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -9,10 +9,10 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{account_id, given, page_after};
+use crate::ConsoleState;
 use crate::error::{ConsoleError, field_errors};
 use crate::guard::{Post, Signed};
 use crate::layout::{self, account_header, account_url, csrf, input, notice, other_errors, when};
-use crate::ConsoleState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListParams {

@@ -77,7 +77,13 @@ impl Browser {
     /// Clicks what navigates (a link, a form's button) and waits for the next page.
     async fn click(&self, css: &str) {
         let old = self.client.find(Locator::Css("html")).await.expect("page");
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.expect("click");
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .expect("click");
         for _ in 0..100 {
             // The old page's root goes stale once the new page replaced it.
             if old.text().await.is_err() && self.client.find(Locator::Css("body")).await.is_ok() {
@@ -128,7 +134,10 @@ async fn an_administrator_manages_an_account_from_sign_in_to_sign_out() {
     let b = Browser::start().await;
     sign_in(&b, &app, &app.fixture.root_token).await;
     let url = b.path().await;
-    assert!(!url.contains("acd_") && !b.html().await.contains(&app.fixture.root_token), "the token stays out of the page");
+    assert!(
+        !url.contains("acd_") && !b.html().await.contains(&app.fixture.root_token),
+        "the token stays out of the page"
+    );
 
     // Search and open the account.
     b.fill("#q", "acme").await;
@@ -234,7 +243,8 @@ async fn a_cross_site_form_post_is_refused() {
          <input name=email value=evil@example.com><input name=role value=administrator>\
          <button id=go>win a prize</button></form>"
     );
-    let evil = axum::Router::new().route("/", axum::routing::get(move || std::future::ready(axum::response::Html(page))));
+    let evil =
+        axum::Router::new().route("/", axum::routing::get(move || std::future::ready(axum::response::Html(page))));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let evil_url = format!("http://localhost:{}/", listener.local_addr().expect("addr").port());
     tokio::spawn(async move { axum::serve(listener, evil).await.expect("serve") });

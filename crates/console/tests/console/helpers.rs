@@ -33,9 +33,10 @@ async fn user(fixture: &Fixture, root: &Principal, email: &str, account: Account
     let id = user.value.id;
     // A root caller's put makes a member at once (an add would invite).
     s.members.put(root, account, id, vec![role]).await.expect("member");
-    let fields = TokenInput { name: Some(format!("{email} token")), user_id: Some(id.to_string()), ..Default::default() }
-        .validate()
-        .expect("token fields");
+    let fields =
+        TokenInput { name: Some(format!("{email} token")), user_id: Some(id.to_string()), ..Default::default() }
+            .validate()
+            .expect("token fields");
     let token = s.tokens.create(root, account, fields, None).await.expect("token");
     (id, token.value.secret.expect("secret").expose().to_owned())
 }
@@ -56,7 +57,8 @@ pub async fn spawn() -> App {
     };
     let agency = s.accounts.create(&root, account("Acme Agency", "agency", None).validate().expect("valid"), None);
     let agency = agency.await.expect("agency").value.account.id;
-    let child = s.accounts.create(&root, account("Acme Ads", "standard", Some(agency)).validate().expect("valid"), None);
+    let child =
+        s.accounts.create(&root, account("Acme Ads", "standard", Some(agency)).validate().expect("valid"), None);
     let child = child.await.expect("child").value.account.id;
     let (_, viewer_token) = user(&fixture, &root, "viewer@example.com", agency, Role::Viewer).await;
     let (mfa_user, mfa_token) = user(&fixture, &root, "mfa@example.com", agency, Role::Viewer).await;
@@ -78,11 +80,7 @@ pub async fn spawn() -> App {
 
 /// An HTTP client with a cookie jar, not following redirects (tests look at them).
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 /// The value of the hidden input `name` in `html`.
@@ -94,7 +92,8 @@ pub fn hidden(html: &str, name: &str) -> String {
 
 /// Signs `client` in with `token`; returns the session's CSRF token (from the accounts page).
 pub async fn sign_in(app: &App, client: &reqwest::Client, token: &str) -> String {
-    let form = client.get(format!("{}/console/sign-in", app.base)).send().await.expect("form").text().await.expect("html");
+    let form =
+        client.get(format!("{}/console/sign-in", app.base)).send().await.expect("form").text().await.expect("html");
     let nonce = hidden(&form, "nonce");
     let answer = client
         .post(format!("{}/console/sign-in", app.base))

@@ -52,7 +52,9 @@ async fn signing_in_sets_an_http_only_strict_session_cookie_and_never_shows_the_
     let cookies: Vec<String> =
         r.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("ascii").to_owned()).collect();
     let session = cookies.iter().find(|c| c.starts_with("accountd_console=")).expect("session cookie");
-    assert!(session.contains("; HttpOnly") && session.contains("; SameSite=Strict") && session.contains("Path=/console"));
+    assert!(
+        session.contains("; HttpOnly") && session.contains("; SameSite=Strict") && session.contains("Path=/console")
+    );
     assert!(!session.contains("Secure"), "plain HTTP: no Secure flag, or the browser would drop it");
     assert!(!session.contains(&app.fixture.root_token), "the cookie holds a session id, not the token");
     assert_eq!(app.state.sessions.len(), 1);
@@ -117,12 +119,16 @@ async fn a_post_without_the_csrf_token_or_from_another_origin_is_refused_and_sto
     let attempts = [
         c.post(&url).form(&[("email", "forged@example.com"), ("role", "viewer")]),
         c.post(&url).form(&[("csrf", "guessed"), ("email", "forged@example.com"), ("role", "viewer")]),
-        c.post(&url)
-            .header("origin", "http://evil.example")
-            .form(&[("csrf", csrf.as_str()), ("email", "forged@example.com"), ("role", "viewer")]),
-        c.post(&url)
-            .header("sec-fetch-site", "cross-site")
-            .form(&[("csrf", csrf.as_str()), ("email", "forged@example.com"), ("role", "viewer")]),
+        c.post(&url).header("origin", "http://evil.example").form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "forged@example.com"),
+            ("role", "viewer"),
+        ]),
+        c.post(&url).header("sec-fetch-site", "cross-site").form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "forged@example.com"),
+            ("role", "viewer"),
+        ]),
     ];
     for attempt in attempts {
         let r = attempt.send().await.expect("post");
@@ -172,7 +178,8 @@ async fn a_viewer_sees_no_write_action_and_a_forged_write_is_forbidden() {
     // Another tenant's account does not exist for the viewer.
     let root = crate::helpers::root(&app.fixture).await;
     let other = accountd_domain::NewAccountInput { name: Some("Other tenant".into()), ..Default::default() };
-    let other = app.fixture.services.accounts.create(&root, other.validate().expect("valid"), None).await.expect("other");
+    let other =
+        app.fixture.services.accounts.create(&root, other.validate().expect("valid"), None).await.expect("other");
     let r = c.get(format!("{}/console/accounts/{}", app.base, other.value.account.id)).send().await.expect("page");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
@@ -182,7 +189,8 @@ async fn signing_out_ends_the_session_on_the_server() {
     let app = spawn().await;
     let c = client();
     let csrf = sign_in(&app, &c, &app.fixture.root_token).await;
-    let r = c.post(format!("{}/console/sign-out", app.base)).form(&[("csrf", csrf.as_str())]).send().await.expect("out");
+    let r =
+        c.post(format!("{}/console/sign-out", app.base)).form(&[("csrf", csrf.as_str())]).send().await.expect("out");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(header(&r, "set-cookie").contains("Max-Age=0"));
     assert!(app.state.sessions.is_empty());
@@ -209,9 +217,17 @@ async fn search_finds_accounts_by_name_prefix_and_by_id() {
     let app = spawn().await;
     let c = client();
     sign_in(&app, &c, &app.fixture.root_token).await;
-    let html = c.get(format!("{}/console/accounts?q=acme", app.base)).send().await.expect("search").text().await.expect("html");
+    let html = c
+        .get(format!("{}/console/accounts?q=acme", app.base))
+        .send()
+        .await
+        .expect("search")
+        .text()
+        .await
+        .expect("html");
     assert!(html.contains("Acme Agency") && html.contains("Acme Ads"), "{html}");
-    let html = c.get(format!("{}/console/accounts?q=ads", app.base)).send().await.expect("search").text().await.expect("html");
+    let html =
+        c.get(format!("{}/console/accounts?q=ads", app.base)).send().await.expect("search").text().await.expect("html");
     assert!(html.contains("No account matches."), "a prefix, not a substring");
     let r = c.get(format!("{}/console/accounts?q={}", app.base, app.child)).send().await.expect("by id");
     assert_eq!(header(&r, "location"), format!("/console/accounts/{}", app.child));
@@ -253,12 +269,18 @@ async fn the_tree_expands_a_child_by_link() {
     let csrf = sign_in(&app, &c, &app.fixture.root_token).await;
     let r = c
         .post(format!("{}/console/accounts", app.base))
-        .form(&[("csrf", csrf.as_str()), ("name", "Acme Group"), ("type", "business_manager"), ("parent_id", &app.agency.to_string())])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Acme Group"),
+            ("type", "business_manager"),
+            ("parent_id", &app.agency.to_string()),
+        ])
         .send()
         .await
         .expect("create");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let group = header(&r, "location").trim_start_matches("/console/accounts/").split('?').next().expect("id").to_owned();
+    let group =
+        header(&r, "location").trim_start_matches("/console/accounts/").split('?').next().expect("id").to_owned();
     let r = c
         .post(format!("{}/console/accounts", app.base))
         .form(&[("csrf", csrf.as_str()), ("name", "Grandchild"), ("type", "standard"), ("parent_id", &group)])

@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    AccessError, Account, AccountId, AccountNamePrefix, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError, AuditEntry, Begun,
-    Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator, IdempotencyError, IdempotencyKey,
-    IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest, Permission, PermissionSet, Principal, Role,
-    Store, TWOFACTOR_REQUIRED_CODE, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
+    AccessError, Account, AccountId, AccountNamePrefix, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError,
+    AuditEntry, Begun, Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator,
+    IdempotencyError, IdempotencyKey, IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest,
+    Permission, PermissionSet, Principal, Role, Store, TWOFACTOR_REQUIRED_CODE, Transaction, UserId, ValidationErrors,
+    Version, insert_primary_alias, stored_id,
 };
 
 /// Why an account could not be created.

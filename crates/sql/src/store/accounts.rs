@@ -97,8 +97,14 @@ impl AccountRepository for SqlStore {
         // A prefix is the range [lower(prefix), lower(prefix) || U+10FFFF) of the name key;
         // the cursor is the last account shown, looked up by its primary key.
         const RANGE: &str = concatcp!(
-            NAME_KEY, " >= lower($1) AND ", NAME_KEY, " < lower($1) || $2 AND ($3 IS NULL OR (", NAME_KEY,
-            ", id) > (SELECT ", NAME_KEY, ", id FROM accounts WHERE id = $3))"
+            NAME_KEY,
+            " >= lower($1) AND ",
+            NAME_KEY,
+            " < lower($1) || $2 AND ($3 IS NULL OR (",
+            NAME_KEY,
+            ", id) > (SELECT ",
+            NAME_KEY,
+            ", id FROM accounts WHERE id = $3))"
         );
         const ALL: &str = concatcp!(SELECT_ACCOUNTS, "WHERE ", RANGE, " ORDER BY ", NAME_KEY, ", id LIMIT $4");
         const OF_MEMBER: &str = concatcp!(

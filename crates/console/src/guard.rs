@@ -74,10 +74,10 @@ impl FromRequestParts<ConsoleState> for Signed {
 /// same-origin (or a user action), and `Origin`, when sent, must be this host.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
     let refused = || ConsoleError::forbidden("this form was not sent from the console");
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str().unwrap_or(""), "same-origin" | "none") {
-            return Err(refused());
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str().unwrap_or(""), "same-origin" | "none")
+    {
+        return Err(refused());
     }
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().map_err(|_| refused())?;

@@ -182,6 +182,30 @@ async fn a_viewer_sees_no_write_action_and_a_forged_write_is_forbidden() {
         app.fixture.services.accounts.create(&root, other.validate().expect("valid"), None).await.expect("other");
     let r = c.get(format!("{}/console/accounts/{}", app.base, other.value.account.id)).send().await.expect("page");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // Nor does search or the listing show it to the viewer.
+    let html = c
+        .get(format!("{}/console/accounts?q=other", app.base))
+        .send()
+        .await
+        .expect("search")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("No account matches.") && !html.contains("Other tenant"), "{html}");
+    let html = c
+        .get(format!("{}/console/accounts?q=acme", app.base))
+        .send()
+        .await
+        .expect("search")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("Acme Agency") && html.contains("Acme Ads"),
+        "the viewer's own accounts, the subtree included"
+    );
+    let html = c.get(format!("{}/console/", app.base)).send().await.expect("list").text().await.expect("html");
+    assert!(!html.contains("Other tenant") && html.contains("Acme Ads"));
 }
 
 #[tokio::test]

@@ -423,6 +423,16 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_prefix_is_trimmed_one_line_and_never_empty() {
+        assert_eq!(super::AccountNamePrefix::parse("  Acme ", "q").expect("valid").as_str(), "Acme");
+        assert_eq!(super::AccountNamePrefix::parse("   ", "q").expect_err("empty").code, "required");
+        assert_eq!(super::AccountNamePrefix::parse("a\u{0}b", "q").expect_err("nul").code, "invalid_characters");
+        let long = "x".repeat(101);
+        let error = super::AccountNamePrefix::parse(&long, "q").expect_err("too long");
+        assert_eq!((error.field.as_str(), error.code), ("q", "too_long"));
+    }
+
     use super::*;
 
     fn input(name: &str) -> NewAccountInput {

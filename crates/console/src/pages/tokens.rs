@@ -87,7 +87,7 @@ fn table(signed: &Signed, account: &Account, held: PermissionSet, tokens: &Page<
                         tr {
                             td { (t.name.as_str()) }
                             td { (t.status_at(now).as_str()) }
-                            td { code { "…" (t.hint) } }
+                            td { code { (t.hint) } }
                             td { @for p in &t.policies { (p.effect.as_str()) ": " (p.permissions.names().join(", ")) br; } }
                             td { @if let Some(at) = t.last_used_on { (when(at)) } @else { span.muted { "never" } } }
                             td { @if let Some(at) = t.expires_on { (when(at)) } @else { span.muted { "never" } } }

@@ -319,3 +319,57 @@ async fn the_tree_expands_a_child_by_link() {
     let open = c.get(format!("{url}?open={group}")).send().await.expect("page").text().await.expect("html");
     assert!(open.contains("Grandchild") && open.contains("aria-expanded=\"true\""));
 }
+
+#[tokio::test]
+async fn a_factor_is_enrolled_with_a_server_rendered_qr_code_activated_and_deleted() {
+    let app = spawn().await;
+    let c = client();
+    let csrf = sign_in(&app, &c, &app.viewer_token).await;
+    let r =
+        c.post(format!("{}/console/me/mfa", app.base)).form(&[("csrf", csrf.as_str())]).send().await.expect("enrol");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("src=\"data:image/svg+xml;base64,"), "the QR code is an SVG made here");
+    let secret = html
+        .split("id=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the secret, shown once")
+        .to_owned();
+    let factor = hidden(&html, "factor_id");
+    let me = c.get(format!("{}/console/me", app.base)).send().await.expect("me").text().await.expect("html");
+    assert!(!me.contains(&secret), "the secret is not shown again");
+    assert!(me.contains("pending"));
+
+    let wrong = c
+        .post(format!("{}/console/me/mfa/activate", app.base))
+        .form(&[("csrf", csrf.as_str()), ("factor_id", factor.as_str()), ("code", "12")])
+        .send()
+        .await
+        .expect("activate");
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.expect("html").contains("id=\"activate-code-error\""), "the error is next to the code");
+
+    let code = crate::helpers::code(&secret, 0);
+    let r = c
+        .post(format!("{}/console/me/mfa/activate", app.base))
+        .form(&[("csrf", csrf.as_str()), ("factor_id", factor.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .expect("activate");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(header(&r, "location"), "/console/me?done=activated");
+    let me =
+        c.get(format!("{}/console/me?done=activated", app.base)).send().await.expect("me").text().await.expect("html");
+    assert!(me.contains("Factor activated.") && me.contains(">active<"), "{me}");
+
+    // Deleting an active factor needs a current code: without one it is refused.
+    let url = format!("{}/console/me/mfa/{factor}/delete", app.base);
+    let r = c.post(&url).form(&[("csrf", csrf.as_str())]).send().await.expect("delete");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let code = crate::helpers::code(&secret, 1);
+    let r = c.post(&url).form(&[("csrf", csrf.as_str()), ("code", code.as_str())]).send().await.expect("delete");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let me = c.get(format!("{}/console/me", app.base)).send().await.expect("me").text().await.expect("html");
+    assert!(me.contains("No factor enrolled."));
+}

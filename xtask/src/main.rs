@@ -1,6 +1,7 @@
 //! accountd's developer workflows, run as `cargo xtask <command>`: the command line, its
 //! dispatch, and the cargo invocations each command is made of.
 
+mod browser;
 mod cluster;
 mod postgres;
 
@@ -28,6 +29,9 @@ Commands:
                --rust-log).
                See docs/benchmarks.md.
   help         Print this text.
+
+The console's browser tests need chromium and chromium-driver (/usr/bin/chromedriver):
+`test` installs them with apt-get when missing (as root; otherwise it fails and says so).
 
 PostgreSQL for the tests (and the bench) is the first of these that works (they never skip):
   1. DATABASE_URL, when set and non-empty; its host:port must answer.
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
 /// `cargo xtask test`: finds or starts PostgreSQL, then runs `cargo test` against it.
 fn test(extra: &[OsString]) -> Result<ExitCode> {
     let root = workspace_root()?;
+    // The console's browser tests need Debian's chromium and chromedriver.
+    browser::provide()?;
     // The throwaway cluster, if one is started, lives exactly as long as this binding, so it
     // is stopped and removed on every way out of this function, failed tests included.
     let server = postgres::provide(&root)?;

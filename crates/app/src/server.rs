@@ -86,7 +86,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let metrics = install_metrics()?;
     let store = services.store.clone();
-    let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() }).route(
+    let console = accountd_console::router(accountd_console::ConsoleState::new(
+        services.clone(),
+        accountd_console::ConsoleConfig::default(),
+    ));
+    let rest = accountd_rest::router(accountd_rest::AppState { services: services.clone() }).merge(console).route(
         "/metrics",
         axum::routing::get(move || {
             record_decision_cache(&store.changes().decisions().stats());

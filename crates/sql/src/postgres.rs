@@ -34,6 +34,10 @@ pub(crate) mod dialect {
     /// A write transaction takes no lock up front: rows are locked as they are read.
     pub(crate) const BEGIN: &str = "BEGIN";
 
+    /// The key an account search orders and ranges by: the lowercased name, compared as
+    /// its index (migration 0011) compares it, so a prefix is one range of that index.
+    pub(crate) const NAME_KEY: &str = "lower(name) COLLATE \"C\"";
+
     /// Locks a row read in a transaction (a parent about to get a child, an account about to
     /// change), so it cannot change under the transaction.
     pub(crate) const ROW_LOCK: &str = " FOR UPDATE";

@@ -35,6 +35,10 @@ pub(crate) mod dialect {
     /// of failing when a read transaction would upgrade to a write.
     pub(crate) const BEGIN: &str = "BEGIN IMMEDIATE";
 
+    /// The key an account search orders and ranges by: the lowercased name, compared as
+    /// its index (migration 0011) compares it, so a prefix is one range of that index.
+    pub(crate) const NAME_KEY: &str = "lower(name)";
+
     /// No row lock: the transaction holds the whole database's write lock already (and
     /// SQLite has no `FOR UPDATE`).
     pub(crate) const ROW_LOCK: &str = "";

@@ -31,6 +31,25 @@ impl AccountName {
     }
 }
 
+/// What an account search looks for: the start of a name (trimmed, one line, at most as
+/// long as a name), compared case-insensitively. Never empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountNamePrefix(String);
+
+impl AccountNamePrefix {
+    pub fn parse(input: &str, field: &str) -> Result<Self, FieldError> {
+        let prefix = text::clean(input, field, AccountName::MAX_CHARS, Lines::One)?;
+        if prefix.is_empty() {
+            return Err(FieldError::new(field, "required", "must not be empty"));
+        }
+        Ok(Self(prefix))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for AccountName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -404,6 +423,16 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_prefix_is_trimmed_one_line_and_never_empty() {
+        assert_eq!(super::AccountNamePrefix::parse("  Acme ", "q").expect("valid").as_str(), "Acme");
+        assert_eq!(super::AccountNamePrefix::parse("   ", "q").expect_err("empty").code, "required");
+        assert_eq!(super::AccountNamePrefix::parse("a\u{0}b", "q").expect_err("nul").code, "invalid_characters");
+        let long = "x".repeat(101);
+        let error = super::AccountNamePrefix::parse(&long, "q").expect_err("too long");
+        assert_eq!((error.field.as_str(), error.code), ("q", "too_long"));
+    }
+
     use super::*;
 
     fn input(name: &str) -> NewAccountInput {

@@ -27,6 +27,20 @@ pub trait AccountRepository: Send + Sync {
 
     /// The direct children of `parent`, paged like [`AccountRepository::list_accounts`](crate::AccountRepository::list_accounts).
     async fn list_children(&self, parent: AccountId, page: PageRequest) -> anyhow::Result<Page<Account>>;
+
+    /// Accounts whose name starts with `name_prefix`, compared case-insensitively (the
+    /// store's `lower()`), in order of (lowercased name, id), starting strictly after the
+    /// account `page.after` names: at most `page.size` items, `next` set exactly when more
+    /// follow. With `member`, only the accounts that
+    /// [`AccountRepository::list_accounts_of_member`](crate::AccountRepository::list_accounts_of_member)
+    /// would list. MUST be keyset-paged over an index on the lowercased name (never OFFSET).
+    /// A cursor naming an account that no longer exists ends the listing (an empty page).
+    async fn search_accounts(
+        &self,
+        name_prefix: &str,
+        member: Option<UserId>,
+        page: PageRequest,
+    ) -> anyhow::Result<Page<Account>>;
 }
 
 /// Why an account could not be inserted.

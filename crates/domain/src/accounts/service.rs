@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use crate::{
-    AccessError, Account, AccountId, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError, AuditEntry, Begun,
-    Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator, IdempotencyError, IdempotencyKey,
-    IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest, Permission, Principal, Role,
-    Store, TWOFACTOR_REQUIRED_CODE, Transaction, UserId, ValidationErrors, Version, insert_primary_alias, stored_id,
+    AccessError, Account, AccountId, AccountNamePrefix, AccountPatch, AccountProfile, AccountStatus, Alias, AliasError,
+    AuditEntry, Begun, Changes, Clock, Created, Deps, ErrorKind, FieldError, HasErrorKind, IdGenerator,
+    IdempotencyError, IdempotencyKey, IfMatch, InsertAccountError, Member, MemberStatus, NewAccount, Page, PageRequest,
+    Permission, PermissionSet, Principal, Role, Store, TWOFACTOR_REQUIRED_CODE, Transaction, UserId, ValidationErrors,
+    Version, insert_primary_alias, stored_id,
 };
 
 /// Why an account could not be created.
@@ -432,6 +433,38 @@ impl AccountService {
         // cursor still points past everything examined.
         let items = page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect();
         Ok(Page { items: self.deps.shown_accounts(principal, items).await?, next: page.next })
+    }
+
+    /// Accounts whose name starts with `query` (case-insensitive), in name order, one page
+    /// at a time: the same visibility as [`AccountService::list`].
+    #[instrument(skip_all)]
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        query: &AccountNamePrefix,
+        page: PageRequest,
+    ) -> Result<Page<Account>, ListAccountsError> {
+        let rights = self.deps.all_rights(principal).await?;
+        let member = match principal.user_id() {
+            Some(user) if !principal.root_permissions().contains(Permission::AccountsRead) => Some(user),
+            _ => None,
+        };
+        let page = self.deps.store.search_accounts(query.as_str(), member, page).await?;
+        let items = page.items.into_iter().filter(|a| rights.on(a).contains(Permission::AccountsRead)).collect();
+        Ok(Page { items: self.deps.shown_accounts(principal, items).await?, next: page.next })
+    }
+
+    /// Reads one account with every permission the caller holds on it, so a user interface
+    /// offers only the actions the services would allow (they still decide each one).
+    #[instrument(skip_all, fields(account_id = %id))]
+    pub async fn get_with_permissions(
+        &self,
+        principal: &Principal,
+        id: AccountId,
+    ) -> Result<(Account, PermissionSet), GetAccountError> {
+        let account = self.deps.authorized_account(principal, id, Permission::AccountsRead).await?;
+        let held = self.deps.rights_for(principal, &account).await?.on(&account);
+        Ok((self.deps.shown_account(principal, account).await?, held))
     }
 
     /// Applies `patch` when `if_match` matches the current version. A patch that changes

@@ -79,6 +79,7 @@ macro_rules! store_conformance_tests {
             bootstrap_makes_one_root_user_and_refuses_a_second,
             the_audit_log_pages_a_thousand_events_both_ways_and_filters,
             a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leaves,
+            a_name_search_pages_matches_in_name_order_ignoring_case,
             a_profile_round_trips_and_is_replaced_whole,
             subscriptions_follow_their_state_machine_and_round_trip,
             aliases_round_trip_list_by_filter_and_keep_the_password_out,
@@ -625,6 +626,33 @@ pub async fn a_move_carries_the_whole_subtree_and_refuses_cycles_depth_and_leave
         (top.parent_id(), accounts.get(&caller(), ads.id).await.expect("ads").hierarchy),
         (None, vec![manager.id])
     );
+}
+
+pub async fn a_name_search_pages_matches_in_name_order_ignoring_case(store: Arc<dyn Store>) {
+    let agency = create(&store, "acme Agency", "agency", None).await;
+    for name in ["ACME b", "Acme a", "Acmes", "Other", "Ac", "acm"] {
+        create(&store, name, "standard", Some(agency.id)).await;
+    }
+    let all = store.search_accounts("AcMe", None, PageRequest::first(10)).await.expect("search");
+    let names: Vec<String> = all.items.iter().map(|a| a.name.to_string()).collect();
+    assert_eq!(names, ["Acme a", "acme Agency", "ACME b", "Acmes"]);
+    assert!(all.next.is_none());
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let found = store.search_accounts("acme", None, page).await.expect("search page");
+        assert!(found.items.len() <= 3);
+        seen.extend(found.items.iter().map(|a| a.name.to_string()));
+        match found.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, names, "pages continue where the last one stopped");
+    assert!(store.search_accounts("zzz", None, PageRequest::first(10)).await.expect("search").items.is_empty());
+    let nobody = crate::UserId::from_uuid(uuid::Uuid::now_v7());
+    let none = store.search_accounts("acme", Some(nobody), PageRequest::first(10)).await.expect("search");
+    assert!(none.items.is_empty(), "a member search shows only the member's accounts");
 }
 
 pub async fn a_profile_round_trips_and_is_replaced_whole(store: Arc<dyn Store>) {

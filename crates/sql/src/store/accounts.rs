@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
 
-use super::dialect::{ROW_LOCK, TREE_LOCK};
+use super::dialect::{NAME_KEY, ROW_LOCK, TREE_LOCK};
 use super::{SqlStore, SqlTransaction, placeholders};
 use crate::Context as _;
 use crate::paging::{limit, page_of};
@@ -86,6 +86,48 @@ impl AccountRepository for SqlStore {
              WHERE m.user_id = $1 AND m.status = 'member' AND a.id > $2) ORDER BY id LIMIT $3"
         );
         self.page_under::<AccountRow, _>(SQL, user.as_uuid(), page, "listing a member's accounts", account_key).await
+    }
+
+    async fn search_accounts(
+        &self,
+        name_prefix: &str,
+        member: Option<UserId>,
+        page: PageRequest,
+    ) -> anyhow::Result<Page<Account>> {
+        // A prefix is the range [lower(prefix), lower(prefix) || U+10FFFF) of the name key;
+        // the cursor is the last account shown, looked up by its primary key.
+        const RANGE: &str = concatcp!(
+            NAME_KEY,
+            " >= lower($1) AND ",
+            NAME_KEY,
+            " < lower($1) || $2 AND ($3 IS NULL OR (",
+            NAME_KEY,
+            ", id) > (SELECT ",
+            NAME_KEY,
+            ", id FROM accounts WHERE id = $3))"
+        );
+        const ALL: &str = concatcp!(SELECT_ACCOUNTS, "WHERE ", RANGE, " ORDER BY ", NAME_KEY, ", id LIMIT $4");
+        const OF_MEMBER: &str = concatcp!(
+            SELECT_ACCOUNTS,
+            "WHERE ",
+            RANGE,
+            " AND id IN (SELECT a.id FROM members m JOIN accounts ma ON ma.id = m.account_id \
+             JOIN accounts a ON a.path >= ma.path AND a.path < ma.path || '0' \
+             WHERE m.user_id = $5 AND m.status = 'member') ORDER BY ",
+            NAME_KEY,
+            ", id LIMIT $4"
+        );
+        let query = sqlx::query_as::<_, AccountRow>(if member.is_some() { OF_MEMBER } else { ALL })
+            .bind(name_prefix)
+            .bind("\u{10FFFF}")
+            .bind(page.after.map(|c| c.key()))
+            .bind(limit(page));
+        let query = match member {
+            Some(user) => query.bind(user.as_uuid()),
+            None => query,
+        };
+        let rows = query.fetch_all(&self.pool).await.context("searching accounts by name")?;
+        page_of(rows, page, account_key)
     }
 }
 

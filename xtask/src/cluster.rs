@@ -174,14 +174,18 @@ impl Drop for Cluster {
 }
 
 /// Makes an empty data directory the cluster's user can write: target/xtask-pg/<pid> if
-/// possible, else <tmp>/accountd-xtask-pg-<pid>. Returns it with the parent to tidy up.
+/// possible, else <tmp>/accountd-xtask-pg-<pid> (`<pid>.<n>` for a process's n-th). Returns it with the parent to tidy up.
 fn make_data_dir(binaries: &Binaries, root: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
-    let pid = std::process::id();
+    // The first cluster of a process is named after its pid, the next ones `<pid>.<n>`: a
+    // test may run several (a primary and its replacement).
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let pid = match STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+        0 => std::process::id().to_string(),
+        n => format!("{}.{n}", std::process::id()),
+    };
     let in_target = root.join("target").join("xtask-pg");
-    let candidates = [
-        (in_target.join(pid.to_string()), Some(in_target)),
-        (std::env::temp_dir().join(format!("{TMP_PREFIX}{pid}")), None),
-    ];
+    let candidates =
+        [(in_target.join(&pid), Some(in_target)), (std::env::temp_dir().join(format!("{TMP_PREFIX}{pid}")), None)];
     for (dir, tidy_parent) in candidates {
         if !is_plain_short_path(&dir) {
             continue;
@@ -239,7 +243,11 @@ fn sweep_stale(binaries: &Binaries, root: &Path) {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let owner = name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|n| n.parse::<u32>().ok());
+            let owner = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|n| n.split('.').next())
+                .and_then(|n| n.parse::<u32>().ok());
             if let Some(owner) = owner
                 && owner != std::process::id()
                 && !Path::new(&format!("/proc/{owner}")).exists()

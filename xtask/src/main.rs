@@ -28,6 +28,15 @@ Commands:
                (--accounts, --users, --audit-events, --seconds, --connections, --depth,
                --rust-log).
                See docs/benchmarks.md.
+  ha [ARGS]    The HA run: install pg_auto_failover (postgresql-15-auto-failover,
+               pg-auto-failover-cli) with apt-get when missing, build accountd and
+               accountd-ha, then run two accountd instances on a multi-host URL over a
+               pg_auto_failover monitor + two nodes (synchronous replication) under load,
+               through a planned failover and a SIGKILL of the primary; prints the
+               figures and the invariant checks, writes target/ha/report.md. Not part of
+               `test` or `ci` (about two minutes, needs root or the `postgres` user's
+               cluster tools). ARGS go to accountd-ha (--workers, --steady). See
+               docs/scaling.md.
   help         Print this text.
 
 The console's browser tests need chromium and chromium-driver (/usr/bin/chromedriver):
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
         }
         Some("test") => test(&rest),
         Some("bench") => bench(&rest),
+        Some("ha") => ha(&rest),
         Some("ci") if rest.is_empty() => ci(),
         Some("ci") => {
             eprintln!("xtask: `ci` takes no arguments\n\n{USAGE}");
@@ -125,6 +135,54 @@ fn bench(extra: &[OsString]) -> Result<ExitCode> {
         .args(extra);
     let status = run(&mut harness, "accountd-bench")?;
     drop(server);
+    Ok(exit_code(status))
+}
+
+/// The Debian packages of pg_auto_failover for PostgreSQL 15: the extension and pg_autoctl.
+const PG_AUTO_FAILOVER_PACKAGES: [&str; 2] = ["postgresql-15-auto-failover", "pg-auto-failover-cli"];
+
+/// `cargo xtask ha`: installs pg_auto_failover when missing, builds accountd and the HA
+/// harness, and runs the harness (bench/src/ha/main.rs), which does the rest.
+fn ha(extra: &[OsString]) -> Result<ExitCode> {
+    let root = workspace_root()?;
+    let installed = Command::new("pg_autoctl").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("xtask: installing {}", PG_AUTO_FAILOVER_PACKAGES.join(" "));
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-q"]);
+        let mut install = Command::new("apt-get");
+        install.args(["install", "-y", "-q"]).args(PG_AUTO_FAILOVER_PACKAGES).env("DEBIAN_FRONTEND", "noninteractive");
+        for (name, command) in [("apt-get update", &mut update), ("apt-get install", &mut install)] {
+            let status = run(command, name)?;
+            anyhow::ensure!(
+                status.success(),
+                "`{name}` failed ({status}); pg_auto_failover is needed for `cargo xtask ha`"
+            );
+        }
+    }
+    // A debug build: the run measures failover, not throughput, and reuses the test build.
+    let build = ["build", "-p", "accountd-app", "-p", "accountd-bench", "--bin", "accountd", "--bin", "accountd-ha"];
+    let status = run(cargo(&root).args(build), "cargo build")?;
+    if !status.success() {
+        return Ok(exit_code(status));
+    }
+    let debug = root.join("target").join("debug");
+    let out = root.join("target").join("ha");
+    let mut harness = Command::new(debug.join("accountd-ha"));
+    harness
+        .current_dir(&root)
+        .arg("--accountd")
+        .arg(debug.join("accountd"))
+        .arg("--out")
+        .arg(&out)
+        .args(extra)
+        // Both instances share one data directory, and so the MFA key bootstrap generates
+        // there; never the developer's own.
+        .env("ACCOUNTD_DATA_DIR", out.join("data"))
+        .env_remove("ACCOUNTD_MFA_KEY")
+        .env_remove("DATABASE_URL")
+        .env_remove("ACCOUNTD_DATABASE_URL");
+    let status = run(&mut harness, "accountd-ha")?;
     Ok(exit_code(status))
 }
 

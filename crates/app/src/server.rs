@@ -25,6 +25,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         let pool = PoolConfig {
             acquire_timeout: settings.db_acquire_timeout,
             idle_ping_after: settings.db_idle_ping_after,
+            statement_timeout: Some(settings.db_statement_timeout),
             ..PoolConfig::DEFAULT
         };
         let store = PgStore::connect(&settings.database_url, pool).await?;

@@ -41,6 +41,11 @@ pub struct Settings {
     /// while idle (the server restarted) is replaced instead of failing a request.
     #[serde(with = "humantime_serde")]
     pub db_idle_ping_after: Duration,
+    /// PostgreSQL cancels a statement running longer, and the request is answered 503: a
+    /// database that stopped answering (a commit waiting for a lost synchronous standby)
+    /// holds no request longer than this. `0s` turns it off. Migrations are exempt.
+    #[serde(with = "humantime_serde")]
+    pub db_statement_timeout: Duration,
     /// An HTTP connection that has not sent a request's complete headers within this time —
     /// a new connection, or a kept-alive one between requests — is closed.
     #[serde(with = "humantime_serde")]
@@ -115,6 +120,7 @@ impl Settings {
             )?
             .set_default("db_acquire_timeout", "1s")?
             .set_default("db_idle_ping_after", "1s")?
+            .set_default("db_statement_timeout", "10s")?
             .set_default("http_header_read_timeout", "30s")?
             .set_default("http_body_timeout", "10s")?
             .set_default("request_timeout", "30s")?
@@ -158,6 +164,11 @@ impl Settings {
             sqlite || self.uses_postgres(),
             "invalid settings: database_url must be postgres://…, postgresql://…, sqlite:FILE or a file path, not {url:?}"
         );
+        if self.uses_postgres() {
+            // A multi-host URL is read by accountd, not sqlx: a mistake in it is named now,
+            // before anything connects.
+            accountd_postgres::Topology::parse(url).context("invalid settings")?;
+        }
         Ok(())
     }
 
@@ -256,6 +267,7 @@ mod tests {
     fn timeouts_have_short_defaults_and_take_human_durations() {
         let s = Settings::load(&cli(&[]), env(&[])).unwrap();
         assert_eq!(s.db_acquire_timeout, Duration::from_secs(1));
+        assert_eq!(s.db_statement_timeout, Duration::from_secs(10));
         assert_eq!(s.http_header_read_timeout, Duration::from_secs(30));
         assert_eq!((s.request_timeout, s.http_body_timeout), (Duration::from_secs(30), Duration::from_secs(10)));
         assert_eq!(s.max_connections, 1024);
@@ -263,12 +275,14 @@ mod tests {
             &cli(&[]),
             env(&[
                 ("ACCOUNTD_DB_ACQUIRE_TIMEOUT", "250ms"),
+                ("ACCOUNTD_DB_STATEMENT_TIMEOUT", "0s"),
                 ("ACCOUNTD_HTTP_HEADER_READ_TIMEOUT", "2s"),
                 ("ACCOUNTD_MAX_CONNECTIONS", "10"),
             ]),
         )
         .unwrap();
         assert_eq!(s.db_acquire_timeout, Duration::from_millis(250));
+        assert_eq!(s.db_statement_timeout, Duration::ZERO, "zero turns it off");
         assert_eq!((s.http_header_read_timeout, s.max_connections), (Duration::from_secs(2), 10));
         let err = Settings::load(&cli(&[]), env(&[("ACCOUNTD_REQUEST_TIMEOUT", "soon")])).unwrap_err();
         assert!(format!("{err:#}").contains("request_timeout"), "{err:#}");
@@ -282,6 +296,22 @@ mod tests {
         }
         for good in ["sqlite:a.db", "sqlite://a.db?mode=rwc", "data/accountd.db", "postgresql://h/db"] {
             assert!(Settings::load(&cli(&["--database-url", good]), env(&[])).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_multi_host_database_url_is_accepted_and_a_malformed_one_refused_naming_the_setting() {
+        let good = "postgres://u@10.0.0.1:5432,10.0.0.2:5433,[fd00::3]/accounts?target_session_attrs=read-write";
+        let s = Settings::load(&cli(&["--database-url", good]), env(&[])).unwrap();
+        assert_eq!(s.database_url, good);
+        for (bad, reason) in [
+            ("postgres://u@h1:5432,h2:x/db", "the port of host h2 must be 1–65535"),
+            ("postgres://u@h1,h2/db?target_session_attrs=master", "target_session_attrs must be one of"),
+            ("postgres://u@h1,,h2/db", "host 2 of the url is empty"),
+        ] {
+            let err = format!("{:#}", Settings::load(&cli(&["--database-url", bad]), env(&[])).unwrap_err());
+            assert!(err.starts_with("invalid settings: invalid database_url: "), "{bad}: {err}");
+            assert!(err.contains(reason), "{bad}: {err}");
         }
     }
 

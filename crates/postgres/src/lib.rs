@@ -9,7 +9,9 @@
 pub mod testing;
 
 pub use accountd_sql::PoolConfig;
-pub use accountd_sql::postgres::{PgStore, PgTransaction};
+pub use accountd_sql::postgres::{
+    InvalidDatabaseUrl, NoMatchingHost, PgStore, PgTransaction, TargetSessionAttrs, Topology,
+};
 
 /// Connections per instance unless the operator says otherwise: enough to keep a few
 /// cores busy, few enough that many instances fit under PostgreSQL's `max_connections`.

@@ -61,8 +61,9 @@ pub fn mark(error: anyhow::Error) -> anyhow::Error {
 
 /// True when `error` says the database cannot be reached rather than that a statement
 /// failed: no connection within the pool's acquire timeout, a connection refused, reset or
-/// closed, or the server shutting down or out of connection slots. The same statement may
-/// succeed once the database is back.
+/// closed, the server shutting down, out of connection slots, read-only (a standby) or too
+/// slow to answer. The same statement may succeed once the database (or its new primary)
+/// is back.
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut
@@ -82,11 +83,13 @@ pub fn is_contention(error: &sqlx::Error) -> bool {
 }
 
 /// PostgreSQL's SQLSTATEs of class 08 (connection exception), 57P01–57P03 (shutting down,
-/// crashed, starting up) and 53300 (too many connections); SQLite's BUSY and LOCKED (codes
+/// crashed, starting up), 53300 (too many connections), 25006 (read-only transaction: the
+/// server is a standby, the old primary after a failover, or was made read-only) and 57014
+/// (the statement timeout cancelled it: the database did not answer in time); SQLite's BUSY and LOCKED (codes
 /// 5 and 6 and their extended forms), which mean the write lock stayed taken past the busy
 /// timeout. The two code sets cannot be confused: SQLite's are numbers below 5 digits.
 fn unavailable_code(code: &str) -> bool {
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006" | "57014") {
         return true;
     }
     code.len() < 5 && code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
@@ -112,7 +115,7 @@ mod tests {
 
     #[test]
     fn sqlstates_of_lost_connections_and_sqlite_busy_count_as_unavailable() {
-        for code in ["08006", "08001", "57P01", "57P03", "53300", "5", "517", "6", "262"] {
+        for code in ["08006", "08001", "57P01", "57P03", "53300", "25006", "57014", "5", "517", "6", "262"] {
             assert!(unavailable_code(code), "{code}");
         }
         for code in ["23505", "23503", "40001", "1", "19", "2067"] {

@@ -18,6 +18,10 @@ mod rows;
 mod violations;
 
 #[cfg(feature = "postgres")]
+mod failover;
+#[cfg(feature = "postgres")]
+mod hosts;
+#[cfg(feature = "postgres")]
 mod listen;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -13,12 +13,14 @@ mod store;
 
 pub use store::{SqlStore as PgStore, SqlTransaction as PgTransaction};
 
-use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::Connection;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
+use crate::failover::Failover;
+pub use crate::hosts::{InvalidDatabaseUrl, NoMatchingHost, TargetSessionAttrs, Topology};
 use crate::{Context as _, PoolConfig};
 
 /// The tokens of the store's SQL that PostgreSQL spells its own way.
@@ -84,37 +86,38 @@ pub(crate) mod dialect {
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 impl PgStore {
-    /// Connects to `url` (`postgres://…`, with `sslmode` and the other libpq parameters).
-    /// Does not migrate; see [`PgStore::migrate`].
+    /// Connects to `url` (`postgres://…`, with `sslmode` and the other libpq parameters),
+    /// which may name several hosts and a `target_session_attrs` as libpq's URLs do
+    /// ([`Topology`]): the pool then connects to the first host of the wanted role, and
+    /// follows the role to another host after a failover (`crate::failover`). Does not
+    /// migrate; see [`PgStore::migrate`].
     pub async fn connect(url: &str, pool: PoolConfig) -> anyhow::Result<Self> {
-        let options = PgConnectOptions::from_str(url).context("parsing the PostgreSQL url")?;
-        Self::connect_with(options, pool).await
+        let topology = Topology::parse(url)?;
+        Self::connect_to(topology, pool).await
     }
 
+    /// Connects to the one server `options` name, with no role check.
     pub async fn connect_with(options: PgConnectOptions, pool: PoolConfig) -> anyhow::Result<Self> {
-        let idle_ping_after = pool.idle_ping_after;
-        let pool = PgPoolOptions::new()
-            .max_connections(pool.max_connections)
-            // sqlx pings every connection it hands out by default: a round trip before each
-            // statement, which doubled the round trips of a GET (docs/benchmarks.md). Only a
-            // connection idle for a while is pinged instead: one that died while idle (the
-            // server restarted) fails the ping, and the pool replaces it before any request
-            // sees it. sqlx pings a connection on release too, so one that just served a
-            // request is known alive; busy connections never pay the round trip.
-            .test_before_acquire(false)
-            .before_acquire(move |connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= idle_ping_after {
-                        connection.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .acquire_timeout(pool.acquire_timeout)
+        let options = with_statement_timeout(options, pool);
+        let pool = pool_options(pool, None).connect_with(options).await.context("connecting to PostgreSQL")?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Connects to the hosts of `topology`, as [`PgStore::connect`] does with a URL.
+    pub async fn connect_to(topology: Topology, pool: PoolConfig) -> anyhow::Result<Self> {
+        if topology.is_plain() {
+            return Self::connect_with(topology.first_options().clone(), pool).await;
+        }
+        let topology = topology.map_options(|options| with_statement_timeout(options, pool));
+        let (index, options) = topology.select().await.context("connecting to PostgreSQL")?;
+        let failover = Failover::new(topology, index);
+        let pool = pool_options(pool, Some(failover.clone()))
             .connect_with(options)
             .await
             .context("connecting to PostgreSQL")?;
-        Ok(Self::from_pool(pool))
+        let store = Self::from_pool(pool.clone());
+        failover.supervise(pool, store.hub_handle());
+        Ok(store)
     }
 
     /// The `application_name` of the connection on which this store listens for other
@@ -125,7 +128,60 @@ impl PgStore {
 
     /// Applies every migration not yet applied. Safe to run from several instances at once:
     /// sqlx serializes them with an advisory lock.
+    /// Runs on a connection of its own without the statement timeout, which is for requests:
+    /// a migration of a large table may take longer.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(self.pool()).await.context("migrating the PostgreSQL database")
+        let options = (*self.pool().connect_options()).clone().options([("statement_timeout", "0")]);
+        let mut connection = PgConnection::connect_with(&options).await.context("connecting to migrate")?;
+        let migrated = MIGRATOR.run(&mut connection).await.context("migrating the PostgreSQL database");
+        let _ = connection.close().await;
+        migrated
     }
+}
+
+/// `options` with the pool's statement timeout, when it has one.
+fn with_statement_timeout(options: PgConnectOptions, pool: PoolConfig) -> PgConnectOptions {
+    match pool.statement_timeout {
+        Some(timeout) if !timeout.is_zero() => {
+            options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
+        }
+        _ => options,
+    }
+}
+
+/// The pool's behaviour: its size and acquire timeout, the idle ping, and, for a URL of
+/// several hosts or a target role, the role check of new connections and the closing of
+/// connections opened before a switch of hosts.
+fn pool_options(pool: PoolConfig, failover: Option<Arc<Failover>>) -> PgPoolOptions {
+    let idle_ping_after = pool.idle_ping_after;
+    let keep = failover.clone();
+    let mut options = PgPoolOptions::new()
+        .max_connections(pool.max_connections)
+        // sqlx pings every connection it hands out by default: a round trip before each
+        // statement, which doubled the round trips of a GET (docs/benchmarks.md). Only a
+        // connection idle for a while is pinged instead: one that died while idle (the
+        // server restarted) fails the ping, and the pool replaces it before any request
+        // sees it. sqlx pings a connection on release too, so one that just served a
+        // request is known alive; busy connections never pay the round trip.
+        .test_before_acquire(false)
+        .before_acquire(move |connection, meta| {
+            let keep = keep.clone();
+            Box::pin(async move {
+                if keep.is_some_and(|failover| !failover.keeps(meta.age)) {
+                    return Ok(false);
+                }
+                if meta.idle_for >= idle_ping_after {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .acquire_timeout(pool.acquire_timeout);
+    if let Some(failover) = failover {
+        options = options.after_connect(move |connection, _| {
+            let failover = failover.clone();
+            Box::pin(async move { failover.admit(connection).await })
+        });
+    }
+    options
 }

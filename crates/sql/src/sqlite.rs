@@ -76,8 +76,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// for the write lock. The database is a local file that cannot go away the way a server
 /// can; its connections are only busy, and waiting is the right answer to that (the short
 /// acquire timeout of [`PoolConfig::DEFAULT`] is for a PostgreSQL server that went away).
-pub const DEFAULT_POOL: PoolConfig =
-    PoolConfig { max_connections: 8, acquire_timeout: BUSY_TIMEOUT, idle_ping_after: BUSY_TIMEOUT };
+pub const DEFAULT_POOL: PoolConfig = PoolConfig {
+    max_connections: 8,
+    acquire_timeout: BUSY_TIMEOUT,
+    idle_ping_after: BUSY_TIMEOUT,
+    statement_timeout: None,
+};
 
 impl SqliteStore {
     /// Opens the database at `url` — `sqlite:path`, `sqlite://path` or a bare file path —

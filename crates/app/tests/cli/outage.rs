@@ -214,3 +214,64 @@ async fn while_postgres_is_down_requests_get_a_fast_503_and_none_fails_once_it_i
     assert!(failed_after.is_empty(), "requests failed after the database was back: {failed_after:?}");
     stop(running).await;
 }
+
+/// Runs each of `statements` on the cluster, as its superuser.
+async fn admin(url: &str, statements: &[&str]) {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("admin connection");
+    for sql in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe((*sql).to_owned())).execute(&mut connection).await.expect(sql);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_turned_read_only_answers_writes_with_503_never_500_and_reads_go_on() {
+    // A primary demoted to a standby after a failover refuses every write (SQLSTATE 25006)
+    // on the connections still open to it, until the pool finds the new primary.
+    let cluster = start_cluster();
+    let url = cluster.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (token, _) = bootstrap(dir.path(), &["--database-url", &url]);
+    let running = start(dir.path(), &["--database-url", &url]);
+    let base = format!("http://{}", running.http);
+    let http = rest_client(&token);
+    let create = async |name: &str| {
+        let reply = http.post(format!("{base}/v1/accounts")).json(&json!({"name": name})).send().await.expect("post");
+        let status = reply.status().as_u16();
+        let retry_after = reply.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, retry_after, reply.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (status, _, made) = create("Writable").await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+
+    admin(&url, &["ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for attempt in 0..3 {
+        let (status, retry_after, problem) = create(&format!("Refused {attempt}")).await;
+        assert_eq!(status, 503, "a write on a read-only database: {problem}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert_eq!(problem["type"], "urn:accountd:problem:service-unavailable", "{problem}");
+    }
+    let mut grpc = AccountServiceClient::connect(format!("http://{}", running.grpc)).await.expect("grpc connect");
+    let mut request = tonic::Request::new(accountd_grpc::pb::CreateAccountRequest {
+        name: "Refused over gRPC".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("metadata"));
+    let status = grpc.create_account(request).await.expect_err("read-only");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let read = http.get(format!("{base}/v1/accounts/{id}")).send().await.expect("get");
+    assert_eq!(read.status(), 200, "reads still work on a read-only database");
+
+    admin(&url, &["ALTER SYSTEM RESET default_transaction_read_only", "SELECT pg_reload_conf()"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, made) = create("Writable again").await;
+    assert_eq!(status, 201, "writes resume once the database is writable: {made}");
+    let listed: Value =
+        http.get(format!("{base}/v1/accounts?page_size=100")).send().await.expect("list").json().await.expect("json");
+    let names: Vec<&str> =
+        listed["accounts"].as_array().expect("accounts").iter().filter_map(|a| a["name"].as_str()).collect();
+    assert!(!names.iter().any(|n| n.starts_with("Refused")), "no refused write was applied: {names:?}");
+    stop(running).await;
+}

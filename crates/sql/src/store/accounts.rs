@@ -231,7 +231,7 @@ impl AccountWrites for SqlTransaction {
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_foreign_key_violation(&e) => Err(InsertAccountError::ParentMissing),
-            Err(e) => Err(anyhow::Error::new(e).context("inserting an account").into()),
+            Err(e) => Err(crate::context::mark(e.into()).context("inserting an account").into()),
         }
     }
 
@@ -305,7 +305,7 @@ impl AccountWrites for SqlTransaction {
             Ok(_) => return Ok(None),
             // A child inserted after the detach: the delete lost a race, not a rule.
             Err(e) if is_foreign_key_violation(&e) => return Ok(None),
-            Err(e) => return Err(anyhow::Error::new(e).context("deleting an account")),
+            Err(e) => return Err(crate::context::mark(e.into()).context("deleting an account")),
         }
         self.alters(Fact::AccountDeleted(id));
         let detached = detached.into_iter().map(Account::try_from).collect::<anyhow::Result<Vec<_>>>()?;

@@ -189,7 +189,7 @@ impl AliasWrites for SqlTransaction {
         match done {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Err(InsertDomainError::NameTaken),
-            Err(e) => Err(anyhow::Error::new(e).context("inserting a domain").into()),
+            Err(e) => Err(crate::context::mark(e.into()).context("inserting a domain").into()),
         }
     }
 
@@ -212,7 +212,7 @@ impl AliasWrites for SqlTransaction {
         match done {
             Ok(done) => Ok(Some(done.rows_affected() == 1)),
             Err(e) if is_foreign_key_violation(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context("deleting a domain")),
+            Err(e) => Err(crate::context::mark(e.into()).context("deleting a domain")),
         }
     }
 
@@ -282,7 +282,7 @@ impl AliasWrites for SqlTransaction {
             Err(e) if is_address_conflict(&e) => Err(InsertAliasError::AddressTaken),
             Err(e) if is_unique_violation(&e) => Err(InsertAliasError::DuplicateFlag),
             Err(e) if is_foreign_key_violation(&e) => Err(InsertAliasError::DomainMissing),
-            Err(e) => Err(anyhow::Error::new(e).context("inserting an alias").into()),
+            Err(e) => Err(crate::context::mark(e.into()).context("inserting an alias").into()),
         }
     }
 

@@ -287,7 +287,7 @@ impl IdentityWrites for SqlTransaction {
             // The primary key is a fresh UUIDv7; the only unique value a caller
             // can collide on is the email.
             Err(e) if is_unique_violation(&e) => Err(InsertUserError::EmailTaken),
-            Err(e) => Err(anyhow::Error::new(e).context("inserting a user").into()),
+            Err(e) => Err(crate::context::mark(e.into()).context("inserting a user").into()),
         }
     }
 

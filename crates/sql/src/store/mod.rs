@@ -45,6 +45,13 @@ impl SqlStore {
         Self { pool, hub }
     }
 
+    /// A handle on the store's change hub that lives no longer than the store: tasks that
+    /// serve the store (the PostgreSQL failover supervisor) end once it upgrades no more.
+    #[allow(dead_code, reason = "only the PostgreSQL store has such tasks")]
+    pub(crate) fn hub_handle(&self) -> std::sync::Weak<ChangeHub> {
+        Arc::downgrade(&self.hub)
+    }
+
     pub fn pool(&self) -> &sqlx::Pool<Db> {
         &self.pool
     }

@@ -68,7 +68,7 @@ enum Scope {
     /// account the query names).
     All,
     /// Events of accounts where the caller holds `audit:read`.
-    Readable(crate::Rights),
+    Readable(Box<crate::Rights>),
 }
 
 /// The event feed.
@@ -189,7 +189,7 @@ impl EventService {
                 self.deps.authorized_account(principal, id, Permission::AuditRead).await?;
                 Ok(Scope::All)
             }
-            None => Ok(Scope::Readable(self.deps.all_rights(principal).await?)),
+            None => Ok(Scope::Readable(Box::new(self.deps.all_rights(principal).await?))),
         }
     }
 

@@ -68,7 +68,8 @@ pub async fn bootstrap(settings: Settings, email: &str) -> anyhow::Result<()> {
 
 /// `accountd serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let services = Services::with_defaults(open_store(&settings).await?, crate::mfa_key::sealer(&settings)?);
+    let mut services = Services::with_defaults(open_store(&settings).await?, crate::mfa_key::sealer(&settings)?);
+    services.events = services.events.clone().with_retention(settings.event_retention);
 
     let http =
         TcpListener::bind(settings.http_addr).await.with_context(|| format!("binding {}", settings.http_addr))?;

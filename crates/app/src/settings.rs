@@ -67,6 +67,10 @@ pub struct Settings {
     pub grpc_keepalive_timeout: Duration,
     /// Entries of each kind (tokens, users, accounts) the in-process decision cache keeps.
     pub decision_cache_capacity: std::num::NonZeroUsize,
+    /// How long events stay in the feed (`GET /v1/events`, `EventService/Watch`): an older
+    /// cursor is answered 410 / OUT_OF_RANGE. At least a day; 30 days by default.
+    #[serde(with = "humantime_serde")]
+    pub event_retention: Duration,
 }
 
 /// The data directory when none is configured: `$XDG_DATA_HOME/accountd`, else
@@ -127,7 +131,8 @@ impl Settings {
             .set_default("max_connections", 1024)?
             .set_default("grpc_keepalive_interval", "30s")?
             .set_default("grpc_keepalive_timeout", "10s")?
-            .set_default("decision_cache_capacity", accountd_domain::DEFAULT_DECISION_CACHE_CAPACITY.get() as u64)?;
+            .set_default("decision_cache_capacity", accountd_domain::DEFAULT_DECISION_CACHE_CAPACITY.get() as u64)?
+            .set_default("event_retention", "30days")?;
         if let Some(path) = &cli.config {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
@@ -147,6 +152,11 @@ impl Settings {
             .try_deserialize::<Settings>()
             .context("invalid settings")?;
         settings.check_database_url()?;
+        anyhow::ensure!(
+            settings.event_retention >= accountd_domain::MIN_RETENTION,
+            "invalid settings: event_retention must be at least a day, not {:?}",
+            settings.event_retention
+        );
         anyhow::ensure!(
             !settings.data_dir.as_os_str().is_empty(),
             "invalid settings: no data_dir configured and neither XDG_DATA_HOME nor HOME is set; \
@@ -196,6 +206,16 @@ mod tests {
 
     fn cli(args: &[&str]) -> Cli {
         Cli::parse_from(std::iter::once("accountd").chain(args.iter().copied()).chain(["serve"]))
+    }
+
+    #[test]
+    fn events_are_kept_thirty_days_unless_told_and_at_least_a_day() {
+        let s = Settings::load(&cli(&[]), env(&[])).unwrap();
+        assert_eq!(s.event_retention, Duration::from_secs(30 * 24 * 3600));
+        let s = Settings::load(&cli(&[]), env(&[("ACCOUNTD_EVENT_RETENTION", "7days")])).unwrap();
+        assert_eq!(s.event_retention, Duration::from_secs(7 * 24 * 3600));
+        let short = Settings::load(&cli(&[]), env(&[("ACCOUNTD_EVENT_RETENTION", "1h")])).unwrap_err();
+        assert!(format!("{short:#}").contains("event_retention"), "{short:#}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AccountRepository, AccountWrites, AliasRepository, AliasWrites, AuditRepository, AuditWrites, ChangeHub,
+    AccountRepository, AccountWrites, AliasRepository, AliasWrites, AuditRepository, AuditWrites, ChangeHub, EventFeed,
     IdempotencyWrites, IdentityRepository, IdentityWrites, MfaRepository, MfaWrites, SubscriptionRepository,
     SubscriptionWrites,
 };
@@ -58,6 +58,7 @@ pub trait Store:
     + AccountRepository
     + AliasRepository
     + AuditRepository
+    + EventFeed
     + IdentityRepository
     + MfaRepository
     + SubscriptionRepository

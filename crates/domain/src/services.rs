@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::{
     AccountService, AccountUserService, AliasService, Argon2idHasher, AuditService, Authenticator,
-    AuthorizationService, Clock, DomainService, IdGenerator, MemberService, MfaService, SecretSealer, Store,
-    SubscriptionService, TokenService, UserService,
+    AuthorizationService, Clock, DomainService, EventService, IdGenerator, MemberService, MfaService, SecretSealer,
+    Store, SubscriptionService, TokenService, UserService,
 };
 
 /// The ports a service needs.
@@ -33,6 +33,8 @@ pub struct Services {
     pub members: MemberService,
     pub tokens: TokenService,
     pub audit: AuditService,
+    /// The ordered event feed (REST `/v1/events`, gRPC `EventService/Watch`).
+    pub events: EventService,
     pub subscriptions: SubscriptionService,
     pub domains: DomainService,
     pub aliases: AliasService,
@@ -59,6 +61,7 @@ impl Services {
             members: MemberService::new(store.clone(), clock.clone(), ids.clone()),
             tokens: TokenService::new(store.clone(), clock.clone(), ids.clone()),
             audit: AuditService::new(store.clone(), clock.clone(), ids.clone()),
+            events: EventService::new(store.clone(), clock.clone(), ids.clone()),
             subscriptions: SubscriptionService::new(store.clone(), clock.clone(), ids.clone()),
             domains: DomainService::new(store.clone(), clock.clone(), ids.clone()),
             aliases: AliasService::new(store.clone(), clock.clone(), ids.clone(), Arc::new(Argon2idHasher)),

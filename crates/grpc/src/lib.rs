@@ -9,6 +9,7 @@ mod audit;
 mod authorization;
 mod caller;
 mod convert;
+mod events;
 mod health;
 mod members;
 mod metrics;
@@ -43,6 +44,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     use pb::audit_service_server::AuditServiceServer;
     use pb::authorization_service_server::AuthorizationServiceServer;
     use pb::domain_service_server::DomainServiceServer;
+    use pb::event_service_server::EventServiceServer;
     use pb::member_service_server::MemberServiceServer;
     use pb::subscription_service_server::SubscriptionServiceServer;
     use pb::token_service_server::TokenServiceServer;
@@ -53,6 +55,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
     let members = MemberServiceServer::new(members::MembersApi::new(services.clone()));
     let tokens = TokenServiceServer::new(tokens::TokensApi::new(services.clone()));
     let audit = AuditServiceServer::new(audit::AuditApi::new(services.clone()));
+    let events = EventServiceServer::new(events::EventsApi::new(services.clone()));
     let authorization = AuthorizationServiceServer::new(authorization::AuthorizationApi::new(services.clone()));
     let subscriptions = SubscriptionServiceServer::new(subscriptions::SubscriptionsApi::new(services.clone()));
     let domains = DomainServiceServer::new(aliases::DomainsApi::new(services.clone()));
@@ -68,6 +71,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
             <MemberServiceServer<members::MembersApi> as NamedService>::NAME,
             <TokenServiceServer<tokens::TokensApi> as NamedService>::NAME,
             <AuditServiceServer<audit::AuditApi> as NamedService>::NAME,
+            <EventServiceServer<events::EventsApi> as NamedService>::NAME,
             <AuthorizationServiceServer<authorization::AuthorizationApi> as NamedService>::NAME,
             <SubscriptionServiceServer<subscriptions::SubscriptionsApi> as NamedService>::NAME,
             <DomainServiceServer<aliases::DomainsApi> as NamedService>::NAME,
@@ -85,6 +89,7 @@ pub async fn routes(services: Services) -> Result<Routes, tonic_reflection::serv
         .add_service(members)
         .add_service(tokens)
         .add_service(audit)
+        .add_service(events)
         .add_service(authorization)
         .add_service(subscriptions)
         .add_service(domains)

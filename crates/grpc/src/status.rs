@@ -63,6 +63,7 @@ pub fn to_status<E: HasErrorKind>(error: E) -> Status {
             details.set_retry_info(Some(std::time::Duration::from_secs(retry_after_secs)));
             Status::with_error_details(Code::Unavailable, "the database cannot be reached; retry later", details)
         }
+        ErrorKind::Gone => Status::out_of_range(message),
         ErrorKind::Internal => {
             tracing::error!(error = %error_chain(&error), "rpc failed");
             Status::internal("the service failed; it has been logged")

@@ -7,6 +7,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod authorize;
+mod events;
 mod extract;
 mod health;
 mod me;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(events::routes())
         .merge(authorize::routes())
         .merge(subscriptions::routes())
         .merge(aliases::routes())

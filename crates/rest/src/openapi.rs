@@ -9,7 +9,8 @@ use utoipa::openapi::{Content, Ref, RefOr};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::{
-    account_users, accounts, aliases, audit, authorize, health, me, members, mfa, problem, subscriptions, tokens, users,
+    account_users, accounts, aliases, audit, authorize, events, health, me, members, mfa, problem, subscriptions,
+    tokens, users,
 };
 
 /// Account types (seeds 003 and 004).
@@ -152,6 +153,7 @@ pub enum MembershipAnswerSchema {
         tokens::delete_platform_token,
         tokens::roll_platform_token,
         audit::list_audit_logs,
+        events::list_events,
         authorize::authorize,
         subscriptions::list_rate_plans,
         subscriptions::list_subscriptions,
@@ -214,6 +216,7 @@ pub enum MembershipAnswerSchema {
         (name = "account users", description = "The owner and users of an account, and their MFA (seed 002)"),
         (name = "tokens", description = "API tokens"),
         (name = "audit", description = "The append-only audit trail"),
+        (name = "events", description = "The ordered event feed: every committed change, with cursors"),
         (name = "authorization", description = "The decision API: what a token or user may do (root authz:check)"),
         (name = "subscriptions", description = "Rate plans and subscriptions"),
         (name = "operations", description = "Probes; no credentials needed")

@@ -133,6 +133,7 @@ impl ApiError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
+            ErrorKind::Gone => Self::new(StatusCode::GONE, "gone", "Gone", detail),
             ErrorKind::Internal => {
                 tracing::error!(error = %error_chain(error), "request failed");
                 Self::new(

@@ -81,6 +81,18 @@ pub(crate) mod dialect {
             .context("announcing a change")?;
         Ok(())
     }
+
+    /// The feed position of an event appended in a transaction: the writing transaction's
+    /// id, then a sequence number (migration 0012 says why both).
+    pub(crate) const FEED_XACT: &str = "pg_current_xact_id()::text::bigint";
+    pub(crate) const FEED_SEQ: &str = "nextval('audit_events_seq')";
+
+    /// Only events of transactions below the oldest one still running: every such
+    /// transaction has ended, so no event can still appear before one returned.
+    pub(crate) const FEED_SETTLED: &str = " AND xact_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+    /// Whether the event's action is in the comma-separated list `$4` (empty: any).
+    pub(crate) const FEED_TYPES: &str = " AND ($4 = '' OR strpos(',' || $4 || ',', ',' || action || ',') > 0)";
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -65,6 +65,18 @@ pub(crate) mod dialect {
     ) -> anyhow::Result<()> {
         Ok(())
     }
+
+    /// The feed position of an event appended in a transaction: one writer at a time (the
+    /// write lock of `BEGIN IMMEDIATE`), so the next sequence number is commit order
+    /// (migration 0012).
+    pub(crate) const FEED_XACT: &str = "0";
+    pub(crate) const FEED_SEQ: &str = "(SELECT coalesce(max(seq), 0) + 1 FROM audit_events)";
+
+    /// Every committed event is settled: nothing committed later can take a smaller seq.
+    pub(crate) const FEED_SETTLED: &str = "";
+
+    /// Whether the event's action is in the comma-separated list `$4` (empty: any).
+    pub(crate) const FEED_TYPES: &str = " AND ($4 = '' OR instr(',' || $4 || ',', ',' || action || ',') > 0)";
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");

@@ -63,38 +63,51 @@ impl AuditService {
             },
         }
         let mut page = self.deps.store.list_audit_events(&query).await?;
-        if !principal.root_permissions().contains(Permission::UsersRead) {
+        if query.actor_id.is_some() && !principal.root_permissions().contains(Permission::UsersRead) {
             // A tenant cannot see platform actors' ids, so filtering by one finds nothing: an
             // actor_id filter is no oracle for a root user's token id.
-            if query.actor_id.is_some() {
-                page.items.retain(|e| !matches!(e.actor.kind, ActorKind::Platform | ActorKind::System));
+            page.items.retain(|e| !matches!(e.actor.kind, ActorKind::Platform | ActorKind::System));
+        }
+        self.deps.shown_audit_events(principal, &mut page.items).await?;
+        Ok(page)
+    }
+}
+
+impl Deps {
+    /// `events` as `principal` may see them: unchanged for platform readers (root
+    /// `users:read`); tenants see the platform (root users, the system) without ids or
+    /// emails: as actor, in the changes (an account's owner_id, a member's
+    /// user_id/invited_by), and as the resource of a membership or user event
+    /// ("platform"), and a platform call's origin (ip, user agent, request id) blank. The
+    /// audit listing and the event feed both show events through it.
+    pub(crate) async fn shown_audit_events(
+        &self,
+        principal: &Principal,
+        events: &mut [AuditEvent],
+    ) -> anyhow::Result<()> {
+        if principal.root_permissions().contains(Permission::UsersRead) {
+            return Ok(());
+        }
+        let named: Vec<UserId> = events
+            .iter()
+            .flat_map(|e| {
+                let resource = matches!(e.resource_type.as_str(), "member" | "user").then(|| e.resource_id.clone());
+                e.changes.user_ids().into_iter().chain(resource)
+            })
+            .filter_map(|id| UserId::parse(&id, "id").ok())
+            .collect();
+        let platform: Vec<String> =
+            self.platform_users(principal, named).await?.iter().map(ToString::to_string).collect();
+        for event in events {
+            if matches!(event.actor.kind, ActorKind::Platform | ActorKind::System) {
+                event.request = RequestInfo::default();
             }
-            // Tenants see the platform (root users, the system) without ids or emails: as
-            // actor, in the changes (an account's owner_id, a member's user_id/invited_by),
-            // and as the resource of a membership or user event ("platform").
-            let named: Vec<UserId> = page
-                .items
-                .iter()
-                .flat_map(|e| {
-                    let resource = matches!(e.resource_type.as_str(), "member" | "user").then(|| e.resource_id.clone());
-                    e.changes.user_ids().into_iter().chain(resource)
-                })
-                .filter_map(|id| UserId::parse(&id, "id").ok())
-                .collect();
-            let platform: Vec<String> =
-                self.deps.platform_users(principal, named).await?.iter().map(ToString::to_string).collect();
-            for event in &mut page.items {
-                // A platform call's origin (ip, user agent, request id) is the platform's own.
-                if matches!(event.actor.kind, ActorKind::Platform | ActorKind::System) {
-                    event.request = RequestInfo::default();
-                }
-                event.actor = event.actor.clone().shown_to_tenant();
-                event.changes = std::mem::take(&mut event.changes).without_users(&platform);
-                if matches!(event.resource_type.as_str(), "member" | "user") && platform.contains(&event.resource_id) {
-                    event.resource_id = "platform".to_owned();
-                }
+            event.actor = event.actor.clone().shown_to_tenant();
+            event.changes = std::mem::take(&mut event.changes).without_users(&platform);
+            if matches!(event.resource_type.as_str(), "member" | "user") && platform.contains(&event.resource_id) {
+                event.resource_id = "platform".to_owned();
             }
         }
-        Ok(page)
+        Ok(())
     }
 }

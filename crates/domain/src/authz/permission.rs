@@ -12,6 +12,8 @@ named_enum!(
     /// factors (every user may manage its own; a token narrowed without it may not).
     /// `authz:check` is a platform permission too: asking the decision API
     /// ([`AuthorizationService`](crate::AuthorizationService)) about any subject.
+    /// `events:read` is a platform permission: following every account's events
+    /// ([`EventService`](crate::EventService)).
     Permission, "permission" {
         AccountsRead => "accounts:read",
         AccountsWrite => "accounts:write",
@@ -30,6 +32,7 @@ named_enum!(
         UsersWrite => "users:write",
         DomainsWrite => "domains:write",
         AuthzCheck => "authz:check",
+        EventsRead => "events:read",
     }
 );
 
@@ -52,7 +55,7 @@ impl Permission {
 
     /// Whether the permission is granted per account (as opposed to platform-wide only).
     pub fn is_account_scoped(&self) -> bool {
-        !matches!(self, Self::UsersRead | Self::UsersWrite | Self::DomainsWrite | Self::AuthzCheck)
+        !matches!(self, Self::UsersRead | Self::UsersWrite | Self::DomainsWrite | Self::AuthzCheck | Self::EventsRead)
     }
 }
 

@@ -22,6 +22,7 @@ mod audit;
 mod authz;
 mod billing;
 mod changes;
+mod events;
 mod idempotency;
 mod identity;
 mod mfa;
@@ -31,6 +32,7 @@ pub use audit::*;
 pub use authz::*;
 pub use billing::*;
 pub use changes::*;
+pub use events::*;
 pub use idempotency::*;
 pub use identity::*;
 pub use mfa::*;
@@ -99,7 +101,12 @@ macro_rules! store_conformance_tests {
             of_concurrent_checks_of_one_code_exactly_one_is_accepted,
             two_factor_enforcement_shuts_out_members_without_an_active_factor_only,
             an_invitation_grants_nothing_until_accepted,
-            the_authenticator_refuses_a_token_by_status_validity_window_and_address
+            the_authenticator_refuses_a_token_by_status_validity_window_and_address,
+            the_feed_hands_out_events_in_commit_order_after_a_cursor,
+            concurrent_writers_are_followed_without_a_skip_or_a_repeat,
+            a_long_poll_answers_as_soon_as_an_event_commits,
+            a_cursor_older_than_retention_is_gone,
+            a_follower_sees_only_events_of_accounts_where_it_holds_audit_read
         );
     };
     (@cases $factory:path; $($case:ident),+) => {

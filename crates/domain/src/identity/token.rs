@@ -207,16 +207,20 @@ pub(crate) fn grant(
 /// by a policy that named everything before them, so such a token is not narrowed (tokens
 /// made before they existed, the bootstrap token and the default tokens made from them):
 /// an allow policy naming every account permission but `mfa:write` implies `mfa:write`, and
-/// one naming every permission but `mfa:write` and `authz:check` (a full platform token,
-/// which could already make itself any other token) implies `authz:check` too.
+/// one naming every permission but `mfa:write`, `authz:check` and `events:read` (a full
+/// platform token, which could already make itself any other token) implies `authz:check`
+/// and `events:read` too.
 fn allow_minus_deny<'a>(policies: impl Iterator<Item = &'a Policy>) -> PermissionSet {
     let later = |set: PermissionSet, added: &[Permission]| set.difference(PermissionSet::of(added));
     let full_account = later(PermissionSet::account_scoped(), &[Permission::MfaWrite]);
-    let full_platform = later(PermissionSet::all(), &[Permission::MfaWrite, Permission::AuthzCheck]);
+    let full_platform =
+        later(PermissionSet::all(), &[Permission::MfaWrite, Permission::AuthzCheck, Permission::EventsRead]);
     let implied = |named: PermissionSet| {
         let covers = |full: PermissionSet| named.intersection(full) == full;
         match (covers(full_platform), covers(full_account)) {
-            (true, _) => named.union(PermissionSet::of(&[Permission::MfaWrite, Permission::AuthzCheck])),
+            (true, _) => {
+                named.union(PermissionSet::of(&[Permission::MfaWrite, Permission::AuthzCheck, Permission::EventsRead]))
+            }
             (false, true) => named.union(PermissionSet::of(&[Permission::MfaWrite])),
             (false, false) => named,
         }
@@ -419,8 +423,11 @@ mod tests {
 
     #[test]
     fn a_full_platform_token_made_before_authz_check_implies_it_and_a_narrower_one_does_not() {
-        let before: Vec<Permission> =
-            Permission::ALL.iter().copied().filter(|p| !matches!(p, Permission::AuthzCheck)).collect();
+        let before: Vec<Permission> = Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| !matches!(p, Permission::AuthzCheck | Permission::EventsRead))
+            .collect();
         let platform = |policies| Token { account_id: None, ..token(policies) };
         assert!(platform(vec![policy(Effect::Allow, &before, &[])]).platform_grant().contains(Permission::AuthzCheck));
         let without_users: Vec<Permission> = before.iter().copied().filter(|p| *p != Permission::UsersWrite).collect();

@@ -136,6 +136,9 @@ pub enum ErrorKind<'a> {
     /// acquire timeout); the client may retry after the given seconds: 503 with
     /// `Retry-After` / UNAVAILABLE with `RetryInfo`.
     Unavailable { retry_after_secs: u64 },
+    /// What the caller asked for is no longer kept (an event cursor older than the feed's
+    /// retention): 410 Gone / OUT_OF_RANGE, so a follower knows to resynchronize.
+    Gone,
     /// A failure of the service itself; its cause is logged, never shown: 500 / INTERNAL.
     Internal,
 }

@@ -11,6 +11,7 @@ mod authz_rules;
 /// The authorization model's table, shared with the REST suite.
 #[path = "../../../rest/tests/api/authz_table.rs"]
 mod authz_table;
+mod events;
 mod factor_and_replay_rules;
 mod idempotency;
 mod identity;

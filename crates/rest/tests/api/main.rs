@@ -10,6 +10,7 @@ mod authz_model;
 mod authz_rules;
 mod authz_table;
 mod docs;
+mod events;
 mod factor_and_replay_rules;
 mod hierarchy;
 mod idempotency;

@@ -1,6 +1,8 @@
 //! The `audit_events` row and its conversion.
 
-use accountd_domain::{AccountId, Actor, ActorKind, AuditEvent, AuditEventId, AuditOutcome, RequestInfo};
+use accountd_domain::{
+    AccountId, Actor, ActorKind, AuditEvent, AuditEventId, AuditOutcome, FeedEvent, FeedPosition, RequestInfo,
+};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
@@ -9,6 +11,29 @@ use uuid::Uuid;
 /// `SELECT` the columns [`AuditRow`] reads `FROM audit_events`; the clauses follow.
 pub(crate) const SELECT_AUDIT_EVENTS: &str = "SELECT id, account_id, actor_type, actor_id, actor_email, action, \
     outcome, resource_type, resource_id, changes, request_ip, user_agent, request_id, occurred_at FROM audit_events ";
+
+/// `SELECT` the columns [`FeedRow`] reads `FROM audit_events`: an audit row and its place
+/// in the feed.
+pub(crate) const SELECT_FEED_EVENTS: &str = "SELECT id, account_id, actor_type, actor_id, actor_email, action, \
+    outcome, resource_type, resource_id, changes, request_ip, user_agent, request_id, occurred_at, xact_id, seq \
+    FROM audit_events ";
+
+/// A row of `audit_events` with its feed position.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FeedRow {
+    #[sqlx(flatten)]
+    pub event: AuditRow,
+    pub xact_id: i64,
+    pub seq: i64,
+}
+
+impl TryFrom<FeedRow> for FeedEvent {
+    type Error = anyhow::Error;
+
+    fn try_from(row: FeedRow) -> anyhow::Result<Self> {
+        Ok(FeedEvent { position: FeedPosition { xact: row.xact_id, seq: row.seq }, event: row.event.try_into()? })
+    }
+}
 
 /// A row of `audit_events`.
 #[derive(Debug, sqlx::FromRow)]

@@ -7,7 +7,7 @@ use const_format::concatcp;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{SqlStore, SqlTransaction};
+use super::{SqlStore, SqlTransaction, dialect};
 use crate::Context as _;
 use crate::changes_to_json;
 use crate::paging::{limit, page_of};
@@ -61,11 +61,16 @@ impl AuditRepository for SqlStore {
 #[async_trait]
 impl AuditWrites for SqlTransaction {
     async fn append_audit_event(&mut self, event: &AuditEvent) -> anyhow::Result<()> {
-        sqlx::query(
+        // The event's place in the feed is the database's to give (see `dialect::FEED_XACT`).
+        sqlx::query(concatcp!(
             "INSERT INTO audit_events (id, account_id, actor_type, actor_id, actor_email, action, outcome, \
-             resource_type, resource_id, changes, request_ip, user_agent, request_id, occurred_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
+             resource_type, resource_id, changes, request_ip, user_agent, request_id, occurred_at, xact_id, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, ",
+            dialect::FEED_XACT,
+            ", ",
+            dialect::FEED_SEQ,
+            ")"
+        ))
         .bind(event.id.as_uuid())
         .bind(event.account_id.map(|id| id.as_uuid()))
         .bind(event.actor.kind.as_str())

@@ -8,6 +8,7 @@ mod accounts;
 mod aliases;
 mod audit;
 mod billing;
+mod events;
 mod idempotency;
 mod identity;
 mod mfa;

@@ -42,6 +42,7 @@ impl ConsoleError {
                 (StatusCode::PRECONDITION_FAILED, "it changed since you loaded the page: reload and retry".to_owned())
             }
             ErrorKind::Conflict => (StatusCode::CONFLICT, "a concurrent change won: retry".to_owned()),
+            ErrorKind::Gone => (StatusCode::GONE, error.to_string()),
             ErrorKind::PermissionDenied => {
                 (StatusCode::FORBIDDEN, "you do not have the permission for this".to_owned())
             }

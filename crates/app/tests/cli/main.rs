@@ -7,6 +7,7 @@ mod hygiene;
 mod mfa;
 mod observability;
 mod outage;
+mod races;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -309,7 +309,7 @@ impl AccountService {
         let hierarchy = match command.parent_id {
             None => Vec::new(),
             Some(parent_id) => {
-                tx.lock_hierarchy().await?;
+                tx.lock_trees(&[parent_id]).await?;
                 let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
                 if !parent.account_type.is_container() {
                     return Err(CreateAccountError::ParentNotContainer(parent.account_type));
@@ -486,7 +486,7 @@ impl AccountService {
     ) -> Result<(), DeleteAccountError> {
         self.deps.authorized_account(principal, id, Permission::AccountsWrite).await?;
         let mut tx = self.deps.store.begin().await?;
-        tx.lock_hierarchy().await?;
+        tx.lock_trees(&[id]).await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
         if !if_match.matches(current.version) {
             return Err(DeleteAccountError::VersionMismatch);
@@ -560,7 +560,9 @@ impl AccountService {
             return Err(MoveAccountError::Forbidden);
         }
         let mut tx = self.deps.store.begin().await?;
-        tx.lock_hierarchy().await?;
+        // The mover's tree and the new parent's, both in the store's fixed order.
+        let trees: Vec<AccountId> = std::iter::once(id).chain(new_parent).collect();
+        tx.lock_trees(&trees).await?;
         let current = tx.find_account(id).await?.ok_or(MoveAccountError::NotFound)?;
         if !if_match.matches(current.version) {
             return Err(MoveAccountError::VersionMismatch);

@@ -68,7 +68,14 @@ impl Trio {
         format!("http://{}", self.instances[n % self.instances.len()].http)
     }
 
-    async fn send(&self, n: usize, method: reqwest::Method, path: &str, body: Option<Value>, key: Option<&str>) -> Answer {
+    async fn send(
+        &self,
+        n: usize,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Answer {
         let mut request = self.http.request(method, format!("{}{path}", self.base(n)));
         if let Some(body) = body {
             request = request.json(&body);

@@ -258,7 +258,7 @@ impl AccountService {
     /// Creates an account, under `parent_id` when given (which must be a container, and the
     /// new account may not be deeper than [`Account::MAX_DEPTH`]). With an idempotency key, a
     /// repeat of an earlier request returns the account that request created.
-    #[instrument(skip_all, fields(name = %command.name))]
+    #[instrument(level = "debug", skip_all, fields(name = %command.name))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -412,14 +412,14 @@ impl AccountService {
     }
 
     /// Reads one account.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
         let account = self.deps.authorized_account(principal, id, Permission::AccountsRead).await?;
         Ok(self.deps.shown_account(principal, account).await?)
     }
 
     /// Lists accounts in creation order, one page at a time.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<Account>, ListAccountsError> {
         let rights = self.deps.all_rights(principal).await?;
         let page = match principal.user_id() {
@@ -436,7 +436,7 @@ impl AccountService {
 
     /// Applies `patch` when `if_match` matches the current version. A patch that changes
     /// nothing returns the account as it is, without a new version or an audit event.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn update(
         &self,
         principal: &Principal,
@@ -477,7 +477,7 @@ impl AccountService {
 
     /// Deletes an account when `if_match` matches; its children become top-level accounts,
     /// each account of their subtrees audited as moved.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -527,7 +527,7 @@ impl AccountService {
     /// refused when it would create a cycle, exceed [`Account::MAX_DEPTH`] or put it under a
     /// non-container. The caller needs `accounts:write` on the account, its old parent and
     /// the new one. Every moved account is audited as `account.move`.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn move_account(
         &self,
         principal: &Principal,

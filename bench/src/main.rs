@@ -321,7 +321,9 @@ async fn main() -> Result<()> {
     eprintln!("bench: creations in one tree vs 16");
     let tenants: Vec<(String, String)> =
         (0..16).map(|u| (ctx.tokens[u].clone(), db::id(Kind::Account, ctx.shape.agency(u as u64)))).collect();
-    let per_tree = trees::creates_per_tree(measured.http, &tenants, 16, plan.connections, Duration::from_secs(plan.seconds)).await?;
+    let per_tree =
+        trees::creates_per_tree(measured.http, &tenants, 16, plan.connections, Duration::from_secs(plan.seconds))
+            .await?;
     eprintln!("bench: creations: 16 trees / 1 tree = {:.2}", per_tree.ratio());
     drop(measured);
 

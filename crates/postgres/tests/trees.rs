@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accountd_domain::{
-    Account, AccountId, KeySealer, NewAccountInput, Principal, RequestInfo, SealingKey, Services, Transaction, UnitOfWork,
+    Account, AccountId, KeySealer, NewAccountInput, Principal, RequestInfo, SealingKey, Services, Transaction,
+    UnitOfWork,
 };
 use accountd_postgres::{PgStore, PoolConfig};
 
@@ -38,10 +39,7 @@ async fn agency(services: &Services, name: &str, parent: Option<AccountId>) -> A
 
 /// Locks the trees of `accounts` in a new transaction on a task of its own, and hands the
 /// transaction back once the lock is held.
-fn lock_in_background(
-    store: &PgStore,
-    accounts: Vec<AccountId>,
-) -> tokio::task::JoinHandle<Box<dyn Transaction>> {
+fn lock_in_background(store: &PgStore, accounts: Vec<AccountId>) -> tokio::task::JoinHandle<Box<dyn Transaction>> {
     let store = store.clone();
     tokio::spawn(async move {
         let mut tx = store.begin().await.expect("begin");
@@ -123,12 +121,14 @@ async fn a_lock_that_waited_while_its_tree_moved_holds_the_tree_it_moved_into() 
     until_waiting_on(&store, b.id).await;
     assert!(!in_b.is_finished(), "tree B, where A's child now is, is held by the waiter");
     holder.commit().await.expect("commit");
-    tokio::time::timeout(PATIENCE, in_b).await.expect("tree B is free again").expect("task").commit().await.expect("commit");
-
-    let kid = services
-        .accounts
-        .get(&Principal::system(RequestInfo::default()), a_kid.id)
+    tokio::time::timeout(PATIENCE, in_b)
         .await
-        .expect("A's child");
+        .expect("tree B is free again")
+        .expect("task")
+        .commit()
+        .await
+        .expect("commit");
+
+    let kid = services.accounts.get(&Principal::system(RequestInfo::default()), a_kid.id).await.expect("A's child");
     assert_eq!(kid.hierarchy, vec![b.id, b_kid.id, a.id], "A's child is in tree B");
 }

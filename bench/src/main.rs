@@ -16,6 +16,7 @@ mod load;
 mod pgbench;
 mod report;
 mod stats;
+mod trees;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -336,6 +337,14 @@ async fn main() -> Result<()> {
     );
     let (_, hwm) = measured.memory()?;
     let notes = plans(&server, &ctx, &captured)?;
+    // Issue 14: creations in one tree vs 16 (bench/src/trees.rs), appended to the report.
+    eprintln!("bench: creations in one tree vs 16");
+    let tenants: Vec<(String, String)> =
+        (0..16).map(|u| (ctx.tokens[u].clone(), db::id(Kind::Account, ctx.shape.agency(u as u64)))).collect();
+    let per_tree =
+        trees::creates_per_tree(measured.http, &tenants, 16, plan.connections, Duration::from_secs(plan.seconds))
+            .await?;
+    eprintln!("bench: creations: 16 trees / 1 tree = {:.2}", per_tree.ratio());
     drop(measured);
 
     let report = Report {
@@ -374,7 +383,7 @@ async fn main() -> Result<()> {
         cores: std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64),
         notes,
     };
-    let text = report::markdown(&report);
+    let text = report::markdown(&report) + &per_tree.markdown();
     std::fs::write(out.join("report.md"), &text)?;
     report::chart(&report, &out.join("report.svg"))?;
     println!("{text}");

@@ -6,6 +6,7 @@ mod mfa_key;
 mod server;
 mod settings;
 mod telemetry;
+mod traceparent;
 
 use clap::Parser;
 
@@ -13,10 +14,13 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     let settings = settings::Settings::load(&cli, std::env::vars())?;
-    telemetry::init(settings.log_format);
-    match cli.command {
-        cli::Command::Serve => server::serve(settings).await,
+    let database = if settings.uses_postgres() { "postgresql" } else { "sqlite" };
+    let telemetry = telemetry::init(settings.log_format, database)?;
+    let done = match cli.command {
+        cli::Command::Serve => server::serve(settings, telemetry.tracing()).await,
         cli::Command::Migrate => server::migrate(settings).await,
         cli::Command::Bootstrap { email } => server::bootstrap(settings, &email).await,
-    }
+    };
+    telemetry.shutdown();
+    done
 }

@@ -18,6 +18,7 @@ use tracing::info;
 
 use crate::connections;
 use crate::settings::Settings;
+use crate::traceparent::TraceParentLayer;
 
 /// Opens and migrates the database `settings` name.
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
@@ -66,8 +67,8 @@ pub async fn bootstrap(settings: Settings, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `accountd serve`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+/// `accountd serve`; with `tracing`, requests continue the caller's W3C trace context.
+pub async fn serve(settings: Settings, tracing: bool) -> anyhow::Result<()> {
     let mut services = Services::with_defaults(open_store(&settings).await?, crate::mfa_key::sealer(&settings)?);
     services.events = services.events.clone().with_retention(settings.event_retention);
 
@@ -100,10 +101,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         }),
     );
     let rest = accountd_rest::with_timeouts(rest, settings.request_timeout, settings.http_body_timeout);
+    let rest = if tracing { rest.layer(TraceParentLayer) } else { rest };
     let rest_server = connections::serve_http(http, rest, &settings, stopped.clone());
 
     let routes = accountd_grpc::routes(services).await?;
     let grpc_layers = tower::ServiceBuilder::new()
+        .option_layer(tracing.then_some(TraceParentLayer))
         .layer(MapRequestLayer::new(accountd_rest::request_id::drop_unacceptable_request_id))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -44,8 +44,54 @@ pub(crate) mod dialect {
     /// change), so it cannot change under the transaction.
     pub(crate) const ROW_LOCK: &str = " FOR UPDATE";
 
-    /// One transaction-scoped advisory lock serializes changes to the tree's shape.
-    pub(crate) const TREE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7402531180)");
+    /// Locks the trees of `accounts` until the transaction ends: one transaction-scoped
+    /// advisory lock per tree, keyed by its root's id (the first segment of every path in
+    /// it), so changes in different trees never wait for each other. The two-key form of the
+    /// lock (7402, the root's `hashtext`) keeps these keys apart from one-key
+    /// advisory locks such as sqlx's migration lock; two roots sharing a hash merely share a
+    /// lock.
+    ///
+    /// One statement reads the roots and locks them in ascending key order (PostgreSQL
+    /// evaluates a volatile select list after `ORDER BY`), the fixed order that keeps two
+    /// movers of the same two trees from deadlocking. The roots were read before the wait:
+    /// a move or delete that held a lock meanwhile may have put an account in another tree,
+    /// so the statement runs again, under a new snapshot, until every tree it names is
+    /// already held. A tree found in that second round with a key below one held breaks the
+    /// order; PostgreSQL detects the deadlock that can then arise (40P01), which the store
+    /// reports as contention (409) instead of waiting forever.
+    pub(crate) async fn lock_trees(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        accounts: &[accountd_domain::AccountId],
+    ) -> anyhow::Result<()> {
+        use crate::Context as _;
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        // `id = $1` for one account, `id IN ($1, $2)` for two: the shapes the bench's SQL
+        // capture reads (bench/src/capture.rs). Placeholders only: every value is bound.
+        let ids = match accounts.len() {
+            1 => "= $1".to_owned(),
+            n => format!("IN ({})", (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+        };
+        let lock = format!(
+            "SELECT hashtext(split_part(path, '/', 1)) AS k, \
+             pg_advisory_xact_lock(7402, hashtext(split_part(path, '/', 1)))::text \
+             FROM accounts WHERE id {ids} GROUP BY 1 ORDER BY 1"
+        );
+        let mut held = std::collections::BTreeSet::new();
+        loop {
+            let mut query = sqlx::query_as::<_, (i32, String)>(sqlx::AssertSqlSafe(lock.as_str()));
+            for id in accounts {
+                query = query.bind(id.as_uuid());
+            }
+            let keys = query.fetch_all(&mut **tx).await.context("locking account trees")?;
+            let before = held.len();
+            held.extend(keys.into_iter().map(|(key, _)| key));
+            if held.len() == before {
+                return Ok(());
+            }
+        }
+    }
 
     /// True when `err` says an alias address is taken: PostgreSQL names the unique index.
     pub(crate) fn is_address_conflict(err: &sqlx::Error) -> bool {

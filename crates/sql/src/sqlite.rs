@@ -44,7 +44,12 @@ pub(crate) mod dialect {
     pub(crate) const ROW_LOCK: &str = "";
 
     /// No tree lock either, for the same reason: the write lock serializes the tree's changes.
-    pub(crate) const TREE_LOCK: Option<&str> = None;
+    pub(crate) async fn lock_trees(
+        _tx: &mut sqlx::Transaction<'static, Db>,
+        _accounts: &[accountd_domain::AccountId],
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
 
     /// True when `err` says an alias address is taken: SQLite names the index's columns.
     pub(crate) fn is_address_conflict(err: &sqlx::Error) -> bool {

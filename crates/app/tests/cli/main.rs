@@ -8,6 +8,8 @@ mod invalidation;
 mod mfa;
 mod observability;
 mod outage;
+mod races;
+mod traces;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -125,9 +127,14 @@ fn start_configured(dir: &Path, extra: &[&str], filter: &str, env: &[(&str, &str
     }
 }
 
+/// The address logged as `key=` (text logs) or as `"key":"…"` (JSON logs).
 fn field(line: &str, key: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.split_whitespace().next()?.parse().ok()
+    if let Some(at) = line.find(key) {
+        return line[at + key.len()..].split_whitespace().next()?.parse().ok();
+    }
+    let quoted = format!("\"{}\":\"", key.trim_end_matches('='));
+    let rest = &line[line.find(&quoted)? + quoted.len()..];
+    rest.split('"').next()?.parse().ok()
 }
 
 /// Sends SIGTERM and expects a clean exit. Async, so the test's own client connections

@@ -61,10 +61,15 @@ pub trait AccountWrites: Send {
     /// transaction ends; `Ok(None)` when there is none.
     async fn find_account(&mut self, id: AccountId) -> anyhow::Result<Option<Account>>;
 
-    /// Serializes changes to the shape of the account tree (children created, subtrees moved
-    /// or detached) until the transaction ends, so no change reads a path another is about
-    /// to rewrite. Called before the first read of such a change.
-    async fn lock_hierarchy(&mut self) -> anyhow::Result<()>;
+    /// Serializes changes to the shape of the trees holding `accounts` (children created,
+    /// subtrees moved or detached) until the transaction ends, so no change reads a path
+    /// another is about to rewrite; changes in other trees proceed in parallel. A tree is
+    /// named by its root as read once the lock is held: a store that locks per tree re-reads
+    /// the roots after locking and also locks any tree an account moved to meanwhile, so on
+    /// return every tree the accounts are in is locked. A move locks both the mover's tree and
+    /// the new parent's. Ids of accounts that do not exist are ignored. Called before the
+    /// first read of such a change.
+    async fn lock_trees(&mut self, accounts: &[AccountId]) -> anyhow::Result<()>;
 
     /// How many levels the subtree of `account` spans: 1 for an account without children.
     async fn subtree_height(&mut self, account: &Account) -> anyhow::Result<usize>;

@@ -259,7 +259,7 @@ impl AccountService {
     /// Creates an account, under `parent_id` when given (which must be a container, and the
     /// new account may not be deeper than [`Account::MAX_DEPTH`]). With an idempotency key, a
     /// repeat of an earlier request returns the account that request created.
-    #[instrument(skip_all, fields(name = %command.name))]
+    #[instrument(level = "debug", skip_all, fields(name = %command.name))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -310,7 +310,7 @@ impl AccountService {
         let hierarchy = match command.parent_id {
             None => Vec::new(),
             Some(parent_id) => {
-                tx.lock_hierarchy().await?;
+                tx.lock_trees(&[parent_id]).await?;
                 let parent = tx.find_account(parent_id).await?.ok_or_else(|| no_such_parent(parent_id))?;
                 if !parent.account_type.is_container() {
                     return Err(CreateAccountError::ParentNotContainer(parent.account_type));
@@ -413,14 +413,14 @@ impl AccountService {
     }
 
     /// Reads one account.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn get(&self, principal: &Principal, id: AccountId) -> Result<Account, GetAccountError> {
         let account = self.deps.authorized_account(principal, id, Permission::AccountsRead).await?;
         Ok(self.deps.shown_account(principal, account).await?)
     }
 
     /// Lists accounts in creation order, one page at a time.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn list(&self, principal: &Principal, page: PageRequest) -> Result<Page<Account>, ListAccountsError> {
         let rights = self.deps.all_rights(principal).await?;
         let page = match principal.user_id() {
@@ -469,7 +469,7 @@ impl AccountService {
 
     /// Applies `patch` when `if_match` matches the current version. A patch that changes
     /// nothing returns the account as it is, without a new version or an audit event.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn update(
         &self,
         principal: &Principal,
@@ -510,7 +510,7 @@ impl AccountService {
 
     /// Deletes an account when `if_match` matches; its children become top-level accounts,
     /// each account of their subtrees audited as moved.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -519,7 +519,7 @@ impl AccountService {
     ) -> Result<(), DeleteAccountError> {
         self.deps.authorized_account(principal, id, Permission::AccountsWrite).await?;
         let mut tx = self.deps.store.begin().await?;
-        tx.lock_hierarchy().await?;
+        tx.lock_trees(&[id]).await?;
         let current = tx.find_account(id).await?.ok_or(DeleteAccountError::NotFound)?;
         if !if_match.matches(current.version) {
             return Err(DeleteAccountError::VersionMismatch);
@@ -560,7 +560,7 @@ impl AccountService {
     /// refused when it would create a cycle, exceed [`Account::MAX_DEPTH`] or put it under a
     /// non-container. The caller needs `accounts:write` on the account, its old parent and
     /// the new one. Every moved account is audited as `account.move`.
-    #[instrument(skip_all, fields(account_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %id))]
     pub async fn move_account(
         &self,
         principal: &Principal,
@@ -593,7 +593,9 @@ impl AccountService {
             return Err(MoveAccountError::Forbidden);
         }
         let mut tx = self.deps.store.begin().await?;
-        tx.lock_hierarchy().await?;
+        // The mover's tree and the new parent's, both in the store's fixed order.
+        let trees: Vec<AccountId> = std::iter::once(id).chain(new_parent).collect();
+        tx.lock_trees(&trees).await?;
         let current = tx.find_account(id).await?.ok_or(MoveAccountError::NotFound)?;
         if !if_match.matches(current.version) {
             return Err(MoveAccountError::VersionMismatch);

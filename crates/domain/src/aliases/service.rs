@@ -102,7 +102,7 @@ impl DomainService {
 
     /// Adds a domain, `pending` unless another status is given.
     /// With an idempotency key, a repeat returns the domain the first request created.
-    #[instrument(skip_all, fields(domain = %command.name))]
+    #[instrument(level = "debug", skip_all, fields(domain = %command.name))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -298,7 +298,7 @@ impl AliasService {
     /// Creates an alias on an active domain with a mailbox password — the one given, or a
     /// generated one — returned here and never again: an idempotent replay returns the alias
     /// the first request created without any password.
-    #[instrument(skip_all, fields(account_id = %account))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %account))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -493,7 +493,7 @@ impl AliasService {
     /// after [`crate::AuthFailures::FREE_ATTEMPTS`] failures an address is locked for a
     /// doubling time, counted in the store (before the check, so parallel guesses count too)
     /// so all instances share it.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn authenticate_mailbox(
         &self,
         principal: &Principal,

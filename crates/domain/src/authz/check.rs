@@ -275,7 +275,7 @@ impl AuthorizationService {
     /// Answers `request` for a caller holding the root permission `authz:check`. Reads only:
     /// no audit event is written (a presented token's `last_used_on` is recorded, throttled,
     /// as any authentication records it).
-    #[instrument(skip_all, fields(checks = request.checks.len()))]
+    #[instrument(level = "debug", skip_all, fields(checks = request.checks.len()))]
     pub async fn check(
         &self,
         principal: &Principal,

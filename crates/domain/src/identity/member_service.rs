@@ -97,7 +97,7 @@ impl MemberService {
 
     /// Invites a user (seed 004 "Add Member"): the membership is `invited` until accepted.
     /// With an idempotency key, a repeat returns the membership the first request made.
-    #[instrument(skip_all, fields(account_id = %account_id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %account_id))]
     pub async fn add(
         &self,
         principal: &Principal,
@@ -182,7 +182,7 @@ impl MemberService {
     /// invitation the user accepts (`PUT /v1/me/memberships/{account}`), and only for a
     /// user the caller sees already (`Deps::may_see_user`; 404 otherwise, as for an
     /// unknown id); a platform administrator (root `users:write`) adds a member at once.
-    #[instrument(skip_all, fields(account_id = %account_id, user_id = %user_id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %account_id, user_id = %user_id))]
     pub async fn put(
         &self,
         principal: &Principal,

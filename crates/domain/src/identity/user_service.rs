@@ -68,7 +68,7 @@ impl UserService {
 
     /// Creates a user (root `users:write`); with an idempotency key, a repeat returns the
     /// user the first request created.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -112,7 +112,7 @@ impl UserService {
     }
 
     /// Changes a user (root `users:write`); disabling one stops its tokens at once.
-    #[instrument(skip_all, fields(user_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(user_id = %id))]
     pub async fn update(
         &self,
         principal: &Principal,

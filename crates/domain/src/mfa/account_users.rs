@@ -105,7 +105,7 @@ impl AccountUserService {
     /// state. A user who is a member (or invited) already is a conflict. With an
     /// idempotency key, a repeat returns the account user the first request added, shown
     /// the same way.
-    #[instrument(skip_all, fields(account_id = %account_id))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %account_id))]
     pub async fn create(
         &self,
         principal: &Principal,
@@ -194,7 +194,7 @@ impl AccountUserService {
 
     /// Clears every MFA factor of a user of the account (`users:mfa_reset`); never the
     /// owner's, and a root user's only by a root caller.
-    #[instrument(skip_all, fields(account_id = %account_id, user_id = %user))]
+    #[instrument(level = "debug", skip_all, fields(account_id = %account_id, user_id = %user))]
     pub async fn reset_mfa(
         &self,
         principal: &Principal,

@@ -106,7 +106,7 @@ impl MfaService {
     /// idempotency key, a repeat returns the factor the first request made, without its
     /// secret; the code is checked and spent in the creating transaction, so a repeat (which
     /// carries the same code) replays instead of failing on a spent code.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn enroll_totp(
         &self,
         principal: &Principal,
@@ -181,7 +181,7 @@ impl MfaService {
 
     /// Activates a pending factor — `factor`, or the caller's newest pending one — with a
     /// current code from it. The code is spent: it cannot be used again.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn activate_totp(
         &self,
         principal: &Principal,
@@ -230,7 +230,7 @@ impl MfaService {
 
     /// Checks a code against the caller's active factors, for a product that asks accountd
     /// to confirm a second factor. A code is accepted once; a replay is refused.
-    #[instrument(skip_all)]
+    #[instrument(level = "debug", skip_all)]
     pub async fn verify_totp(&self, principal: &Principal, code: TotpCode) -> Result<FactorId, MfaError> {
         let user = caller(principal)?;
         // Six digits fall to guessing without a limit: codes are throttled per user like
@@ -250,7 +250,7 @@ impl MfaService {
     }
 
     /// Removes one of the caller's factors; an active one only with a current `code` from it.
-    #[instrument(skip_all, fields(factor_id = %id))]
+    #[instrument(level = "debug", skip_all, fields(factor_id = %id))]
     pub async fn delete_totp(
         &self,
         principal: &Principal,

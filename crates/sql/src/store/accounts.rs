@@ -1,5 +1,5 @@
 //! Accounts: the [`AccountRepository`] reads and the [`AccountWrites`] of a transaction,
-//! including the tree's shape (moves, deletes, the hierarchy lock).
+//! including the tree's shape (moves, deletes, the per-tree locks).
 
 use accountd_domain::{Account, AccountId, AccountRepository, AccountWrites, InsertAccountError, Page, PageRequest};
 use accountd_domain::{Fact, Placement, UserId, Version};
@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use const_format::concatcp;
 
-use super::dialect::{NAME_KEY, ROW_LOCK, TREE_LOCK};
+use super::dialect::{NAME_KEY, ROW_LOCK, lock_trees};
 use super::{SqlStore, SqlTransaction, placeholders};
 use crate::Context as _;
 use crate::paging::{limit, page_of};
@@ -142,11 +142,8 @@ impl AccountWrites for SqlTransaction {
         row.map(Account::try_from).transpose()
     }
 
-    async fn lock_hierarchy(&mut self) -> anyhow::Result<()> {
-        if let Some(lock) = TREE_LOCK {
-            sqlx::query(lock).execute(&mut *self.tx).await.context("locking the account tree")?;
-        }
-        Ok(())
+    async fn lock_trees(&mut self, accounts: &[AccountId]) -> anyhow::Result<()> {
+        lock_trees(&mut self.tx, accounts).await
     }
 
     async fn subtree_height(&mut self, account: &Account) -> anyhow::Result<usize> {

@@ -19,6 +19,36 @@ fn query(after: Option<EventCursor>, wait: Duration) -> EventQuery {
     EventQuery { after, account_id: None, types: EventTypes::all(), limit: 100, wait }
 }
 
+/// How long a test waits for committed events to settle: on PostgreSQL an event is handed
+/// out only once every transaction that began before it ended, in any database of the
+/// server, so a test running beside others (some holding transactions open on purpose)
+/// waits for theirs.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// The whole feed once it holds at least `count` events (within [`SETTLE`]).
+async fn settled(store: &Arc<dyn Store>, count: usize) -> Vec<crate::FeedEvent> {
+    let started = std::time::Instant::now();
+    loop {
+        let all = store.feed_events(FeedPosition::START, &FeedFilter::default(), 10_000).await.expect("feed");
+        if all.len() >= count || started.elapsed() > SETTLE {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until everything committed before the call is in the feed: it appends a marker
+/// event (of a new account no other test's caller sees) and waits for it, since an event
+/// settles only after every one before it.
+async fn settle(store: &Arc<dyn Store>) {
+    let marker = append(store, Duration::ZERO).await;
+    let started = std::time::Instant::now();
+    while !settled(store, 0).await.iter().any(|e| e.event.id == marker) {
+        assert!(started.elapsed() < SETTLE, "the marker event did not settle within {SETTLE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Appends one `account.create` event of a new account and commits; returns the event id.
 async fn append(store: &Arc<dyn Store>, hold: Duration) -> AuditEventId {
     let account = fresh_account("Feed");
@@ -45,7 +75,7 @@ pub async fn the_feed_hands_out_events_in_commit_order_after_a_cursor(store: Arc
         )
         .await
         .expect("update");
-    let all = store.feed_events(FeedPosition::START, &FeedFilter::default(), 1000).await.expect("feed");
+    let all = settled(&store, 3).await;
     let actions: Vec<(Option<AccountId>, &str)> =
         all.iter().map(|e| (e.event.account_id, e.event.action.as_str())).collect();
     assert_eq!(
@@ -176,9 +206,9 @@ pub async fn a_long_poll_answers_as_soon_as_an_event_commits(store: Arc<dyn Stor
     assert!(!waiting.is_finished(), "nothing new: the poll waits");
     let started = std::time::Instant::now();
     let id = append(&store, Duration::ZERO).await;
-    let page =
-        tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken").expect("task").expect("list");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let page = tokio::time::timeout(Duration::from_secs(20), waiting).await.expect("woken");
+    let page = page.expect("task").expect("list");
+    assert!(started.elapsed() < SETTLE);
     assert_eq!(page.events.iter().map(|(_, e)| e.id).collect::<Vec<_>>(), [id]);
     assert_eq!(page.next_cursor.position, page.events[0].0.position);
     let none = service.list(&caller(), query(Some(page.next_cursor), Duration::from_millis(50))).await.expect("again");
@@ -221,6 +251,7 @@ pub async fn a_follower_sees_only_events_of_accounts_where_it_holds_audit_read(s
         async move { authenticator.authenticate(Some(&secret), RequestInfo::default()).await.expect("authenticates") }
     };
     let ada_p = principal(identity::token(&store, &mine, &ada).await.secret.expose().to_owned()).await;
+    settle(&store).await;
     let page = service.list(&ada_p, query(None, Duration::ZERO)).await.expect("ada's feed");
     assert!(!page.events.is_empty());
     assert!(

@@ -113,6 +113,10 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
 ) {
     const PER_WRITER: usize = 25;
     let done = Arc::new(AtomicBool::new(false));
+    // Followers stop once they saw as many events as were written, or when the feed stayed
+    // empty for [`SETTLE`] after the writers finished (other tests' open transactions can
+    // hold it back for a while: an empty page then is not the end).
+    let total = writers.len().max(4) * PER_WRITER;
     let mut tasks = Vec::new();
     for (i, store) in writers.iter().cycle().take(writers.len().max(4)).enumerate() {
         let store = store.clone();
@@ -130,7 +134,7 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
         tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut at = FeedPosition::START;
-            let mut idle_after_done = 0;
+            let mut idle_since = None;
             loop {
                 let finished = done.load(Ordering::SeqCst);
                 let batch = store.feed_events(at, &FeedFilter::default(), 7).await.expect("feed");
@@ -139,14 +143,16 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
                     at = e.position;
                     seen.push(e.event.id);
                 }
+                if seen.len() >= total {
+                    return seen;
+                }
                 if batch.is_empty() {
-                    if finished {
-                        idle_after_done += 1;
-                        if idle_after_done > 3 {
-                            return seen;
-                        }
+                    if finished && idle_since.get_or_insert_with(std::time::Instant::now).elapsed() > SETTLE {
+                        return seen;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
+                } else {
+                    idle_since = None;
                 }
             }
         })
@@ -156,6 +162,7 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
         tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut cursor = None;
+            let mut idle_since = None;
             loop {
                 let finished = done.load(Ordering::SeqCst);
                 let page = service
@@ -170,7 +177,12 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
                 }
                 assert!(cursor.is_none_or(|c| page.next_cursor.position >= c.position), "never backwards");
                 cursor = Some(page.next_cursor);
-                if page.events.is_empty() && finished {
+                if seen.len() >= total {
+                    return seen;
+                }
+                if !page.events.is_empty() {
+                    idle_since = None;
+                } else if finished && idle_since.get_or_insert_with(std::time::Instant::now).elapsed() > SETTLE {
                     return seen;
                 }
             }
@@ -183,7 +195,7 @@ pub async fn followers_see_every_acknowledged_event_once_in_order(
     done.store(true, Ordering::SeqCst);
     let expected: HashSet<AuditEventId> = acknowledged.iter().copied().collect();
     for (name, follower) in [("the port's follower", raw), ("the service's follower", polling)] {
-        let seen = tokio::time::timeout(Duration::from_secs(60), follower).await.expect("caught up").expect("follower");
+        let seen = tokio::time::timeout(SETTLE * 3, follower).await.expect("caught up").expect("follower");
         let unique: HashSet<AuditEventId> = seen.iter().copied().collect();
         assert_eq!(unique.len(), seen.len(), "{name} saw an event twice");
         assert_eq!(unique, expected, "{name} must see exactly the acknowledged events");

@@ -23,6 +23,12 @@ pub fn statements(log: &str) -> Result<Vec<String>> {
             Some(s) => s.to_owned(),
             None => value["summary"].as_str().context("a sqlx::query line without summary")?.trim().to_owned(),
         };
+        // The store's listener heartbeats with pg_notify on its own connection, at any time;
+        // a write's commit also notifies (docs/ARCHITECTURE.md, announcing changes). Neither
+        // is part of a request's SQL for the twin: the twin leaves the one NOTIFY out.
+        if text.contains("pg_notify(") {
+            continue;
+        }
         out.push(text);
     }
     Ok(with_begins(out))

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accountd_domain::{
-    AccountId, AuthError, EmailAddress, KeySealer, NewAccountInput, NewUserInput, Principal, RequestInfo, Role,
-    SealingKey, Services, Store, TokenInput,
+    AuthError, EmailAddress, KeySealer, NewAccountInput, NewUserInput, Principal, RequestInfo, Role, SealingKey,
+    Services, Store, TokenInput,
 };
 use accountd_postgres::{PgStore, PoolConfig};
 
@@ -33,23 +33,36 @@ async fn until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool)
     started.elapsed()
 }
 
-fn system() -> Principal {
-    Principal::system(RequestInfo::default())
-}
-
-#[tokio::test]
-async fn a_revocation_on_one_instance_is_refused_by_the_other_within_the_bound() {
+/// Two instances on a fresh schema, once the second hears the first: instance a's
+/// services, and b's store and services.
+async fn two_instances() -> (Services, PgStore, Services) {
     let options = accountd_postgres::testing::fresh_schema().await;
     let (_a_store, a) = instance(&options).await;
     let (b_store, b) = instance(&options).await;
     until("b hears the others", Duration::from_secs(5), async || b_store.changes().decisions().stats().enabled).await;
+    (a, b_store, b)
+}
+
+/// An account made through `a`, with ada as an accepted member holding `role`.
+async fn shared_member(a: &Services, role: Role) -> (accountd_domain::Account, accountd_domain::User) {
     let account = NewAccountInput { name: Some("Shared".into()), ..Default::default() }.validate().expect("valid");
     let account = a.accounts.create(&system(), account, None).await.expect("create").value.account;
     let user = NewUserInput { email: Some("ada@example.com".into()), ..Default::default() }
         .validate("email", false)
         .expect("valid");
     let ada = a.users.create(&system(), user, None).await.expect("user").value;
-    a.members.put(&system(), account.id, ada.id, vec![Role::Member]).await.expect("member");
+    a.members.put(&system(), account.id, ada.id, vec![role]).await.expect("member");
+    (account, ada)
+}
+
+fn system() -> Principal {
+    Principal::system(RequestInfo::default())
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_is_refused_by_the_other_within_the_bound() {
+    let (a, b_store, b) = two_instances().await;
+    let (account, ada) = shared_member(&a, Role::Member).await;
 
     let mut waits = Vec::new();
     for _ in 0..10 {
@@ -74,20 +87,11 @@ async fn a_revocation_on_one_instance_is_refused_by_the_other_within_the_bound()
 
 #[tokio::test]
 async fn a_role_change_and_a_removal_on_one_instance_decide_on_the_other_within_the_bound() {
-    let options = accountd_postgres::testing::fresh_schema().await;
-    let (_a_store, a) = instance(&options).await;
-    let (b_store, b) = instance(&options).await;
-    until("b hears the others", Duration::from_secs(5), async || b_store.changes().decisions().stats().enabled).await;
+    let (a, _b_store, b) = two_instances().await;
     let root = b.users.bootstrap(&system(), EmailAddress::parse("root@example.com").expect("valid")).await;
     let root = root.expect("bootstrap");
     let root = b.authenticator.authenticate(Some(root.secret.expose()), RequestInfo::default()).await.expect("root");
-    let account = NewAccountInput { name: Some("Shared".into()), ..Default::default() }.validate().expect("valid");
-    let account = a.accounts.create(&system(), account, None).await.expect("create").value.account;
-    let user = NewUserInput { email: Some("ada@example.com".into()), ..Default::default() }
-        .validate("email", false)
-        .expect("valid");
-    let ada = a.users.create(&system(), user, None).await.expect("user").value;
-    a.members.put(&system(), account.id, ada.id, vec![Role::Administrator]).await.expect("member");
+    let (account, ada) = shared_member(&a, Role::Administrator).await;
     let ask = |permission: &str| {
         let request = accountd_domain::AuthorizeInput {
             user_id: Some(ada.id.to_string()),
@@ -115,7 +119,6 @@ async fn a_role_change_and_a_removal_on_one_instance_decide_on_the_other_within_
     a.members.delete(&system(), account.id, ada.id).await.expect("remove on a");
     let removed = until("b decides on the removal", BOUND, async || ask("accounts:read").await == NotFound).await;
     println!("role change seen by the other instance after {demoted:?}, removal after {removed:?}");
-    let _: AccountId = account.id;
 }
 
 #[tokio::test]

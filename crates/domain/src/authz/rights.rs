@@ -140,7 +140,9 @@ impl Deps {
             .filter(|m| m.status == MemberStatus::Member)
             .map(|m| (m.account_id, Role::union_of(&m.roles)))
             .collect();
-        let enforcing = self.store.twofactor_enforced_near(user.id).await?;
+        // Root users are exempt from enforcement (they are not members), as in one account's
+        // decision below.
+        let enforcing = if user.is_root() { Vec::new() } else { self.store.twofactor_enforced_near(user.id).await? };
         let twofactor_blocked =
             if enforcing.is_empty() || self.store.has_active_factor(user.id).await? { Vec::new() } else { enforcing };
         Ok(Rights { everywhere: user.root_permissions, memberships, token: Some(token.clone()), twofactor_blocked })

@@ -273,3 +273,22 @@ async fn app_accounts(app: &crate::TestApp) -> Vec<String> {
     let accounts = listed.body["accounts"].as_array().expect("accounts");
     accounts.iter().map(|a| a["id"].as_str().expect("id").to_owned()).collect()
 }
+
+#[tokio::test]
+async fn a_root_user_holding_some_root_permissions_is_exempt_from_enforcement_in_reads_and_listings() {
+    let app = crate::spawn_app().await;
+    let account = app.create_account("Enforcing").await["id"].as_str().expect("id").to_owned();
+    let ops = app.post("/v1/users", r#"{"email":"ops@example.com","root_permissions":["users:read"]}"#).await;
+    let ops = ops.body["id"].as_str().expect("id").to_owned();
+    put_member(&app, &account, &ops, "viewer").await;
+    let token = token_for(&app, &account, &ops).await;
+    let uri = format!("/v1/accounts/{account}");
+    let on = app.send(Method::PATCH, &uri, Some(r#"{"settings":{"enforce_twofactor":true}}"#), &[]).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    // No factor, yet a root user is not shut out: neither reading the account nor listing it.
+    assert_eq!(call(&app, &token, Method::GET, &uri, None).await.status, StatusCode::OK);
+    let listed = call(&app, &token, Method::GET, "/v1/accounts", None).await;
+    let ids: Vec<&str> =
+        listed.body["accounts"].as_array().expect("accounts").iter().filter_map(|a| a["id"].as_str()).collect();
+    assert!(ids.contains(&account.as_str()), "the enforcing account is listed: {}", listed.text);
+}

@@ -71,7 +71,7 @@ pub(crate) mod dialect {
         // capture reads (bench/src/capture.rs). Placeholders only: every value is bound.
         let ids = match accounts.len() {
             1 => "= $1".to_owned(),
-            n => format!("IN ({})", (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+            n => format!("IN ({})", super::store::placeholders(1, n)),
         };
         let lock = format!(
             "SELECT hashtext(split_part(path, '/', 1)) AS k, \

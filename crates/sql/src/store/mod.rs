@@ -85,7 +85,7 @@ impl SqlStore {
 
 /// `count` placeholders numbered from `$first` on, comma-separated: a list of values to
 /// bind, never the values themselves.
-fn placeholders(first: usize, count: usize) -> String {
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
